@@ -1,0 +1,1 @@
+"""GSLTS main server and the ``gslts`` command line."""

@@ -1,0 +1,60 @@
+"""The ``gslts`` command line: one entry point for operators.
+
+Each subcommand lives in its own ``cli_<name>`` module exposing ``register(subparsers)``;
+modules import their heavy dependencies only when the command runs, so ``gslts --help``
+stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from gslts_backend.settings import Settings
+
+#: subcommand modules, in ``--help`` order
+_COMMAND_MODULES = (
+    "gslts_backend.cli_run",
+    "gslts_backend.cli_sim",
+    "gslts_backend.cli_kiwoom",
+    "gslts_backend.cli_db",
+    "gslts_backend.cli_hub",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gslts", description="GSLTS — Global Sector Linked Trading System"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # command not built yet in this checkout
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        rc = args.func(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

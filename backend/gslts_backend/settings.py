@@ -1,0 +1,79 @@
+"""Settings shared by every GSLTS service, loaded once from the environment / ``.env``.
+
+One pydantic-settings class holds what all processes need (Kiwoom mode and keys, database,
+Redis). Services subclass it to add their own knobs. Libraries (``gslts_kiwoom``,
+``gslts_db``) never read the environment: the services build config objects from this
+class and pass them in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gslts_kiwoom import KiwoomConfig, KiwoomMode
+
+DEFAULT_SIM_PORT = 8002
+DEFAULT_DATA_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Every setting is documented in ``.env.example`` (a test checks they agree)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    kiwoom_mode: KiwoomMode = Field(default="sim", description="sim | mock | real")
+    kiwoom_app_key: SecretStr | None = None
+    kiwoom_secret_key: SecretStr | None = None
+    kiwoom_rest_url: str | None = None
+    kiwoom_ws_url: str | None = None
+    kiwoom_rate_per_s: float = 4.0
+    kiwoom_rate_burst: int = 4
+    kiwoom_timeout_s: float = 10.0
+    kiwoom_allow_real_orders: bool = False
+
+    sim_port: int = DEFAULT_SIM_PORT
+    sim_clock: Literal["always", "krx"] = "always"
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = DEFAULT_DATA_DIR
+    log_level: str = "INFO"
+
+    def resolved_database_url(self) -> str:
+        """DATABASE_URL, or the embedded SQLite file under DATA_DIR (zero-setup default)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'gslts.sqlite3').resolve()}"
+
+    def kiwoom_config(self) -> KiwoomConfig:
+        """The Kiwoom client configuration for the selected mode.
+
+        In ``sim`` mode with no keys configured, a fixed local pair is used: the simulator
+        accepts any non-empty pair unless it was configured with specific keys.
+        """
+        app_key = self.kiwoom_app_key
+        secret = self.kiwoom_secret_key
+        if self.kiwoom_mode == "sim":
+            app_key = app_key or SecretStr("sim-app-key")
+            secret = secret or SecretStr("sim-secret-key")
+        rest_url = self.kiwoom_rest_url
+        ws_url = self.kiwoom_ws_url
+        if self.kiwoom_mode == "sim":
+            rest_url = rest_url or f"http://127.0.0.1:{self.sim_port}"
+            ws_url = ws_url or f"ws://127.0.0.1:{self.sim_port}/api/dostk/websocket"
+        return KiwoomConfig.for_mode(
+            self.kiwoom_mode,
+            app_key=app_key,
+            secret_key=secret,
+            rest_url=rest_url,
+            ws_url=ws_url,
+            rate_per_s=self.kiwoom_rate_per_s,
+            rate_burst=self.kiwoom_rate_burst,
+            timeout_s=self.kiwoom_timeout_s,
+        )

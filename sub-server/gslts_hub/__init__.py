@@ -1,0 +1,1 @@
+"""GSLTS sub-server: the tick hub that owns the one upstream Kiwoom WebSocket."""

@@ -1,0 +1,106 @@
+"""Shared test plumbing: real-service fixtures and the loud report of skipped services.
+
+Integration tests use the real MariaDB/MySQL and Redis on loopback. When one is missing,
+its tests are skipped with a reason that names the service, and the end of the run prints
+them in a box; with ``GSLTS_REQUIRE_SERVICES=1`` (set by ``.ci/run``) a missing service is
+a failure instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DIR = REPO_ROOT.parent / "shared"
+
+DEFAULT_TEST_DATABASE_URL = "mysql+pymysql://root@127.0.0.1:3306/gslts_test"
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+_SERVICE_SKIP_PREFIX = "SERVICE UNAVAILABLE"
+
+
+def services_required() -> bool:
+    return os.environ.get("GSLTS_REQUIRE_SERVICES", "") not in ("", "0", "false", "no")
+
+
+def _reachable(url: str, default_port: int) -> str | None:
+    """None when a TCP connection to the URL's host:port works, else the error text."""
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or default_port
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return None
+    except OSError as exc:
+        return f"{host}:{port}: {exc}"
+
+
+def need_service(name: str, url: str, default_port: int) -> None:
+    """Skip (or fail under GSLTS_REQUIRE_SERVICES=1) when the service cannot be reached."""
+    err = _reachable(url, default_port)
+    if err is None:
+        return
+    msg = f"{_SERVICE_SKIP_PREFIX}: {name} not reachable ({err})"
+    if services_required():
+        pytest.fail(msg + " — GSLTS_REQUIRE_SERVICES=1 makes this a failure", pytrace=False)
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def mysql_server_url() -> str:
+    """URL of the real MariaDB/MySQL test database (TEST_DATABASE_URL overrides)."""
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+    need_service("MariaDB/MySQL", url, 3306)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    """URL of the real Redis used by tests (TEST_REDIS_URL overrides; db 15 by default)."""
+    url = os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
+    need_service("Redis", url, 6379)
+    return url
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """``../shared`` (protocol reference, catalogue, data); tests skip where it is absent."""
+    if not SHARED_DIR.is_dir():
+        pytest.skip(f"{SHARED_DIR} is absent (reference material is not shipped)")
+    return SHARED_DIR
+
+
+@pytest.fixture
+def free_port() -> Iterator[int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    yield port
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = terminalreporter.stats.get("skipped", [])
+    service_skips: list[str] = []
+    for rep in skipped:
+        longrepr = getattr(rep, "longrepr", None)
+        text = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+        if _SERVICE_SKIP_PREFIX in text:
+            service_skips.append(f"{rep.nodeid}: {text.split('Skipped: ')[-1]}")
+    if service_skips:
+        bar = "!" * 78
+        terminalreporter.write_line(bar, red=True, bold=True)
+        terminalreporter.write_line(
+            f"{len(service_skips)} test(s) SKIPPED because a service is missing "
+            "(start MariaDB/Redis, or run .ci/run):",
+            red=True,
+            bold=True,
+        )
+        for line in service_skips[:50]:
+            terminalreporter.write_line("  " + line, red=True)
+        terminalreporter.write_line(bar, red=True, bold=True)

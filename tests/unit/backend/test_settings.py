@@ -1,0 +1,61 @@
+"""Settings: every field is documented in .env.example, and secrets never leak in repr."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pydantic import SecretStr
+
+from gslts_backend.settings import Settings
+from tests.conftest import REPO_ROOT
+
+
+def _documented_names() -> set[str]:
+    text = (REPO_ROOT / ".env.example").read_text(encoding="utf-8")
+    return set(re.findall(r"^([A-Z][A-Z0-9_]*)=", text, flags=re.MULTILINE))
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    fields = {name.upper() for name in Settings.model_fields}
+    missing = fields - _documented_names()
+    assert not missing, f".env.example does not document: {sorted(missing)}"
+
+
+def test_env_example_names_only_real_settings() -> None:
+    stale = _documented_names() - {name.upper() for name in Settings.model_fields}
+    assert not stale, f".env.example documents unknown settings: {sorted(stale)}"
+
+
+def test_secrets_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIWOOM_APP_KEY", "appkey-very-secret")
+    monkeypatch.setenv("KIWOOM_SECRET_KEY", "secret-very-secret")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert isinstance(settings.kiwoom_app_key, SecretStr)
+    text = repr(settings) + str(settings.kiwoom_config())
+    assert "very-secret" not in text
+
+
+def test_sim_mode_defaults_to_local_simulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("KIWOOM_MODE", "KIWOOM_APP_KEY", "KIWOOM_SECRET_KEY", "KIWOOM_REST_URL"):
+        monkeypatch.delenv(name, raising=False)
+    cfg = Settings(_env_file=None, sim_port=9123).kiwoom_config()  # type: ignore[call-arg]
+    assert cfg.mode == "sim"
+    assert cfg.rest_url == "http://127.0.0.1:9123"
+    assert cfg.ws_url == "ws://127.0.0.1:9123/api/dostk/websocket"
+
+
+def test_real_mode_without_keys_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KIWOOM_APP_KEY", raising=False)
+    monkeypatch.delenv("KIWOOM_SECRET_KEY", raising=False)
+    settings = Settings(_env_file=None, kiwoom_mode="real")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="KIWOOM_APP_KEY"):
+        settings.kiwoom_config()
+
+
+def test_real_mode_uses_kiwoom_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIWOOM_APP_KEY", "a")
+    monkeypatch.setenv("KIWOOM_SECRET_KEY", "b")
+    cfg = Settings(_env_file=None, kiwoom_mode="real").kiwoom_config()  # type: ignore[call-arg]
+    assert cfg.rest_url == "https://api.kiwoom.com"
+    assert cfg.ws_url.startswith("wss://api.kiwoom.com:10000/")
