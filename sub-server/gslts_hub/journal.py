@@ -147,10 +147,10 @@ class Journal:
             raise ValueError(f"journal record too large: {len(payload)} bytes")
         header = _HEADER.pack(len(payload), zlib.crc32(payload))
         with self._lock:
-            if self._fd is None or self._seg_size >= self._segment_bytes:
-                self._roll()
-            assert self._fd is not None
-            os.write(self._fd, header + payload)
+            fd = self._fd
+            if fd is None or self._seg_size >= self._segment_bytes:
+                fd = self._roll()
+            os.write(fd, header + payload)
             n = _HEADER.size + len(payload)
             self._seg_size += n
             self._end += n
@@ -162,7 +162,7 @@ class Journal:
                 self._fsync_locked()
             return self._end
 
-    def _roll(self) -> None:
+    def _roll(self) -> int:
         if self._fd is not None:
             self._fsync_locked()
             os.close(self._fd)
@@ -171,6 +171,7 @@ class Journal:
         path = self.directory / _segment_name(self._seg_start)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._fsync_dir()
+        return self._fd
 
     def _fsync_locked(self) -> None:
         if self._fd is not None and self._dirty:
