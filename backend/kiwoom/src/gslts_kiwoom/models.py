@@ -1,0 +1,348 @@
+"""Domain results of the REST client: real numbers, aware KST datetimes, no Kiwoom names.
+
+Prices are ``int`` KRW (always positive: Kiwoom's sign is the direction, kept separately
+as :class:`Direction` and signed ``change``); rates and index values are ``Decimal``.
+Values the server leaves empty are ``None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Literal
+
+#: Where an order goes (``dmst_stex_tp``): KRX, Nextrade, or Kiwoom's smart routing.
+Exchange = Literal["KRX", "NXT", "SOR"]
+
+
+class Direction(Enum):
+    """Move versus the previous close (Kiwoom sign code ``pred_pre_sig`` / FID 25)."""
+
+    LIMIT_UP = "1"
+    UP = "2"
+    FLAT = "3"
+    LIMIT_DOWN = "4"
+    DOWN = "5"
+
+
+class Side(Enum):
+    """Order side."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(Enum):
+    """Order type (``trde_tp`` of kt10000/kt10001). The value is Kiwoom's code."""
+
+    LIMIT = "0"  # 보통
+    MARKET = "3"  # 시장가
+    CONDITIONAL_LIMIT = "5"  # 조건부지정가
+    BEST_LIMIT = "6"  # 최유리지정가
+    PRIORITY_LIMIT = "7"  # 최우선지정가
+    LIMIT_IOC = "10"  # 보통 IOC
+    MARKET_IOC = "13"  # 시장가 IOC
+    BEST_IOC = "16"  # 최유리 IOC
+    LIMIT_FOK = "20"  # 보통 FOK
+    MARKET_FOK = "23"  # 시장가 FOK
+    BEST_FOK = "26"  # 최유리 FOK
+    STOP_LIMIT = "28"  # 스톱지정가
+    MID_PRICE = "29"  # 중간가
+    MID_PRICE_IOC = "30"  # 중간가 IOC
+    MID_PRICE_FOK = "31"  # 중간가 FOK
+    PRE_OPEN_CLOSE_PRICE = "61"  # 장시작전시간외 (previous close)
+    AFTER_HOURS_SINGLE_PRICE = "62"  # 시간외단일가
+    POST_CLOSE_CLOSE_PRICE = "81"  # 장마감후시간외 (today's close)
+
+    @property
+    def needs_price(self) -> bool:
+        """True when the order carries a limit price (``ord_uv``); others send ``""``."""
+        return self in _PRICED_ORDER_TYPES
+
+
+_PRICED_ORDER_TYPES = frozenset(
+    {
+        OrderType.LIMIT,
+        OrderType.CONDITIONAL_LIMIT,
+        OrderType.LIMIT_IOC,
+        OrderType.LIMIT_FOK,
+        OrderType.STOP_LIMIT,
+        OrderType.AFTER_HOURS_SINGLE_PRICE,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Current price and basic info of one stock (ka10001 주식기본정보요청)."""
+
+    code: str
+    name: str
+    price: int
+    direction: Direction | None
+    change: int
+    change_rate: Decimal
+    open: int
+    high: int
+    low: int
+    base_price: int
+    upper_limit: int
+    lower_limit: int
+    volume: int
+    expected_price: int | None
+    expected_qty: int | None
+    year_high: int | None
+    year_low: int | None
+    face_value: int | None
+    market_cap_eok: int | None  # 억원 (100M KRW)
+    per: Decimal | None
+    eps: Decimal | None
+    roe: Decimal | None
+    pbr: Decimal | None
+    bps: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class BookLevel:
+    """One price level of the book. ``qty_change`` is versus the previous snapshot."""
+
+    price: int
+    qty: int
+    qty_change: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBookSnapshot:
+    """10-level order book (ka10004 주식호가요청). Level 0 is the best price.
+
+    ``asks`` ascend from the best ask, ``bids`` descend from the best bid; empty levels
+    (price 0) are kept so there are always 10 of each.
+    """
+
+    code: str
+    time: datetime | None
+    asks: tuple[BookLevel, ...]
+    bids: tuple[BookLevel, ...]
+    total_ask_qty: int
+    total_bid_qty: int
+    after_hours_ask_qty: int
+    after_hours_bid_qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class StockInfo:
+    """One listed instrument (ka10099 종목정보 리스트)."""
+
+    code: str
+    name: str
+    listed_shares: int
+    audit_info: str
+    listed_date: date | None
+    last_price: int
+    state: tuple[str, ...]
+    market_code: str
+    market_name: str
+    sector_name: str
+    size_class: str
+    company_class: str
+    order_warning: str
+    nxt_enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SectorInfo:
+    """One sector/index code (ka10101 업종코드 리스트)."""
+
+    market_code: str
+    code: str
+    name: str
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class TradingValueRank:
+    """One row of the top-trading-value ranking (ka10032 거래대금상위요청)."""
+
+    rank: int
+    prev_rank: int | None
+    code: str
+    name: str
+    price: int
+    direction: Direction | None
+    change: int
+    change_rate: Decimal
+    best_ask: int
+    best_bid: int
+    volume: int
+    prev_volume: int
+    trading_value: int  # KRW (the wire unit is 백만원)
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """An intraday bar (ka10079 tick chart / ka10080 minute chart).
+
+    ``time`` is Kiwoom's ``cntr_tm`` as an aware KST datetime (for minute bars probably
+    the bar's end; PROTOCOL.md §4.4 leaves it open).
+    """
+
+    time: datetime
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+
+
+@dataclass(frozen=True, slots=True)
+class DailyCandle:
+    """A daily bar (ka10081 주식일봉차트조회요청)."""
+
+    date: date
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    trading_value: int | None  # KRW (the wire unit is 백만원)
+    turnover_rate: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class SectorIndex:
+    """Current value of a sector index (ka20001 업종현재가요청)."""
+
+    market: str
+    sector_code: str
+    value: Decimal
+    direction: Direction | None
+    change: Decimal
+    change_rate: Decimal
+    open: Decimal | None
+    high: Decimal | None
+    low: Decimal | None
+    volume: int
+    trading_value: int  # as reported (unit undocumented; 백만원 for the stock APIs)
+    limit_up_count: int
+    rising_count: int
+    flat_count: int
+    falling_count: int
+    limit_down_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAck:
+    """A new order accepted for submission (kt10000 매수 / kt10001 매도).
+
+    Acceptance is not a fill: fills and rejections arrive later (realtime ``00``,
+    ka10075/ka10076).
+    """
+
+    order_no: str
+    exchange: str
+
+
+@dataclass(frozen=True, slots=True)
+class AmendAck:
+    """A modify (kt10002 정정) or cancel (kt10003 취소) accepted for submission.
+
+    ``order_no`` is the new order number; ``root_order_no`` the original order of the
+    chain; ``qty`` the quantity modified/cancelled.
+    """
+
+    order_no: str
+    root_order_no: str | None
+    qty: int
+    exchange: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    """An order with an unfilled quantity (ka10075 미체결요청)."""
+
+    order_no: str
+    original_order_no: str | None
+    code: str
+    name: str
+    side: Side | None
+    order_kind: str  # e.g. "+매수", "매수정정"
+    order_type: str  # e.g. "보통", "시장가"
+    status: str  # e.g. "접수"
+    order_qty: int
+    order_price: int
+    open_qty: int
+    filled_qty: int
+    filled_price: int | None
+    filled_amount: int
+    current_price: int | None
+    time: datetime | None
+    exchange: str
+
+
+@dataclass(frozen=True, slots=True)
+class FilledOrder:
+    """An order with fills (ka10076 체결요청)."""
+
+    order_no: str
+    original_order_no: str | None
+    code: str
+    name: str
+    side: Side | None
+    order_kind: str
+    order_type: str
+    status: str
+    order_qty: int
+    order_price: int
+    filled_qty: int
+    filled_price: int | None
+    open_qty: int
+    commission: int
+    tax: int
+    time: datetime | None
+    exchange: str
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """One position of the account (row of kt00018)."""
+
+    code: str
+    name: str
+    qty: int
+    sellable_qty: int
+    avg_price: int
+    current_price: int
+    prev_close: int
+    purchase_amount: int
+    evaluation_amount: int
+    profit: int
+    profit_rate: Decimal
+    commission: int
+    tax: int
+    weight: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """Holdings with P&L (kt00018 계좌평가잔고내역요청)."""
+
+    total_purchase: int
+    total_evaluation: int
+    total_profit: int
+    total_profit_rate: Decimal
+    estimated_assets: int
+    holdings: tuple[Holding, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Cash:
+    """Cash position (kt00001 예수금상세현황요청)."""
+
+    deposit: int
+    orderable: int
+    withdrawable: int
+    d1_deposit: int
+    d2_deposit: int
+    orderable_by_margin: dict[int, int]  # margin rate (%) → orderable amount
