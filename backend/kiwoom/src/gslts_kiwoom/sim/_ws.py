@@ -1,0 +1,526 @@
+"""Simulator WebSocket endpoint ``/api/dostk/websocket`` (PROTOCOL.md §5, checklist §5.8).
+
+This module is only the protocol layer; it knows nothing about the market model.
+
+Integration (what the simulator app must do)::
+
+    from gslts_kiwoom.sim._ws import SimWsConfig, SimWsHub, WsIdentity
+
+    class Tokens:                                   # satisfies TokenValidator
+        def validate_token(self, token: str) -> WsIdentity | None:
+            ...  # look the token up in the REST token registry (au10001)
+            return WsIdentity(app_key=..., account="1234567890")
+
+    hub = SimWsHub(Tokens(), SimWsConfig(), feed=market)   # feed: optional RealFeed
+    app = Starlette(routes=[WebSocketRoute("/api/dostk/websocket", hub.endpoint), ...])
+
+* ``feed`` (any object with ``add_listener(listener) -> remove``) or direct calls to
+  :meth:`SimWsHub.publish` deliver REAL ``data`` entries, already in wire shape:
+  ``{"type": "0B", "name": "주식체결", "item": "005930", "values": {"20": "090001", …}}``
+  — values are strings keyed by FID, prices signed versus the previous close. ``item`` is
+  the code *as registered*: ``"005930"`` for KRX, ``"005930_NX"`` for NXT. Entries of type
+  ``00``/``04`` go to every session whose login account equals ``values["9201"]`` and that
+  registered that type (their item is the stock; PROTOCOL §5.8). Other entries go to the
+  sessions that registered ``(type, item)``.
+* ``publish`` is thread-safe (callable from the event loop or any thread). Entries published
+  in quick succession are batched several per REAL frame (``max_items_per_frame``).
+* :meth:`SimWsHub.registered_items` tells the model which items have subscribers (it may
+  skip generating data for the others).
+
+Behaviour: LOGIN must be the first message (token checked; success
+``{"trnm":"LOGIN","return_code":0,"return_msg":"","sor_yn":"N"}``; failure
+``return_code`` 1 with ``[CODE=8005, MESSAGE=Token이 유효하지 않습니다]`` then close); no LOGIN
+within ``login_timeout_s`` → SYSTEM R10004 and close. ``{"trnm":"PING"}`` every
+``ping_interval_s``; ``max_missed_pings`` unanswered in a row → SYSTEM R10002 and close.
+REG/REMOVE per ``grp_no`` with ``refresh`` semantics and a per-session cap on distinct
+items (``return_code`` 1, ``등록 종목수 초과``). One session per app key by default: a new
+LOGIN sends SYSTEM R10001 to the old session and closes it. A client that echoes a SYSTEM
+frame is disconnected (reported live, PROTOCOL §5.3).
+
+Fault hooks for tests: :meth:`SimWsHub.drop_all`, :meth:`SimWsHub.stall` /
+:meth:`SimWsHub.unstall`, :meth:`SimWsHub.send_garbage`, :meth:`SimWsHub.reject_logins`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections import Counter
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeGuard, TypeVar
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+__all__ = [
+    "DEFAULT_GARBAGE",
+    "RealFeed",
+    "RealListener",
+    "SimWsConfig",
+    "SimWsHub",
+    "TokenValidator",
+    "WsIdentity",
+]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+PING_FRAME = '{"trnm":"PING"}'
+MSG_R10001 = "동일한 App key로 접속이 되었습니다. 기존 세션은 종료가 됩니다"
+MSG_R10002 = "사용자 프로그램으로부터 Heartbeat(연결유지) 메시지가 오지않아서 접속을 종료합니다"
+MSG_R10004 = "접속허용요청이 들어오지 않았습니다"
+MSG_TOKEN = "토큰 인증에 실패했습니다 [CODE=8005, MESSAGE=Token이 유효하지 않습니다]"  # noqa: S105
+MSG_TOO_MANY = "등록 종목수 초과"
+_ACCOUNT_TYPES = frozenset({"00", "04"})
+
+#: Frames :meth:`SimWsHub.send_garbage` sends by default: one of each kind of breakage.
+DEFAULT_GARBAGE: tuple[str, ...] = (
+    "this is not json",
+    "[1, 2, 3]",
+    '{"trnm":"REAL","data":"oops"}',
+    '{"trnm":"REAL","data":[{"type":"0B","item":"005930"}]}',
+    '{"trnm":"REAL","data":[{"type":"0B","name":"주식체결","item":"005930",'
+    '"values":{"20":"25x","10":"abc"}}]}',
+    '{"trnm":"WHAT"}',
+)
+
+
+@dataclass(frozen=True)
+class WsIdentity:
+    """Who a valid token belongs to."""
+
+    app_key: str
+    account: str
+
+
+class TokenValidator(Protocol):
+    """What the endpoint needs from the REST token registry."""
+
+    def validate_token(self, token: str) -> WsIdentity | None:
+        """The identity for a live token, or ``None`` when unknown/expired/revoked."""
+        ...
+
+
+RealListener = Callable[[Sequence[Mapping[str, Any]]], None]
+
+
+class RealFeed(Protocol):
+    """A source of REAL ``data`` entries (the market model)."""
+
+    def add_listener(self, listener: RealListener) -> Callable[[], None]:
+        """Call ``listener(entries)`` for new entries; returns a function that detaches."""
+        ...
+
+
+@dataclass(frozen=True)
+class SimWsConfig:
+    """Knobs of the simulated WebSocket server (all intervals in seconds)."""
+
+    ping_interval_s: float = 10.0
+    #: Unanswered PINGs in a row before SYSTEM R10002 + close (one source says about 5).
+    max_missed_pings: int = 5
+    login_timeout_s: float = 10.0
+    #: Distinct non-empty items one session may register ("등록 종목수 초과" beyond it).
+    max_items_per_session: int = 100
+    single_session_per_app_key: bool = True
+    max_items_per_frame: int = 20
+    #: Outbound entries buffered per session; beyond it REAL entries are dropped (counted).
+    max_pending_per_session: int = 100_000
+    sor_yn: str = "N"
+
+
+@dataclass
+class _Session:
+    sid: int
+    ws: WebSocket
+    identity: WsIdentity
+    out: asyncio.Queue[tuple[bool, Any]]
+    groups: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    awaiting_pong: bool = False
+    missed: int = 0
+    stalled: bool = False
+    closed: bool = False
+    unstall: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def pairs(self) -> set[tuple[str, str]]:
+        return set().union(*self.groups.values()) if self.groups else set()
+
+    def wants(self, typ: str, item: str) -> bool:
+        if typ in _ACCOUNT_TYPES:
+            return any(t == typ for g in self.groups.values() for (t, _i) in g)
+        return any((typ, item) in g for g in self.groups.values())
+
+
+class SimWsHub:
+    """Kiwoom-compatible WebSocket server side: sessions, registrations, REAL fan-out.
+
+    Args:
+        tokens: validates LOGIN tokens (:class:`TokenValidator`).
+        config: protocol knobs (:class:`SimWsConfig`).
+        feed: optional :class:`RealFeed`; the hub listens to it for its whole life.
+    """
+
+    def __init__(
+        self,
+        tokens: TokenValidator,
+        config: SimWsConfig | None = None,
+        *,
+        feed: RealFeed | None = None,
+    ) -> None:
+        self._tokens = tokens
+        self.config = config or SimWsConfig()
+        self._sessions: dict[int, _Session] = {}
+        self._ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reject_logins = 0
+        #: Counters for tests/monitoring (logins, closes by reason, frames sent…).
+        self.stats: Counter[str] = Counter()
+        self._detach = feed.add_listener(self.publish) if feed is not None else None
+
+    # -- public helpers ---------------------------------------------------------------
+    def registered_items(self, typ: str) -> set[str]:
+        """Items any open session registered for realtime type ``typ``."""
+        return {i for s in list(self._sessions.values()) for (t, i) in s.pairs() if t == typ}
+
+    def sessions(self) -> list[tuple[WsIdentity, frozenset[tuple[str, str]]]]:
+        """Open sessions: identity and registered ``(type, item)`` pairs."""
+        return [(s.identity, frozenset(s.pairs())) for s in list(self._sessions.values())]
+
+    def publish(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Deliver REAL ``data`` entries to the sessions that want them (thread-safe)."""
+        loop = self._loop
+        if loop is None or not entries:
+            return
+        if _on_loop(loop):
+            self._route(entries)
+        else:
+            loop.call_soon_threadsafe(self._route, list(entries))
+
+    def close(self) -> None:
+        """Detach from the feed (sessions end with the server)."""
+        if self._detach is not None:
+            self._detach()
+            self._detach = None
+
+    # -- fault hooks (callable from any thread) ---------------------------------------
+    def drop_all(self) -> int:
+        """Close every session at once (as a network drop would); returns how many."""
+        return self._call(self._drop_all())
+
+    def stall(self) -> int:
+        """Keep the current sessions' sockets open but send nothing (no PING, no data)."""
+        return self._call(self._set_stall(True))
+
+    def unstall(self) -> int:
+        """Resume the stalled sessions."""
+        return self._call(self._set_stall(False))
+
+    def send_garbage(self, frames: Sequence[str] = DEFAULT_GARBAGE) -> int:
+        """Send these raw text frames to every session; returns how many sessions."""
+        return self._call(self._garbage(list(frames)))
+
+    def reject_logins(self, count: int = 1) -> None:
+        """Fail the next ``count`` LOGINs with the 8005 token error."""
+        self._reject_logins += count
+
+    def _call(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        loop = self._loop
+        if loop is None:
+            coro.close()
+            raise RuntimeError("no session has connected yet (event loop unknown)")
+        if _on_loop(loop):
+            raise RuntimeError("call the fault hooks from another thread, or await them")
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=10)
+
+    async def _drop_all(self) -> int:
+        sessions = list(self._sessions.values())
+        for s in sessions:
+            self.stats["dropped"] += 1
+            await self._close(s, 1012)
+        return len(sessions)
+
+    async def _set_stall(self, on: bool) -> int:
+        sessions = list(self._sessions.values())
+        for s in sessions:
+            s.stalled = on
+            if on:
+                s.unstall.clear()
+            else:
+                s.unstall.set()
+        return len(sessions)
+
+    async def _garbage(self, frames: list[str]) -> int:
+        sessions = list(self._sessions.values())
+        for s in sessions:
+            for text in frames:
+                s.out.put_nowait((True, text))
+        return len(sessions)
+
+    # -- the endpoint -----------------------------------------------------------------
+    async def endpoint(self, websocket: WebSocket) -> None:
+        """Starlette WebSocket endpoint for ``/api/dostk/websocket``."""
+        self._loop = asyncio.get_running_loop()
+        await websocket.accept()
+        identity = await self._await_login(websocket)
+        if identity is None:
+            return
+        session = _Session(next(self._ids), websocket, identity, asyncio.Queue())
+        if self.config.single_session_per_app_key:
+            for old in [
+                s for s in self._sessions.values() if s.identity.app_key == identity.app_key
+            ]:
+                self.stats["takeover"] += 1
+                await self._system(old, "R10001", MSG_R10001)
+                await self._close(old, 1000)
+        self._sessions[session.sid] = session
+        self.stats["login_ok"] += 1
+        await self._send(
+            session,
+            orjson.dumps(
+                {"trnm": "LOGIN", "return_code": 0, "return_msg": "", "sor_yn": self.config.sor_yn}
+            ).decode(),
+        )
+        writer = asyncio.create_task(self._writer(session))
+        pinger = asyncio.create_task(self._pinger(session))
+        try:
+            await self._reader(session)
+        finally:
+            session.closed = True
+            self._sessions.pop(session.sid, None)
+            writer.cancel()
+            pinger.cancel()
+            for task in (writer, pinger):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            with contextlib.suppress(Exception):
+                await websocket.close()
+
+    async def _await_login(self, websocket: WebSocket) -> WsIdentity | None:
+        try:
+            text = await asyncio.wait_for(websocket.receive_text(), self.config.login_timeout_s)
+        except TimeoutError:
+            self.stats["login_timeout"] += 1
+            with contextlib.suppress(Exception):
+                await websocket.send_text(_system_frame("R10004", MSG_R10004))
+                await websocket.close()
+            return None
+        except (WebSocketDisconnect, RuntimeError, KeyError):
+            return None
+        msg = _loads(text)
+        identity = None
+        if msg is not None and msg.get("trnm") == "LOGIN":
+            token = msg.get("token")
+            if self._reject_logins > 0:
+                self._reject_logins -= 1
+            elif isinstance(token, str) and token:
+                identity = self._tokens.validate_token(token)
+        elif msg is None or msg.get("trnm") != "LOGIN":
+            self.stats["login_missing"] += 1
+            with contextlib.suppress(Exception):
+                await websocket.send_text(_system_frame("R10004", MSG_R10004))
+                await websocket.close()
+            return None
+        if identity is None:
+            self.stats["login_failed"] += 1
+            with contextlib.suppress(Exception):
+                await websocket.send_text(
+                    orjson.dumps(
+                        {"trnm": "LOGIN", "return_code": 1, "return_msg": MSG_TOKEN}
+                    ).decode()
+                )
+                await websocket.close()
+        return identity
+
+    async def _reader(self, s: _Session) -> None:
+        while not s.closed:
+            try:
+                message = await s.ws.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                raw = message.get("bytes")
+                text = raw.decode("utf-8", "replace") if raw else ""
+            if text.strip() == "PING":
+                s.awaiting_pong = False
+                s.missed = 0
+                continue
+            msg = _loads(text)
+            if msg is None:
+                self.stats["client_garbage"] += 1
+                continue
+            trnm = msg.get("trnm")
+            if trnm == "PING":
+                s.awaiting_pong = False
+                s.missed = 0
+            elif trnm in ("REG", "REMOVE"):
+                code, reply_msg = self._register(s, trnm, msg)
+                reply = {"trnm": trnm, "return_code": code, "return_msg": reply_msg}
+                s.out.put_nowait((True, orjson.dumps(reply).decode()))
+            elif trnm == "SYSTEM":
+                self.stats["system_echoed"] += 1
+                await self._close(s, 1008)
+                return
+            elif trnm == "LOGIN":
+                s.out.put_nowait(
+                    (
+                        True,
+                        orjson.dumps(
+                            {
+                                "trnm": "LOGIN",
+                                "return_code": 0,
+                                "return_msg": "",
+                                "sor_yn": self.config.sor_yn,
+                            }
+                        ).decode(),
+                    )
+                )
+            else:
+                self.stats[f"client_trnm:{str(trnm)[:16]}"] += 1
+
+    def _register(self, s: _Session, trnm: str, msg: Mapping[str, Any]) -> tuple[int, str]:
+        grp = msg.get("grp_no", "1")
+        data = msg.get("data")
+        if not isinstance(grp, str) or not 0 < len(grp) <= 4 or not isinstance(data, list):
+            return 1, "요청 형식 오류 (grp_no/data)"
+        pairs: set[tuple[str, str]] = set()
+        for entry in data:
+            items = entry.get("item") if isinstance(entry, dict) else None
+            types = entry.get("type") if isinstance(entry, dict) else None
+            # item/type are arrays of strings on the live server (PROTOCOL §5.4).
+            if not (_str_list(items) and _str_list(types)):
+                return 1, "요청 형식 오류 (item/type must be arrays of strings)"
+            pairs.update((t, i) for t in types for i in items)
+        if trnm == "REMOVE":
+            group = s.groups.get(grp, set())
+            group -= pairs
+            if not group:
+                s.groups.pop(grp, None)
+            self.stats["remove"] += 1
+            return 0, ""
+        current = dict(s.groups)
+        if str(msg.get("refresh", "1")) == "0":
+            current[grp] = set()
+        current[grp] = current.get(grp, set()) | pairs
+        distinct = {i for g in current.values() for (_t, i) in g if i}
+        if len(distinct) > self.config.max_items_per_session:
+            self.stats["reg_rejected"] += 1
+            return 1, MSG_TOO_MANY
+        s.groups = current
+        self.stats["reg"] += 1
+        return 0, ""
+
+    async def _pinger(self, s: _Session) -> None:
+        cfg = self.config
+        while not s.closed:
+            await asyncio.sleep(cfg.ping_interval_s)
+            if s.stalled:
+                continue
+            if s.awaiting_pong:
+                s.missed += 1
+                if s.missed >= cfg.max_missed_pings:
+                    self.stats["heartbeat_close"] += 1
+                    await self._system(s, "R10002", MSG_R10002)
+                    await self._close(s, 1000)
+                    return
+            s.awaiting_pong = True
+            self.stats["ping"] += 1
+            s.out.put_nowait((True, PING_FRAME))
+
+    async def _writer(self, s: _Session) -> None:
+        limit = self.config.max_items_per_frame
+        while not s.closed:
+            raw, payload = await s.out.get()
+            while s.stalled:
+                await s.unstall.wait()
+            if raw:
+                await self._send(s, payload)
+                continue
+            batch = [payload]
+            pending_raw: str | None = None
+            while len(batch) < limit:
+                try:
+                    raw2, p2 = s.out.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if raw2:
+                    pending_raw = p2
+                    break
+                batch.append(p2)
+            await self._send(s, orjson.dumps({"trnm": "REAL", "data": batch}).decode())
+            self.stats["real_items"] += len(batch)
+            if pending_raw is not None:
+                await self._send(s, pending_raw)
+
+    def _route(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        sessions = [s for s in self._sessions.values() if not s.closed and not s.stalled]
+        if not sessions:
+            return
+        cap = self.config.max_pending_per_session
+        for entry in entries:
+            typ = entry.get("type")
+            item = entry.get("item", "")
+            if not isinstance(typ, str) or not isinstance(item, str):
+                continue
+            account = None
+            if typ in _ACCOUNT_TYPES:
+                values = entry.get("values")
+                account = values.get("9201") if isinstance(values, Mapping) else None
+            for s in sessions:
+                if account is not None and s.identity.account != account:
+                    continue
+                if not s.wants(typ, item):
+                    continue
+                if s.out.qsize() >= cap:
+                    self.stats["real_dropped"] += 1
+                    continue
+                s.out.put_nowait((False, entry))
+
+    async def _send(self, s: _Session, text: str) -> None:
+        if s.closed:
+            return
+        try:
+            await s.ws.send_text(text)
+        except Exception:  # a dead peer just ends the session
+            s.closed = True
+
+    async def _system(self, s: _Session, code: str, message: str) -> None:
+        await self._send(s, _system_frame(code, message))
+
+    async def _close(self, s: _Session, code: int) -> None:
+        if s.closed:
+            return
+        s.closed = True
+        s.unstall.set()
+        self._sessions.pop(s.sid, None)
+        with contextlib.suppress(Exception):
+            await s.ws.close(code)
+
+
+def _system_frame(code: str, message: str) -> str:
+    return orjson.dumps({"trnm": "SYSTEM", "code": code, "message": message}).decode()
+
+
+def _loads(text: str) -> dict[str, Any] | None:
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _str_list(value: object) -> TypeGuard[list[str]]:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
