@@ -9,8 +9,8 @@ a failure instead.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -76,12 +76,38 @@ def shared_dir() -> Path:
     return SHARED_DIR
 
 
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's Chromium for browser tests (CHROMIUM overrides the path).
+
+    Missing → skipped loudly, or a failure under GSLTS_REQUIRE_SERVICES=1 (.ci/run installs
+    the ``chromium`` package).
+    """
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium")
+    if path:
+        return path
+    msg = f"{_SERVICE_SKIP_PREFIX}: Chromium not installed (apt-get install chromium)"
+    if services_required():
+        pytest.fail(msg + " — GSLTS_REQUIRE_SERVICES=1 makes this a failure", pytrace=False)
+    pytest.skip(msg)
+
+
 @pytest.fixture
-def free_port() -> Iterator[int]:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    yield port
+        return int(s.getsockname()[1])
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
