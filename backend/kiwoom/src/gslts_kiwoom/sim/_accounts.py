@@ -1,0 +1,468 @@
+"""The simulated account: cash, holdings, user orders, and their validation and matching.
+
+Rejections raise :class:`OrderRejected` carrying the ``[2000](code:message)`` text that the
+HTTP layer returns with ``return_code`` 20. The detail codes 855056 and 571489 were seen
+live (PROTOCOL §3.3); the others are ours, shaped the same way [I].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+
+from gslts_kiwoom import krx
+from gslts_kiwoom.sim._config import SimConfig
+from gslts_kiwoom.sim._events import (
+    HoldingUpdate,
+    OrderKind,
+    OrderStatus,
+    OrderUpdate,
+    OrderView,
+    Side,
+)
+from gslts_kiwoom.sim._market import Market
+
+#: trde_tp codes → (display name, pricing, time-in-force). Pricing: limit / market /
+#: best (최유리: the best opposite price) / own (최우선: the best same-side price).
+TRADE_TYPES: dict[str, tuple[str, str, str]] = {
+    "0": ("보통", "limit", "day"),
+    "3": ("시장가", "market", "day"),
+    "5": ("조건부지정가", "limit", "day"),
+    "6": ("최유리지정가", "best", "day"),
+    "7": ("최우선지정가", "own", "day"),
+    "10": ("보통(IOC)", "limit", "ioc"),
+    "13": ("시장가(IOC)", "market", "ioc"),
+    "16": ("최유리(IOC)", "best", "ioc"),
+    "20": ("보통(FOK)", "limit", "fok"),
+    "23": ("시장가(FOK)", "market", "fok"),
+    "26": ("최유리(FOK)", "best", "fok"),
+}
+
+NO_ORDER = "0000000"
+
+
+class OrderRejected(Exception):
+    """A business rejection (``return_code`` 20); ``message`` is the ``return_msg``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(eq=False, slots=True)
+class Order:
+    """A user order (mutable; internal). ``OrderView`` is its public snapshot."""
+
+    account: str
+    ord_no: str
+    seq: int
+    kind: OrderKind
+    orig_ord_no: str
+    root_ord_no: str
+    code: str
+    name: str
+    side: Side
+    trade_type: str
+    venue: str
+    qty: int
+    price: int
+    limit_price: int
+    tif: str
+    time: datetime
+    open_qty: int
+    filled_qty: int = 0
+    filled_value: int = 0
+    commission: int = 0
+    tax: int = 0
+    status: OrderStatus = "접수"
+    #: cash still reserved for the open part of a buy
+    reserved: int = 0
+    reserve_per_share: int = 0
+    last_fill_no: str = ""
+    last_fill_price: int = 0
+    last_fill_qty: int = 0
+
+    def view(self) -> OrderView:
+        return OrderView(
+            account=self.account,
+            ord_no=self.ord_no,
+            orig_ord_no=self.orig_ord_no,
+            root_ord_no=self.root_ord_no,
+            kind=self.kind,
+            code=self.code,
+            name=self.name,
+            side=self.side,
+            trade_type=self.trade_type,
+            venue=self.venue,
+            qty=self.qty,
+            price=self.price,
+            open_qty=self.open_qty,
+            filled_qty=self.filled_qty,
+            filled_value=self.filled_value,
+            commission=self.commission,
+            tax=self.tax,
+            status=self.status,
+            time=self.time,
+        )
+
+
+@dataclass(slots=True)
+class Holding:
+    code: str
+    name: str
+    qty: int = 0
+    purchase_amount: int = 0
+    purchase_commission: int = 0
+    today_buy_qty: int = 0
+    today_sell_qty: int = 0
+    realized_pnl: int = 0
+
+    @property
+    def avg_price(self) -> int:
+        return self.purchase_amount // self.qty if self.qty else 0
+
+
+@dataclass(slots=True)
+class Account:
+    """Cash, holdings and orders of the one simulated account."""
+
+    account_no: str
+    cash: int
+    holdings: dict[str, Holding] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
+    reserved_cash: int = 0
+    today_commission: int = 0
+    today_tax: int = 0
+    fill_count: int = 0
+
+    @property
+    def orderable_cash(self) -> int:
+        return self.cash - self.reserved_cash
+
+    def reserved_qty(self, code: str) -> int:
+        return sum(
+            o.open_qty
+            for o in self.orders.values()
+            if o.code == code and o.side == "sell" and o.open_qty > 0
+        )
+
+
+class Broker:
+    """Order entry: validates, reserves, matches through the market, and books fills."""
+
+    def __init__(self, config: SimConfig, market: Market) -> None:
+        self.config = config
+        self.market = market
+        self.account = Account(config.account_no, config.initial_cash)
+        self._next_no = 1
+        market.fill_sink = self._on_fill
+
+    # --- helpers ------------------------------------------------------------------------
+    def _new_no(self) -> str:
+        no = f"{self._next_no:07d}"
+        self._next_no += 1
+        return no
+
+    def _cost(self, value: int) -> int:
+        return int((Decimal(value) * self.config.commission_rate).quantize(Decimal(1), ROUND_DOWN))
+
+    def _tax(self, value: int) -> int:
+        return int((Decimal(value) * self.config.tax_rate).quantize(Decimal(1), ROUND_DOWN))
+
+    def _check_open(self, now: datetime) -> None:
+        if self.config.clock == "always":
+            return
+        if not krx.is_trading_day(now.date()):
+            raise OrderRejected("[2000](571489:장이 열리지 않는 날입니다.)")
+        if krx.phase_at(now, "KRX") is krx.Phase.CLOSED:
+            raise OrderRejected("[2000](571490:장운영시간이 아닙니다.)")
+
+    def _emit(self, order: Order, status: OrderStatus, now: datetime, **fill: object) -> None:
+        self.market.emit(OrderUpdate(order=order.view(), status=status, time=now, **fill))  # type: ignore[arg-type]
+
+    # --- entry points -------------------------------------------------------------------
+    def place(
+        self,
+        *,
+        side: Side,
+        code: str,
+        qty: int,
+        price: int,
+        trade_type: str,
+        venue: str,
+        now: datetime,
+    ) -> Order:
+        """kt10000 / kt10001: accept (and possibly fill) a new order.
+
+        Raises:
+            OrderRejected: insufficient cash or shares, bad price, market closed, …
+        """
+        if trade_type not in TRADE_TYPES:
+            raise OrderRejected(
+                f"[2000](505217:지원하지 않는 매매구분입니다. 매매구분={trade_type})"
+            )
+        _, pricing, tif = TRADE_TYPES[trade_type]
+        self._check_open(now)
+        stock = self.market.universe[code]
+        if venue == "NXT" and not stock.nxt:
+            raise OrderRejected("[2000](571493:NXT 거래대상 종목이 아닙니다.)")
+        st = self.market.state(code)
+        if pricing in ("market",):
+            limit, shown = (st.upper if side == "buy" else st.lower), 0
+        elif pricing == "best":
+            touch = st.best_ask if side == "buy" else st.best_bid
+            limit = shown = touch or (st.upper if side == "buy" else st.lower)
+        elif pricing == "own":
+            touch = st.best_bid if side == "buy" else st.best_ask
+            limit = shown = touch or st.last
+        else:
+            self._check_price(price, st.lower, st.upper)
+            limit = shown = price
+        if (pricing != "limit" or tif != "day") and not self.market.trading_open(now):
+            raise OrderRejected("[2000](571490:장운영시간이 아닙니다.)")
+        order = Order(
+            account=self.account.account_no,
+            ord_no=self._new_no(),
+            seq=self._next_no,
+            kind="new",
+            orig_ord_no=NO_ORDER,
+            root_ord_no="",
+            code=code,
+            name=stock.name,
+            side=side,
+            trade_type=trade_type,
+            venue=venue,
+            qty=qty,
+            price=shown,
+            limit_price=limit,
+            tif=tif,
+            time=now,
+            open_qty=qty,
+        )
+        order.root_ord_no = order.ord_no
+        self._reserve(order, limit)
+        self.account.orders[order.ord_no] = order
+        self._emit(order, "접수", now)
+        self._work(order, now)
+        return order
+
+    def _check_price(self, price: int, lower: int, upper: int) -> None:
+        if not krx.is_valid_price(price):
+            raise OrderRejected(
+                f"[2000](507007:주문가격이 호가단위에 맞지 않습니다. 주문가격={price})"
+            )
+        if not lower <= price <= upper:
+            raise OrderRejected(
+                "[2000](507010:주문가격이 가격제한폭을 벗어났습니다. "
+                f"상한가={upper} 하한가={lower})"
+            )
+
+    def _reserve(self, order: Order, limit: int) -> None:
+        acct = self.account
+        if order.side == "buy":
+            per_share = limit + self._cost(limit) + 1
+            need = per_share * order.open_qty
+            if need > acct.orderable_cash:
+                can = max(0, acct.orderable_cash // per_share)
+                raise OrderRejected(f"[2000](855056:매수증거금이 부족합니다. {can}주 매수가능)")
+            order.reserve_per_share = per_share
+            order.reserved = need
+            acct.reserved_cash += need
+        else:
+            held = acct.holdings.get(order.code)
+            can = (held.qty if held else 0) - acct.reserved_qty(order.code)
+            if order.open_qty > can:
+                raise OrderRejected(
+                    f"[2000](800033:매도가능수량이 부족합니다. {max(0, can)}주 매도가능)"
+                )
+
+    def _release(self, order: Order) -> None:
+        """Give back the cash still reserved for a buy that will not fill further."""
+        self.account.reserved_cash -= order.reserved
+        order.reserved = 0
+
+    def _work(self, order: Order, now: datetime) -> None:
+        """Match a just-accepted order, then rest it or cancel the rest (IOC/FOK/market)."""
+        market = self.market
+        if market.trading_open(now):
+            if (
+                order.tif == "fok"
+                and market.available(order.code, order.side, order.limit_price) < order.open_qty
+            ):
+                self._auto_cancel(order, now)
+                return
+            market.execute(order, order.limit_price, now)
+        if order.open_qty == 0:
+            return
+        if order.tif in ("ioc", "fok") or TRADE_TYPES[order.trade_type][1] == "market":
+            self._auto_cancel(order, now)
+        else:
+            market.rest(order)
+
+    def _auto_cancel(self, order: Order, now: datetime) -> None:
+        order.open_qty = 0
+        order.status = "취소"
+        self._release(order)
+        self._emit(order, "취소", now)
+
+    def _find_open(self, orig_ord_no: str, code: str) -> Order:
+        order = self.account.orders.get(orig_ord_no)
+        if order is None or order.code != code or order.kind == "cancel":
+            raise OrderRejected(
+                f"[2000](800049:원주문번호가 존재하지 않습니다. 원주문번호={orig_ord_no})"
+            )
+        if order.open_qty <= 0:
+            raise OrderRejected("[2000](800050:정정/취소 가능수량이 없습니다.)")
+        return order
+
+    def modify(self, *, orig_ord_no: str, code: str, qty: int, price: int, now: datetime) -> Order:
+        """kt10002: move ``qty`` (0 = all open) of an open order to a new price.
+
+        The new order gets a new number; ``root_ord_no`` is the root of the chain.
+        """
+        self._check_open(now)
+        orig = self._find_open(orig_ord_no, code)
+        qty = orig.open_qty if qty == 0 else qty
+        if qty > orig.open_qty:
+            raise OrderRejected(
+                f"[2000](800050:정정가능수량을 초과하였습니다. {orig.open_qty}주 정정가능)"
+            )
+        st = self.market.state(code)
+        self._check_price(price, st.lower, st.upper)
+        new = Order(
+            account=orig.account,
+            ord_no=self._new_no(),
+            seq=self._next_no,
+            kind="modify",
+            orig_ord_no=orig.ord_no,
+            root_ord_no=orig.root_ord_no,
+            code=code,
+            name=orig.name,
+            side=orig.side,
+            trade_type="0",
+            venue=orig.venue,
+            qty=qty,
+            price=price,
+            limit_price=price,
+            tif="day",
+            time=now,
+            open_qty=qty,
+        )
+        if orig.side == "buy":
+            # the modified part's old reservation is freed before the new one is taken
+            per_share = price + self._cost(price) + 1
+            room = self.account.orderable_cash + orig.reserve_per_share * qty
+            if per_share * qty > room:
+                can = max(0, room // per_share)
+                raise OrderRejected(f"[2000](855056:매수증거금이 부족합니다. {can}주 매수가능)")
+        self._shrink(orig, qty, now)
+        self._reserve(new, price)
+        self.account.orders[new.ord_no] = new
+        self._emit(new, "접수", now)
+        new.status = "확인"
+        self._emit(new, "확인", now)
+        new.status = "접수"
+        self._work(new, now)
+        return new
+
+    def cancel(self, *, orig_ord_no: str, code: str, qty: int, now: datetime) -> Order:
+        """kt10003: cancel ``qty`` (0 = everything open) of an open order."""
+        orig = self._find_open(orig_ord_no, code)
+        qty = orig.open_qty if qty == 0 else qty
+        if qty > orig.open_qty:
+            raise OrderRejected(
+                f"[2000](800050:취소가능수량을 초과하였습니다. {orig.open_qty}주 취소가능)"
+            )
+        rec = Order(
+            account=orig.account,
+            ord_no=self._new_no(),
+            seq=self._next_no,
+            kind="cancel",
+            orig_ord_no=orig.ord_no,
+            root_ord_no=orig.root_ord_no,
+            code=code,
+            name=orig.name,
+            side=orig.side,
+            trade_type=orig.trade_type,
+            venue=orig.venue,
+            qty=qty,
+            price=0,
+            limit_price=0,
+            tif="day",
+            time=now,
+            open_qty=0,
+        )
+        self.account.orders[rec.ord_no] = rec
+        self._emit(rec, "접수", now)
+        self._shrink(orig, qty, now)
+        rec.status = "확인"
+        self._emit(rec, "확인", now)
+        return rec
+
+    def _shrink(self, orig: Order, qty: int, now: datetime) -> None:
+        orig.open_qty -= qty
+        if orig.side == "buy":
+            give = orig.reserve_per_share * qty
+            orig.reserved -= give
+            self.account.reserved_cash -= give
+        if orig.open_qty == 0:
+            self.market.unrest(orig)
+            self._release(orig)
+            orig.status = "확인"
+        self._emit(orig, "확인", now)
+
+    # --- fills ----------------------------------------------------------------------------
+    def _on_fill(self, order: Order, price: int, qty: int, now: datetime) -> None:
+        acct = self.account
+        value = price * qty
+        cost = self._cost(value)
+        order.open_qty -= qty
+        order.filled_qty += qty
+        order.filled_value += value
+        order.commission += cost
+        order.status = "체결"
+        acct.fill_count += 1
+        order.last_fill_no = f"{acct.fill_count:07d}"
+        order.last_fill_price, order.last_fill_qty = price, qty
+        acct.today_commission += cost
+        held = acct.holdings.setdefault(order.code, Holding(order.code, order.name))
+        if order.side == "buy":
+            give = min(order.reserved, order.reserve_per_share * qty)
+            order.reserved -= give
+            acct.reserved_cash -= give
+            acct.cash -= value + cost
+            held.qty += qty
+            held.purchase_amount += value
+            held.purchase_commission += cost
+            held.today_buy_qty += qty
+        else:
+            tax = self._tax(value)
+            order.tax += tax
+            acct.today_tax += tax
+            acct.cash += value - cost - tax
+            cost_basis = held.purchase_amount * qty // held.qty if held.qty else 0
+            held.realized_pnl += value - cost_basis - cost - tax
+            held.purchase_amount -= cost_basis
+            held.qty -= qty
+            held.today_sell_qty += qty
+        if order.open_qty == 0:
+            self._release(order)
+        self._emit(order, "체결", now, fill_no=order.last_fill_no, fill_price=price, fill_qty=qty)
+        st = self.market.state(order.code)
+        self.market.emit(
+            HoldingUpdate(
+                account=acct.account_no,
+                code=order.code,
+                name=order.name,
+                qty=held.qty,
+                avg_price=held.avg_price,
+                purchase_amount=held.purchase_amount,
+                orderable_qty=held.qty - acct.reserved_qty(order.code),
+                current_price=st.last,
+                base_price=st.base_price,
+                side=order.side,
+                today_realized_pnl=held.realized_pnl,
+                time=now,
+            )
+        )

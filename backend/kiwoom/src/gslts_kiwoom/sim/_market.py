@@ -1,0 +1,588 @@
+"""The market model: per-stock prices, 10-level books, trades, bars; matching of user orders.
+
+Single source of truth for everything market-related the simulator serves (REST now,
+WebSocket later). See the package docstring for the model; this module holds the code.
+
+Laziness: a stock's state is created on first access, and only trades change it (the
+price is a random walk driven by trades), so a stock nobody trades costs nothing. Day
+rollover (close → next base price) happens when a stock is next touched.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+import zlib
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+from gslts_kiwoom import krx
+from gslts_kiwoom.sim._config import SimConfig
+from gslts_kiwoom.sim._events import BookLevel, BookUpdate, MarketEvent, Side, Trade
+from gslts_kiwoom.sim._universe import Stock
+
+if TYPE_CHECKING:
+    from gslts_kiwoom.sim._accounts import Order
+
+#: Seconds of a KRX regular day used to turn a real day's value into a trade rate.
+SESSION_SECONDS = 23_400
+BOOK_LEVELS = 10
+
+
+@dataclass(slots=True)
+class Bar:
+    """An OHLCV bar; ``start`` is the minute (minute bars) or midnight KST (daily bars)."""
+
+    start: datetime
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    value: int
+    #: cumulative day volume at the bar's last trade (minute bars)
+    cum_volume: int = 0
+    #: previous close, for the sign of daily bars
+    base_price: int = 0
+
+    def add(self, price: int, qty: int, cum_volume: int) -> None:
+        self.high = max(self.high, price)
+        self.low = min(self.low, price)
+        self.close = price
+        self.volume += qty
+        self.value += price * qty
+        self.cum_volume = cum_volume
+
+
+@dataclass(slots=True)
+class _Level:
+    price: int
+    qty: int
+
+
+@dataclass(slots=True)
+class StockState:
+    """Mutable state of one stock for the current day (internal to the simulator)."""
+
+    stock: Stock
+    rng: random.Random
+    day: date
+    base_price: int
+    lower: int
+    upper: int
+    typical_qty: int
+    last: int = 0
+    open: int = 0
+    high: int = 0
+    low: int = 0
+    cum_volume: int = 0
+    cum_value: int = 0
+    prev_volume: int = 0
+    seq: int = 0
+    asks: list[_Level] = field(default_factory=list)
+    bids: list[_Level] = field(default_factory=list)
+    trades: deque[Trade] = field(default_factory=deque)
+    minute_bars: deque[Bar] = field(default_factory=deque)
+    #: completed days of this run, oldest first
+    past_days: list[Bar] = field(default_factory=list)
+    #: user orders resting in this stock, best first (price, then time)
+    user_bids: list[Order] = field(default_factory=list)
+    user_asks: list[Order] = field(default_factory=list)
+    last_trade_time: datetime | None = None
+
+    @property
+    def best_ask(self) -> int:
+        return self.asks[0].price if self.asks else 0
+
+    @property
+    def best_bid(self) -> int:
+        return self.bids[0].price if self.bids else 0
+
+
+FillSink = Callable[["Order", int, int, datetime], None]
+
+
+def _stable_seed(seed: int, code: str) -> int:
+    return zlib.crc32(f"{seed}:{code}".encode())
+
+
+class Market:
+    """All stocks' state, trade generation, and matching of user orders against books."""
+
+    def __init__(self, config: SimConfig, universe: Sequence[Stock], now: datetime) -> None:
+        self.config = config
+        self.universe = {s.code: s for s in universe}
+        self.codes = [s.code for s in universe]
+        self.now = now.astimezone(krx.KST)
+        self.start_day = self.now.date()
+        self._rng = random.Random(config.seed)  # noqa: S311 (simulation, not crypto)
+        self._states: dict[str, StockState] = {}
+        self._listeners: list[Callable[[MarketEvent], None]] = []
+        self.fill_sink: FillSink | None = None
+        total = sum(s.value for s in universe) or 1
+        acc = 0.0
+        self._cum_weights: list[float] = []
+        for s in universe:
+            acc += s.value / total
+            self._cum_weights.append(acc)
+        # KRW per trade such that a stock trades its real daily value over a session
+        rate = config.trades_per_s or 10.0
+        self._value_per_trade = total / (SESSION_SECONDS * rate)
+        self._history_dates: list[date] | None = None
+        self._history: dict[str, list[Bar]] = {}
+
+    # --- listeners --------------------------------------------------------------------
+    def add_listener(self, listener: Callable[[MarketEvent], None]) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[MarketEvent], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def emit(self, event: MarketEvent) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    # --- state ------------------------------------------------------------------------
+    def state(self, code: str) -> StockState:
+        """The state of ``code`` (created on first use, rolled to the current day).
+
+        Raises:
+            KeyError: for a code not in the universe.
+        """
+        st = self._states.get(code)
+        if st is None:
+            st = self._new_state(self.universe[code])
+            self._states[code] = st
+        elif st.day != self.now.date():
+            self._roll(st, self.now.date())
+        return st
+
+    def touched(self) -> list[StockState]:
+        """States of the stocks touched so far (others are at their base price)."""
+        return [self.state(c) for c in list(self._states)]
+
+    def _new_state(self, stock: Stock) -> StockState:
+        rng = random.Random(_stable_seed(self.config.seed, stock.code))  # noqa: S311 (simulation, not crypto)
+        typical = max(1, round(self._value_per_trade / stock.base_price))
+        lower, upper = krx.price_limits(stock.base_price)
+        st = StockState(
+            stock=stock,
+            rng=rng,
+            day=self.now.date(),
+            base_price=stock.base_price,
+            lower=lower,
+            upper=upper,
+            typical_qty=typical,
+            prev_volume=stock.volume,
+            trades=deque(maxlen=self.config.trade_history),
+            minute_bars=deque(maxlen=1440 * 3),
+        )
+        self._start_day(st, stock.volume)
+        return st
+
+    def _start_day(self, st: StockState, reference_volume: int) -> None:
+        st.lower, st.upper = krx.price_limits(st.base_price)
+        st.last = st.base_price
+        st.open = st.high = st.low = 0
+        st.cum_volume = st.cum_value = 0
+        seeded = int(reference_volume * self.config.initial_day_fraction * st.rng.uniform(0.9, 1.1))
+        if seeded > 0:
+            # activity "before we started watching", all at the base price
+            st.cum_volume = seeded
+            st.cum_value = seeded * st.base_price
+            st.open = st.high = st.low = st.base_price
+        st.asks.clear()
+        st.bids.clear()
+        ask = krx.tick_up(st.base_price)
+        bid = st.base_price
+        if st.rng.random() < 0.5:
+            ask, bid = st.base_price, krx.tick_down(st.base_price)
+        for _ in range(BOOK_LEVELS):
+            if ask <= st.upper:
+                st.asks.append(_Level(ask, self._level_qty(st)))
+                ask = krx.tick_up(ask)
+            if bid >= st.lower:
+                st.bids.append(_Level(bid, self._level_qty(st)))
+                bid = krx.tick_down(bid)
+
+    def _roll(self, st: StockState, day: date) -> None:
+        """Close the stock's day: record the daily bar; the close becomes the base price."""
+        if st.open:
+            st.past_days.append(
+                Bar(
+                    start=datetime(st.day.year, st.day.month, st.day.day, tzinfo=krx.KST),
+                    open=st.open,
+                    high=st.high,
+                    low=st.low,
+                    close=st.last,
+                    volume=st.cum_volume,
+                    value=st.cum_value,
+                    base_price=st.base_price,
+                )
+            )
+        volume = st.cum_volume
+        st.prev_volume = volume
+        st.base_price = st.last
+        st.day = day
+        st.seq = 0
+        self._start_day(st, st.stock.volume)
+
+    def _level_qty(self, st: StockState) -> int:
+        return max(1, int(st.typical_qty * st.rng.uniform(0.5, 3.0)))
+
+    # --- time ---------------------------------------------------------------------------
+    def trading_open(self, t: datetime) -> bool:
+        """True when continuous matching runs at ``t`` under the configured clock."""
+        if self.config.clock == "always":
+            return True
+        return krx.phase_at(t, "KRX").is_continuous
+
+    def step(self, now: datetime, active_codes: Sequence[str] = ()) -> int:
+        """Advance the market to ``now``, generating trades; returns how many were made."""
+        now = now.astimezone(krx.KST)
+        if now <= self.now:
+            return 0
+        prev = self.now
+        dt = (now - prev).total_seconds()
+        self.now = now
+        if not self.trading_open(now):
+            return 0
+        events: list[tuple[datetime, str]] = []
+        n = _poisson(self._rng, self.config.trades_per_s * dt)
+        for _ in range(min(n, self.config.max_trades_per_step)):
+            idx = bisect.bisect_left(self._cum_weights, self._rng.random() * self._cum_weights[-1])
+            code = self.codes[min(idx, len(self.codes) - 1)]
+            events.append((prev + timedelta(seconds=self._rng.random() * dt), code))
+        for code in active_codes:
+            for _ in range(_poisson(self._rng, self.config.active_order_stock_rate * dt)):
+                events.append((prev + timedelta(seconds=self._rng.random() * dt), code))
+        events.sort()
+        for t, code in events[: self.config.max_trades_per_step]:
+            self._market_trade(self.state(code), t)
+        return len(events)
+
+    # --- trade generation ---------------------------------------------------------------
+    def _market_trade(self, st: StockState, t: datetime) -> None:
+        rng = st.rng
+        # mild mean reversion towards the base price keeps the walk inside the limits
+        drift = (st.last / st.base_price - 1.0) if st.base_price else 0.0
+        p_buy = min(0.8, max(0.2, 0.5 - 1.5 * drift))
+        buy = rng.random() < p_buy
+        if buy and not st.asks:
+            buy = False
+        if not buy and not st.bids:
+            if not st.asks:
+                return
+            buy = True
+        qty = max(1, int(st.typical_qty * rng.lognormvariate(0.0, 0.7)))
+        # resting user orders on the passive side at or better than the touch go first
+        qty = self._passive_user_fills(st, "buy" if buy else "sell", qty, t)
+        if qty > 0:
+            levels = st.asks if buy else st.bids
+            qty = min(qty, levels[0].qty)
+            limit = st.upper if buy else st.lower
+            for price, q in self._take(st, "buy" if buy else "sell", limit, qty):
+                self._record_trade(st, t, price, q if buy else -q)
+        self._jitter(st)
+        self._match_crossing(st, t)
+        self._emit_book(st, t)
+
+    def _jitter(self, st: StockState) -> None:
+        """Small book changes between trades: refill a spread gap, nudge a quantity."""
+        rng = st.rng
+        if st.asks and st.bids and krx.tick_down(st.best_ask) > st.best_bid and rng.random() < 0.5:
+            if rng.random() < 0.5:
+                self._insert(st.bids, _Level(krx.tick_up(st.best_bid), self._level_qty(st)), 0)
+            else:
+                self._insert(st.asks, _Level(krx.tick_down(st.best_ask), self._level_qty(st)), 0)
+        side = st.asks if rng.random() < 0.5 else st.bids
+        if side:
+            lvl = side[rng.randrange(len(side))]
+            lvl.qty = max(1, lvl.qty + int(st.typical_qty * rng.uniform(-0.5, 0.6)))
+
+    @staticmethod
+    def _insert(levels: list[_Level], level: _Level, pos: int) -> None:
+        levels.insert(pos, level)
+        del levels[BOOK_LEVELS:]
+
+    def _take(self, st: StockState, side: Side, limit: int, qty: int) -> list[tuple[int, int]]:
+        """Consume book liquidity for an aggressor ``side`` up to ``limit``; returns fills.
+
+        An exhausted level is removed, a new level appears at the far end, and usually
+        the other side steps into the gap (so the spread is mostly one tick).
+        """
+        levels = st.asks if side == "buy" else st.bids
+        fills: list[tuple[int, int]] = []
+        while qty > 0 and levels:
+            lvl = levels[0]
+            if (side == "buy" and lvl.price > limit) or (side == "sell" and lvl.price < limit):
+                break
+            q = min(qty, lvl.qty)
+            fills.append((lvl.price, q))
+            qty -= q
+            lvl.qty -= q
+            if lvl.qty == 0:
+                levels.pop(0)
+                self._refill(st, side, lvl.price)
+        return fills
+
+    def _refill(self, st: StockState, side: Side, taken_price: int) -> None:
+        rng = st.rng
+        if side == "buy":
+            far = st.asks[-1].price if st.asks else taken_price
+            nxt = krx.tick_up(far)
+            if nxt <= st.upper:
+                st.asks.append(_Level(nxt, self._level_qty(st)))
+            if (
+                rng.random() < 0.6
+                and (not st.bids or st.best_bid < taken_price)
+                and (not st.asks or taken_price < st.best_ask)
+            ):
+                self._insert(st.bids, _Level(taken_price, self._level_qty(st)), 0)
+        else:
+            far = st.bids[-1].price if st.bids else taken_price
+            nxt = krx.tick_down(far)
+            if nxt >= st.lower and nxt < far:
+                st.bids.append(_Level(nxt, self._level_qty(st)))
+            if (
+                rng.random() < 0.6
+                and (not st.asks or st.best_ask > taken_price)
+                and (not st.bids or taken_price > st.best_bid)
+            ):
+                self._insert(st.asks, _Level(taken_price, self._level_qty(st)), 0)
+
+    def _record_trade(self, st: StockState, t: datetime, price: int, signed_qty: int) -> Trade:
+        qty = abs(signed_qty)
+        st.last = price
+        if not st.open:
+            st.open = st.high = st.low = price
+        st.high = max(st.high, price)
+        st.low = min(st.low, price)
+        st.cum_volume += qty
+        st.cum_value += price * qty
+        st.seq += 1
+        t = max(t, st.last_trade_time) if st.last_trade_time else t
+        st.last_trade_time = t
+        trade = Trade(
+            code=st.stock.code,
+            time=t,
+            price=price,
+            volume=signed_qty,
+            cum_volume=st.cum_volume,
+            cum_value=st.cum_value,
+            open=st.open,
+            high=st.high,
+            low=st.low,
+            base_price=st.base_price,
+            best_ask=st.best_ask,
+            best_bid=st.best_bid,
+            seq=st.seq,
+        )
+        st.trades.append(trade)
+        minute = t.replace(second=0, microsecond=0)
+        if st.minute_bars and st.minute_bars[-1].start == minute:
+            st.minute_bars[-1].add(price, qty, st.cum_volume)
+        else:
+            st.minute_bars.append(
+                Bar(minute, price, price, price, price, qty, price * qty, st.cum_volume)
+            )
+        self.emit(trade)
+        return trade
+
+    def _emit_book(self, st: StockState, t: datetime) -> None:
+        self.emit(self.book(st.stock.code, t))
+
+    def book(self, code: str, t: datetime | None = None) -> BookUpdate:
+        """The current 10-level book of ``code`` as an event snapshot."""
+        st = self.state(code)
+        return BookUpdate(
+            code=code,
+            time=t or self.now,
+            asks=tuple(BookLevel(lv.price, lv.qty) for lv in st.asks),
+            bids=tuple(BookLevel(lv.price, lv.qty) for lv in st.bids),
+            base_price=st.base_price,
+            cum_volume=st.cum_volume,
+        )
+
+    # --- user orders ----------------------------------------------------------------------
+    def available(self, code: str, side: Side, limit: int) -> int:
+        """Shares displayed on the opposite side that an aggressor could take up to ``limit``."""
+        st = self.state(code)
+        levels = st.asks if side == "buy" else st.bids
+        return sum(
+            lv.qty for lv in levels if (lv.price <= limit if side == "buy" else lv.price >= limit)
+        )
+
+    def execute(self, order: Order, limit: int, t: datetime) -> int:
+        """Fill ``order`` (an aggressor) against the book up to ``limit``; returns shares.
+
+        Each fill is a trade (emitted to listeners) and is reported to the fill sink.
+        """
+        st = self.state(order.code)
+        filled = 0
+        while order.open_qty > 0:
+            fills = self._take(st, order.side, limit, order.open_qty)
+            if not fills:
+                break
+            for price, q in fills:
+                self._record_trade(st, t, price, q if order.side == "buy" else -q)
+                self._fill(order, price, q, t)
+                filled += q
+        self._emit_book(st, t)
+        return filled
+
+    def rest(self, order: Order) -> None:
+        """Let a limit ``order`` wait in the stock's book (price, then time priority)."""
+        st = self.state(order.code)
+        book = st.user_bids if order.side == "buy" else st.user_asks
+        book.append(order)
+        if order.side == "buy":
+            book.sort(key=lambda o: (-o.limit_price, o.seq))
+        else:
+            book.sort(key=lambda o: (o.limit_price, o.seq))
+
+    def unrest(self, order: Order) -> None:
+        st = self.state(order.code)
+        for book in (st.user_bids, st.user_asks):
+            if order in book:
+                book.remove(order)
+
+    def active_codes(self) -> list[str]:
+        return [c for c, st in self._states.items() if st.user_bids or st.user_asks]
+
+    def _fill(self, order: Order, price: int, qty: int, t: datetime) -> None:
+        if self.fill_sink is not None:
+            self.fill_sink(order, price, qty, t)
+
+    def _passive_user_fills(self, st: StockState, aggressor: Side, qty: int, t: datetime) -> int:
+        """A market aggressor first trades with user orders at or better than the touch."""
+        book = st.user_asks if aggressor == "buy" else st.user_bids
+        touch = st.best_ask if aggressor == "buy" else st.best_bid
+        while qty > 0 and book:
+            order = book[0]
+            better = (
+                order.limit_price <= touch if aggressor == "buy" else order.limit_price >= touch
+            ) or touch == 0
+            if not better:
+                break
+            q = min(qty, order.open_qty)
+            self._record_trade(st, t, order.limit_price, q if aggressor == "buy" else -q)
+            self._fill(order, order.limit_price, q, t)
+            qty -= q
+            if order.open_qty <= 0:
+                book.pop(0)
+        return qty
+
+    def _match_crossing(self, st: StockState, t: datetime) -> None:
+        """Resting user orders that the moving book now crosses trade as aggressors."""
+        for book, side in ((st.user_bids, "buy"), (st.user_asks, "sell")):
+            for order in list(book):
+                touch = st.best_ask if side == "buy" else st.best_bid
+                if not touch:
+                    break
+                crosses = (
+                    order.limit_price >= touch if side == "buy" else order.limit_price <= touch
+                )
+                if not crosses:
+                    break
+                for price, q in self._take(st, order.side, order.limit_price, order.open_qty):
+                    self._record_trade(st, t, price, q if side == "buy" else -q)
+                    self._fill(order, price, q, t)
+                if order.open_qty <= 0:
+                    book.remove(order)
+
+    # --- history ------------------------------------------------------------------------
+    def history_dates(self) -> list[date]:
+        """Trading days of the synthetic history, oldest first (before the start day)."""
+        if self._history_dates is None:
+            days: list[date] = []
+            day = self.start_day
+            while len(days) < self.config.history_days:
+                day = krx.previous_trading_day(day)
+                days.append(day)
+            self._history_dates = days[::-1]
+        return self._history_dates
+
+    def daily_bars(self, code: str) -> list[Bar]:
+        """Daily bars oldest first: synthetic history, days of this run, then today."""
+        st = self.state(code)
+        bars = list(self._synthetic(st.stock))
+        bars.extend(st.past_days)
+        if st.open:
+            bars.append(
+                Bar(
+                    start=datetime(st.day.year, st.day.month, st.day.day, tzinfo=krx.KST),
+                    open=st.open,
+                    high=st.high,
+                    low=st.low,
+                    close=st.last,
+                    volume=st.cum_volume,
+                    value=st.cum_value,
+                    base_price=st.base_price,
+                )
+            )
+        return bars
+
+    def _synthetic(self, stock: Stock) -> list[Bar]:
+        """A deterministic, plausible past ending at the snapshot's close (on tick grid,
+        within each day's limits), generated backwards from the base price."""
+        cached = self._history.get(stock.code)
+        if cached is not None:
+            return cached
+        rng = random.Random(_stable_seed(self.config.seed + 1, stock.code))  # noqa: S311 (simulation, not crypto)
+        dates = self.history_dates()
+        closes = [stock.base_price]
+        for _ in range(len(dates)):
+            r = max(-0.12, min(0.12, rng.gauss(0.0003, 0.022)))
+            prev = krx.round_to_tick(max(1, round(closes[-1] / (1 + r))))
+            lower, upper = krx.price_limits(prev)
+            if not lower <= closes[-1] <= upper:
+                prev = closes[-1]
+            closes.append(prev)
+        closes.reverse()  # closes[i] is the base price of dates[i]; closes[-1] = base
+        bars: list[Bar] = []
+        for i, day in enumerate(dates):
+            base, close = closes[i], closes[i + 1]
+            lower, upper = krx.price_limits(base)
+            op = krx.round_to_tick(round(base * (1 + rng.gauss(0, 0.006))))
+            op = min(max(op, lower), upper)
+            hi = krx.round_to_tick(round(max(op, close) * (1 + abs(rng.gauss(0, 0.01)))), "up")
+            lo = krx.round_to_tick(round(min(op, close) * (1 - abs(rng.gauss(0, 0.01)))), "down")
+            hi = min(max(hi, op, close), upper)
+            lo = max(min(lo, op, close), lower)
+            vol = max(1, int(stock.volume * rng.lognormvariate(0, 0.5)))
+            bars.append(
+                Bar(
+                    start=datetime(day.year, day.month, day.day, tzinfo=krx.KST),
+                    open=op,
+                    high=hi,
+                    low=lo,
+                    close=close,
+                    volume=vol,
+                    value=vol * (op + close + hi + lo) // 4,
+                    base_price=base,
+                )
+            )
+        self._history[stock.code] = bars
+        return bars
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    if lam <= 0:
+        return 0
+    if lam > 30:
+        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
+    limit = math.exp(-lam)
+    k, p = 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+Direction = Literal["up", "down"]

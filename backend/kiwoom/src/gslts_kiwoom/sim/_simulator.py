@@ -1,0 +1,217 @@
+"""``Simulator``: owns the market, the account, tokens, rate limits and fault switches."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from gslts_kiwoom import krx
+from gslts_kiwoom.sim._accounts import Broker
+from gslts_kiwoom.sim._config import SimConfig
+from gslts_kiwoom.sim._events import Listener, Trade
+from gslts_kiwoom.sim._market import Market
+from gslts_kiwoom.sim._universe import Stock, load_universe
+
+log = logging.getLogger("gslts_kiwoom.sim")
+
+
+@dataclass(slots=True)
+class IssuedToken:
+    token: str
+    app_key: str
+    expires_at: float  # wall clock (time.time())
+
+
+@dataclass(slots=True)
+class Faults:
+    """Fault switches (``POST /_sim/faults``)."""
+
+    #: every call answers 429 / [1700] until this wall time
+    rate_limit_storm_until: float = 0.0
+    #: extra latency added to every REST response
+    delay_ms: int = 0
+
+
+class _Bucket:
+    __slots__ = ("last", "tokens")
+
+    def __init__(self, burst: int) -> None:
+        self.tokens = float(burst)
+        self.last = time.monotonic()
+
+
+class Simulator:
+    """The simulated Kiwoom back end, usable in-process (tests) or served over HTTP.
+
+    All public methods are thread-safe (one re-entrant lock). Market time moves only
+    through :meth:`step` — called by the background ticker (:meth:`start`) or by tests.
+    """
+
+    def __init__(self, config: SimConfig | None = None, universe: tuple[Stock, ...] | None = None):
+        self.config = config or SimConfig()
+        self.lock = threading.RLock()
+        self.universe = universe or load_universe()
+        start = self.config.start_time or datetime.now(krx.KST)
+        self._wall_origin = time.monotonic()
+        self._sim_origin = start.astimezone(krx.KST)
+        self.market = Market(self.config, self.universe, self._sim_origin)
+        self.broker = Broker(self.config, self.market)
+        self.faults = Faults()
+        self._tokens: dict[str, IssuedToken] = {}
+        self._buckets: dict[str, _Bucket] = {}
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # --- clock & driving --------------------------------------------------------------
+    @property
+    def now(self) -> datetime:
+        """Current market time (KST); moves only through :meth:`step`."""
+        return self.market.now
+
+    def clock_time(self) -> datetime:
+        """The time the ticker steps to: start time + elapsed wall time × time warp."""
+        elapsed = (time.monotonic() - self._wall_origin) * self.config.time_warp
+        return self._sim_origin + timedelta(seconds=elapsed)
+
+    def step(self, now: datetime | None = None) -> int:
+        """Advance the market to ``now`` (default: :meth:`clock_time`); returns trades made."""
+        with self.lock:
+            return self.market.step(now or self.clock_time(), self.market.active_codes())
+
+    def start(self) -> None:
+        """Start the background ticker thread (steps every ``tick_interval_s``)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="sim-ticker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the ticker thread (idempotent)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.config.tick_interval_s):
+            try:
+                self.step()
+            except Exception:  # a bug in one step must not stop the market for good
+                log.exception("sim_step_failed")
+
+    # --- events -----------------------------------------------------------------------
+    def add_listener(self, listener: Listener) -> None:
+        """Receive every Trade, BookUpdate, OrderUpdate and HoldingUpdate (synchronously)."""
+        with self.lock:
+            self.market.add_listener(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        with self.lock:
+            self.market.remove_listener(listener)
+
+    def trades(self, code: str) -> list[Trade]:
+        """Ground truth: the kept trades of ``code`` today, oldest first."""
+        with self.lock:
+            return list(self.market.state(code).trades)
+
+    # --- tokens -----------------------------------------------------------------------
+    def check_keys(self, app_key: str, secret_key: str) -> str | None:
+        """None when the pair is acceptable, else the detail code ("8001"/"8002")."""
+        cfg = self.config
+        if cfg.app_key is not None and app_key != cfg.app_key.get_secret_value():
+            return "8001"
+        if cfg.secret_key is not None and secret_key != cfg.secret_key.get_secret_value():
+            return "8002"
+        return None
+
+    def issue_token(self, app_key: str) -> IssuedToken:
+        """au10001: the valid token of ``app_key`` or a new one."""
+        with self.lock:
+            now = time.time()
+            current = [t for t in self._tokens.values() if t.app_key == app_key]
+            valid = [t for t in current if t.expires_at > now]
+            if valid and not self.config.token_reissue_invalidates_old:
+                return valid[0]
+            for t in current:
+                del self._tokens[t.token]
+            tok = IssuedToken(secrets.token_urlsafe(48), app_key, now + self.config.token_ttl_s)
+            self._tokens[tok.token] = tok
+            return tok
+
+    def token_valid(self, token: str) -> bool:
+        with self.lock:
+            t = self._tokens.get(token)
+            return t is not None and t.expires_at > time.time()
+
+    def revoke_token(self, token: str) -> bool:
+        with self.lock:
+            return self._tokens.pop(token, None) is not None
+
+    def expire_tokens(self) -> int:
+        """Fault: every issued token becomes invalid now (next call gets 8005)."""
+        with self.lock:
+            n = len(self._tokens)
+            self._tokens.clear()
+            return n
+
+    # --- rate limit & faults ------------------------------------------------------------
+    def allow(self, api_id: str) -> bool:
+        """Per-api-id token bucket; False means answer 429 / [1700]."""
+        if time.time() < self.faults.rate_limit_storm_until:
+            return False
+        with self.lock:
+            bucket = self._buckets.setdefault(api_id, _Bucket(self.config.rate_burst))
+            now = time.monotonic()
+            rate = self.config.rate_for(api_id)
+            bucket.tokens = min(
+                float(self.config.rate_burst), bucket.tokens + (now - bucket.last) * rate
+            )
+            bucket.last = now
+            if bucket.tokens >= 1.0:
+                bucket.tokens -= 1.0
+                return True
+            return False
+
+    def set_faults(
+        self,
+        *,
+        expire_tokens: bool = False,
+        rate_limit_storm_s: float | None = None,
+        delay_ms: int | None = None,
+    ) -> None:
+        """Switch faults on/off (also ``POST /_sim/faults``)."""
+        if expire_tokens:
+            self.expire_tokens()
+        if rate_limit_storm_s is not None:
+            self.faults.rate_limit_storm_until = time.time() + max(0.0, rate_limit_storm_s)
+        if delay_ms is not None:
+            self.faults.delay_ms = max(0, delay_ms)
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-able summary (``GET /_sim/state``); never contains a token or key."""
+        with self.lock:
+            acct = self.broker.account
+            storm = max(0.0, self.faults.rate_limit_storm_until - time.time())
+            return {
+                "clock": self.config.clock,
+                "time_warp": self.config.time_warp,
+                "now": self.now.isoformat(),
+                "universe": len(self.universe),
+                "touched_stocks": len(self.market.touched()),
+                "tokens": len(self._tokens),
+                "faults": {"rate_limit_storm_s": round(storm, 3), "delay_ms": self.faults.delay_ms},
+                "account": {
+                    "account_no": acct.account_no,
+                    "cash": acct.cash,
+                    "orderable_cash": acct.orderable_cash,
+                    "holdings": {c: h.qty for c, h in acct.holdings.items() if h.qty},
+                    "orders": len(acct.orders),
+                    "open_orders": sum(1 for o in acct.orders.values() if o.open_qty > 0),
+                },
+            }
