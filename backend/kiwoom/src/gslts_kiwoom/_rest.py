@@ -30,8 +30,6 @@ from gslts_kiwoom import _wire
 from gslts_kiwoom._apis import REVOKE_API_ID, TOKEN_API_ID, ApiSpec, get_api
 from gslts_kiwoom._config import KiwoomConfig
 from gslts_kiwoom._errors import (
-    APIError,
-    KiwoomError,
     ProtocolError,
     RateLimitError,
     Timeout,

@@ -20,6 +20,7 @@ from gslts_kiwoom._errors import ProtocolError
 from gslts_kiwoom.models import (
     AmendAck,
     Balance,
+    BookLevel,
     Candle,
     Cash,
     DailyCandle,
@@ -29,7 +30,6 @@ from gslts_kiwoom.models import (
     OpenOrder,
     OrderAck,
     OrderBookSnapshot,
-    BookLevel,
     Quote,
     SectorIndex,
     SectorInfo,
