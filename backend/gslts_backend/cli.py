@@ -49,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    # httpx logs every request at INFO; our client logs one structured line per call.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         rc = args.func(args, settings)
     except KeyboardInterrupt:
