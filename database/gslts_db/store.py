@@ -1,9 +1,8 @@
 """Bulk writes and range reads for the market-data tables.
 
 The hub writes tens of thousands of rows a second, so the writers here bypass the ORM:
-rows are plain tuples (or dicts) sent with the driver's ``executemany``. PyMySQL rewrites
-``INSERT … VALUES`` into multi-row statements of up to about 1 MB, SQLite reuses one
-prepared statement. Writes are idempotent through the primary keys: ``INSERT IGNORE``
+rows are plain tuples (or dicts). On MySQL/MariaDB they become multi-row ``INSERT``
+statements of about 1 MB, on SQLite one prepared statement run with ``executemany``. Writes are idempotent through the primary keys: ``INSERT IGNORE``
 (MySQL/MariaDB) / ``INSERT OR IGNORE`` (SQLite), never ``REPLACE`` (which deletes and
 re-inserts, and would let a replay overwrite a row).
 """
@@ -208,30 +207,88 @@ def insert_ignore(
         table: the target table.
         rows: tuples in ``columns`` order, or dicts keyed by column name.
         columns: column order of tuple rows (default: every column of the table).
-        batch_rows: rows per ``executemany`` call.
+        batch_rows: rows per ``executemany`` call (SQLite; MySQL batches by statement size).
 
     Returns:
         How many rows were actually inserted (duplicates count 0).
     """
     cols = tuple(columns or (c.name for c in table.c))
-    sqlite = conn.dialect.name == "sqlite"
-    prepared = _prepare(table, cols, rows, sqlite)
-    if not prepared:
-        return 0
     col_sql = ", ".join(cols)
     if is_mysql(conn):
-        marks = ", ".join(["%s"] * len(cols))
-        # identifiers come from our own metadata, values are bound: no injection
-        sql = f"INSERT IGNORE INTO {table.name} ({col_sql}) VALUES ({marks})"  # noqa: S608
-    elif sqlite:
-        marks = ", ".join(["?"] * len(cols))
-        sql = f"INSERT OR IGNORE INTO {table.name} ({col_sql}) VALUES ({marks})"  # noqa: S608
-    else:  # pragma: no cover - only the two supported engines
+        return _insert_ignore_mysql(conn, table, cols, rows)
+    if conn.dialect.name != "sqlite":  # pragma: no cover - only the two supported engines
         raise NotImplementedError(f"unsupported dialect {conn.dialect.name}")
+    prepared = _prepare(table, cols, rows, sqlite=True)
+    marks = ", ".join(["?"] * len(cols))
+    # identifiers come from our own metadata, values are bound: no injection
+    sql = f"INSERT OR IGNORE INTO {table.name} ({col_sql}) VALUES ({marks})"  # noqa: S608
     inserted = 0
     for batch in _batched(prepared, batch_rows):
         result = conn.exec_driver_sql(sql, batch)
         inserted += max(result.rowcount, 0)
+    return inserted
+
+
+#: target size of one multi-row statement (server max_allowed_packet is >= 16 MB by default)
+MYSQL_STATEMENT_BYTES = 1 << 20
+
+
+def _insert_ignore_mysql(
+    conn: Connection, table: sa.Table, cols: tuple[str, ...], rows: Iterable[Row]
+) -> int:
+    """Multi-row ``INSERT IGNORE`` with values rendered per column type.
+
+    PyMySQL's generic escaping (a type dispatch per value) costs about three times the
+    rest of the insert for 15-column ticks; knowing each column's type lets us render
+    ints, dates and decimals directly. Strings still go through the driver's own quoting
+    and bytes become hex literals, so no value can change the statement.
+    """
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is None:  # pragma: no cover - an open Connection always has one
+        raise RuntimeError("connection is closed")
+    # PyMySQL's own string quoting (what its parameter binding uses); honours the
+    # server's NO_BACKSLASH_ESCAPES mode
+    quote: Callable[[str], str] = dbapi.escape
+    renderers: list[Callable[[Any], str]] = []
+    for name in cols:
+        t = table.c[name].type
+        if isinstance(t, KSTDateTime):
+            renderers.append(lambda v: f"'{to_naive_kst(v).isoformat(' ')}'")
+        elif isinstance(t, sa.Date):
+            renderers.append(lambda v: f"'{v.isoformat()}'")
+        elif isinstance(t, sa.Integer):
+            renderers.append(lambda v: str(int(v)))
+        elif isinstance(t, sa.Numeric):
+            renderers.append(lambda v: str(Decimal(v)) if Decimal(v).is_finite() else "NULL")
+        elif isinstance(t, sa.LargeBinary):
+            renderers.append(lambda v: f"X'{bytes(v).hex()}'")
+        else:
+            renderers.append(lambda v: quote(str(v)))
+    defaults = {c.name: c.server_default.arg for c in table.c if c.server_default is not None}  # type: ignore[attr-defined]
+    head = f"INSERT IGNORE INTO {table.name} ({', '.join(cols)}) VALUES "  # noqa: S608
+    inserted = 0
+    parts: list[str] = []
+    size = 0
+    cursor = dbapi.cursor()
+    try:
+        for row in rows:
+            vals = [row.get(c, defaults.get(c)) for c in cols] if isinstance(row, Mapping) else row
+            text = (
+                "("
+                + ",".join(
+                    "NULL" if v is None else r(v) for r, v in zip(renderers, vals, strict=True)
+                )
+                + ")"
+            )
+            parts.append(text)
+            size += len(text) + 1
+            if size >= MYSQL_STATEMENT_BYTES:
+                inserted += cursor.execute(head + ",".join(parts))
+                parts, size = [], 0
+        if parts:
+            inserted += cursor.execute(head + ",".join(parts))
+    finally:
+        cursor.close()
     return inserted
 
 

@@ -140,3 +140,19 @@ def test_orderbook_snapshots_one_per_second_on_mysql(mysql_engine: Engine) -> No
         )
     assert n == 2
     assert _exact(mysql_engine, "orderbook_snapshots")[f"p{TODAY:%Y%m%d}"] == 2
+
+
+def test_text_values_are_quoted_safely_and_dict_rows_work(mysql_engine: Engine) -> None:
+    row = ticks("005930", TODAY, 1)[0]
+    nasty = row._replace(session="a'b\\c;--")
+    as_dict = ticks("000660", TODAY, 1)[0]._asdict()
+    del as_dict["source"]  # the column default applies
+    with mysql_engine.begin() as conn:
+        assert gslts_db.insert_ticks(conn, [nasty, as_dict]) == 2
+        got = conn.exec_driver_sql(
+            "SELECT stock_code, session, source FROM tick_data ORDER BY stock_code"
+        ).all()
+    assert [tuple(r) for r in got] == [
+        ("000660", "regular", "live"),
+        ("005930", "a'b\\c;--", "live"),
+    ]
