@@ -392,6 +392,7 @@ class RealtimeDecoder:
         self._next_tick = 0.0
         self._tcache: dict[str, datetime] = {}
         self._epoch = 0.0
+        self._icache: dict[tuple[str, str | None], tuple[str, Exchange]] = {}
         #: Receive time (epoch s) of the last decoded item per wire item (``005930``,
         #: ``005930_NX``, ``001``…): the per-stock "last tick age" health signal.
         self.last_seen: dict[str, float] = {}
@@ -442,6 +443,14 @@ class RealtimeDecoder:
         if len(self._tcache) < 100_000:
             self._tcache[hhmmss] = ts
         return ts
+
+    def _split_cached(self, key: tuple[str, str | None]) -> tuple[str, Exchange]:
+        split = _split_item(*key)
+        if not split[0]:
+            raise ValueError(key[0])
+        if len(self._icache) < 50_000:
+            self._icache[key] = split
+        return split
 
     # -- bookkeeping ------------------------------------------------------------------
     def count_malformed(self, reason: str, raw: object) -> None:
@@ -579,9 +588,11 @@ class RealtimeDecoder:
     # -- 0B 주식체결 ------------------------------------------------------------------
     def _trade(self, item: str, v: Mapping[str, str]) -> Trade | None:
         try:
-            code, venue = _split_item(item, v.get("9081"))
-            if not code:
-                raise ValueError(item)
+            key = (item, v.get("9081"))
+            split = self._icache.get(key)
+            if split is None:
+                split = self._split_cached(key)
+            code, venue = split
             t = v["20"]
             ts = self._tcache.get(t)
             if ts is None:
