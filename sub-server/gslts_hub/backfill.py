@@ -1,0 +1,143 @@
+"""Gap backfill after a reconnect, from the tick chart (ka10079 주식틱차트조회요청).
+
+While the socket was down the exchange kept trading. After the reconnect the hub knows two
+anchors per stock: the **last tick stored before the gap** (its cumulative volume) and the
+**first live tick after it** (cumulative volume, time, price, quantity). ka10079 with
+``tic_scope=1`` lists single trades newest first, but without cumulative volume — which is
+our trade key — so it is reconstructed by walking back from the live anchor::
+
+    cum(older row) = cum(newer row) − qty(newer row)
+
+down to the last stored tick. When the walk lands exactly on the stored tick's cumulative
+volume the gap *adds up* and every reconstructed trade gets its exact key (a trade the hub
+did receive live is then deduplicated by ``INSERT IGNORE``). When it does not (the chart is
+missing trades, or reaches back too little) the gap is flagged: trades whose key cannot be
+trusted are not stored, and the status page shows the flagged gap.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gslts_kiwoom import KiwoomClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ChartTick:
+    """One trade as the tick chart reports it (time to the second, unsigned quantity)."""
+
+    time: datetime
+    price: int
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiveAnchor:
+    """The first live trade received after the reconnect."""
+
+    time: datetime
+    price: int
+    qty: int
+    cum_volume: int
+    cum_value: int  # KRW million, as 0B reports it
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillTick:
+    """A reconstructed trade: the chart row with its cumulative volume / value."""
+
+    time: datetime
+    price: int
+    qty: int
+    cum_volume: int
+    cum_value: int  # KRW million, estimated from the live anchor
+
+
+@dataclass(slots=True)
+class GapResult:
+    """Outcome of one stock's gap: what to store, and whether the quantities added up."""
+
+    ticks: list[BackfillTick] = field(default_factory=list)
+    consistent: bool = True
+    detail: str = ""
+
+
+def reconstruct_gap(
+    rows_newest_first: Sequence[ChartTick], first_live: LiveAnchor, last_stored_cum: int
+) -> GapResult:
+    """Rebuild the cumulative volume of the trades between two anchors.
+
+    Args:
+        rows_newest_first: ka10079 rows (one trade each), newest first, covering the gap.
+        first_live: the first live trade after the reconnect.
+        last_stored_cum: cumulative volume of the last trade stored before the gap.
+
+    Returns:
+        The gap's trades oldest first, ``consistent`` False (with ``detail``) when the
+        quantities do not add up to exactly the stored anchor.
+    """
+    start = None
+    for i, row in enumerate(rows_newest_first):
+        if (
+            row.time == first_live.time
+            and row.price == first_live.price
+            and row.qty == first_live.qty
+        ):
+            start = i
+            break
+    if start is None:
+        return GapResult([], False, "the first live trade is not in the tick chart")
+    if first_live.cum_volume - first_live.qty == last_stored_cum:
+        return GapResult([], True, "no trade was missed")
+    cum, qty, price = first_live.cum_volume, first_live.qty, first_live.price
+    value = first_live.cum_value * 1_000_000
+    out: list[BackfillTick] = []
+    overshoot = False
+    for row in rows_newest_first[start + 1 :]:
+        row_cum = cum - qty
+        row_value = value - price * qty
+        if row_cum <= last_stored_cum:
+            overshoot = row_cum < last_stored_cum
+            break
+        out.append(
+            BackfillTick(row.time, row.price, row.qty, row_cum, max(0, row_value) // 1_000_000)
+        )
+        cum, qty, price, value = row_cum, row.qty, row.price, row_value
+    else:
+        if cum - qty != last_stored_cum:
+            out.reverse()
+            missing = cum - qty - last_stored_cum
+            return GapResult(
+                out, False, f"the tick chart does not reach back: {missing} shares unaccounted"
+            )
+    if overshoot:
+        excess = last_stored_cum - (cum - qty)
+        return GapResult(
+            [], False, f"quantities do not add up: {excess} shares more than the gap holds"
+        )
+    out.reverse()
+    return GapResult(out, True, f"{len(out)} trades")
+
+
+def fetch_tick_chart(client: KiwoomClient, code: str, since: datetime) -> list[ChartTick]:
+    """Single-trade rows of ``code`` newest first, paging back until older than ``since``.
+
+    Uses the raw pages of ka10079 rather than :meth:`KiwoomClient.get_tick_chart`, whose
+    result keeps one row per timestamp (several trades in one second would be merged).
+    """
+    from gslts_kiwoom import _wire  # the one parser of the ka10079 wire format
+
+    body: dict[str, Any] = {"stk_cd": code, "tic_scope": "1", "upd_stkpc_tp": "1"}
+    rows: list[ChartTick] = []
+    for page in client.iter_pages("ka10079", body):
+        candles = _wire.parse_tick_chart(page.data)
+        rows.extend(ChartTick(c.time, c.close, abs(c.volume)) for c in candles)
+        if not candles or min(c.time for c in candles) < since:
+            break
+    return rows

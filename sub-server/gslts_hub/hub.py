@@ -1,0 +1,777 @@
+"""The tick hub: one upstream Kiwoom WebSocket → journal → database, bus and status.
+
+Threads (each owns its state; shared counters are plain ints, read racily for status):
+
+* **socket** (``KiwoomWebSocket``'s thread) calls :meth:`Hub.on_events` with each frame's
+  decoded events: trades and sampled books become **one** journal record per frame
+  (``journal.append`` = one ``write(2)``; after it returns the ticks survive a crash of the
+  hub), then per-stock state and the bus are updated. Nothing slow happens there.
+* **writer** (:class:`~gslts_hub.writer.JournalWriter`) tails the journal into the DB and
+  maintains 1-minute candles.
+* **control** (this module) runs the schedule: connect/stop by the KRX calendar, universe
+  refresh, daily partitions, token refresh, and gap backfill after reconnects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from gslts_db import (
+    StockMaster,
+    UniverseEntry,
+    WatchlistItem,
+    ensure_partitions,
+    insert_ignore,
+    is_mysql,
+    make_engine,
+    upgrade,
+)
+from gslts_hub.backfill import LiveAnchor, fetch_tick_chart, reconstruct_gap
+from gslts_hub.bus import InProcessBus, make_bus
+from gslts_hub.candles import CandleAggregator
+from gslts_hub.journal import Journal
+from gslts_hub.rows import book_to_array, encode_record, trade_to_array
+from gslts_hub.schedule import Schedule
+from gslts_hub.settings import HubSettings
+from gslts_hub.universe import TopSelector
+from gslts_hub.writer import JournalWriter
+from gslts_kiwoom import FileTokenCache, KiwoomClient, KiwoomError, RedisTokenCache, TokenCache
+from gslts_kiwoom._ws import KiwoomWebSocket, WsConfig
+from gslts_kiwoom.realtime import KST, BalanceEvent, OrderBook, OrderEvent, Trade
+
+log = logging.getLogger(__name__)
+
+MARKET_TYPES = ("0B", "0D")
+ACCOUNT_TYPES = ("00", "04")
+OWNER_TOP = "top"
+OWNER_WATCH = "watchlist"
+
+
+class HubError(Exception):
+    """Base of errors the API maps to responses."""
+
+
+class UnknownStock(HubError):
+    """The code is not a listed stock."""
+
+
+@dataclass(slots=True)
+class StockState:
+    """Per-stock live state (written by the socket thread)."""
+
+    code: str
+    name: str = ""
+    last_price: int | None = None
+    ticks_today: int = 0
+    last_tick_at: float | None = None  # receive time, epoch s
+    last_cum: int | None = None  # KRX cumulative volume of the last live trade
+    last_trade_time: datetime | None = None
+    day: date | None = None
+
+
+@dataclass
+class BackfillStats:
+    gaps: int = 0
+    gaps_flagged: int = 0
+    ticks: int = 0
+    errors: int = 0
+    recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=50))
+
+
+class Hub:
+    """Owns the journal, writer, bus, REST/WS clients and the collection schedule.
+
+    Args:
+        settings: hub settings.
+        engine: tick database engine (default: from ``settings``).
+        client: Kiwoom REST client (default: from ``settings``).
+        connect: False = no WebSocket/schedule (API-only, used by tests and tools).
+    """
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        *,
+        engine: sa.Engine | None = None,
+        client: KiwoomClient | None = None,
+        connect: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.started_at = clock()
+        self.engine = engine or make_engine(settings.resolved_database_url())
+        self._owns_engine = engine is None
+        self._connect = connect
+        self.schedule = Schedule(settings.schedule_mode())
+        self.bus: InProcessBus = make_bus(settings.redis_url)
+        self.journal = Journal(
+            settings.journal_dir(), fsync_interval_s=settings.hub_journal_fsync_s
+        )
+        self.aggregator = CandleAggregator()
+        self.writer = JournalWriter(
+            self.journal,
+            self.engine,
+            aggregator=self.aggregator,
+            flush_interval_s=settings.hub_flush_interval_s,
+            max_rows=settings.hub_flush_max_rows,
+            on_candles=self._on_candles_closed,
+            clock=clock,
+        )
+        self._client = client
+        self._owns_client = client is None
+        self._redis_for_tokens: Any = None
+        self.ws: KiwoomWebSocket | None = None
+        self.ws_state = "stopped"
+        self.selector = TopSelector(
+            settings.hub_universe_size,
+            settings.hub_universe_exit_rank,
+            settings.hub_universe_exit_refreshes,
+        )
+        self.stocks: dict[str, StockState] = {}
+        self.ranks: dict[str, int] = {}
+        self.watchlist: set[str] = set()
+        self.ticks_received = 0
+        self.books_received = 0
+        self.books_journaled = 0
+        self.order_events = 0
+        self._book_last: dict[tuple[str, str], float] = {}
+        self._rate: deque[tuple[float, int]] = deque(maxlen=120)
+        self.events: deque[dict[str, Any]] = deque(maxlen=200)
+        self.backfill = BackfillStats()
+        self._backfill_q: queue.Queue[tuple[str, int, datetime] | None] = queue.Queue()
+        self._await_first: dict[str, tuple[int, datetime]] = {}
+        self._anchors: queue.Queue[tuple[str, int, datetime, LiveAnchor]] = queue.Queue()
+        self._was_ready = False
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.RLock()
+        self._initial_count = 0
+        self._db_size: tuple[float, int | None] = (0.0, None)
+        self._partitions_day: date | None = None
+        self._token_day: date | None = None
+        self._last_universe = 0.0
+        self.collecting = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Migrate, make partitions, replay the journal backlog (writer), then connect."""
+        upgrade(self.engine)
+        self._ensure_partitions()
+        self._load_watchlist()
+        self._initial_count = self._count_today()
+        self.writer.start()  # resumes at the checkpoint: the crash replay is just this
+        if self._connect:
+            self._spawn(self._control_loop, "hub-control")
+            self._spawn(self._backfill_loop, "hub-backfill")
+        self.event("start", f"hub started (schedule={self.schedule.mode})")
+
+    def _spawn(self, fn: Callable[[], None], name: str) -> None:
+        t = threading.Thread(target=fn, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def close(self) -> None:
+        """Stop collecting, drain the writer (while the DB is reachable), close everything."""
+        self._stop.set()
+        self._backfill_q.put(None)
+        self._stop_ws()
+        for t in self._threads:
+            t.join(timeout=10)
+        self.writer.stop(drain=True)
+        self.journal.close()
+        self.bus.close()
+        if self._client is not None and self._owns_client:
+            self._client.close()
+        if self._owns_engine:
+            self.engine.dispose()
+
+    def event(self, kind: str, message: str) -> None:
+        """Remember an event for the monitoring page (and log it)."""
+        self.events.append(
+            {"time": datetime.now(KST).isoformat(), "kind": kind, "message": message}
+        )
+        log.info("hub_event kind=%s %s", kind, message)
+
+    # ------------------------------------------------------------------ Kiwoom clients
+    @property
+    def client(self) -> KiwoomClient:
+        if self._client is None:
+            self._client = KiwoomClient(
+                self.settings.kiwoom_config(), token_cache=self._token_cache()
+            )
+        return self._client
+
+    def _token_cache(self) -> TokenCache:
+        if self.settings.redis_url:
+            import redis
+
+            self._redis_for_tokens = redis.Redis.from_url(self.settings.redis_url)
+            return RedisTokenCache(self._redis_for_tokens)
+        return FileTokenCache(self.settings.data_dir / "tokens")
+
+    def get_token(self, force_new: bool) -> str:
+        """The WebSocket's token provider (shared with REST): re-issued when refused."""
+        if force_new:
+            with contextlib.suppress(KiwoomError):
+                self.client.revoke_token()  # au10002; then au10001 issues a fresh one
+        return self.client.token()
+
+    def _start_ws(self) -> None:
+        if self.ws is not None:
+            return
+        s = self.settings
+        cfg = WsConfig(
+            watchdog_s=s.hub_ws_watchdog_s,
+            max_items_per_group=s.hub_ws_max_items_per_group,
+            max_groups=s.hub_ws_max_groups,
+            backoff_max_s=5.0,
+        )
+        self.ws = KiwoomWebSocket(
+            s.kiwoom_config().ws_url,
+            self.get_token,
+            cfg,
+            on_events=self.on_events,
+            on_error=lambda e: self.event("ws_error", type(e).__name__),
+            on_state=self._on_ws_state,
+            name="hub-ws",
+        )
+        self.ws.start()
+        self.collecting = True
+        with contextlib.suppress(Exception):
+            self.ws.subscribe([""], ACCOUNT_TYPES, owner="hub")
+        if self.watchlist:
+            self._subscribe(sorted(self.watchlist), OWNER_WATCH)
+
+    def _stop_ws(self) -> None:
+        ws, self.ws = self.ws, None
+        self.collecting = False
+        if ws is not None:
+            ws.close()
+
+    def _subscribe(self, codes: Iterable[str], owner: str) -> list[str]:
+        """Subscribe 0B+0D; returns codes refused (registration caps) — logged, not raised."""
+        ws = self.ws
+        failed: list[str] = []
+        codes = list(codes)
+        if ws is None or not codes:
+            return failed
+        try:
+            ws.subscribe(codes, MARKET_TYPES, owner=owner)
+        except Exception as exc:
+            self.event("subscribe_failed", f"{len(codes)} stocks: {exc}")
+            failed = codes
+        for c in codes:
+            self.stocks.setdefault(c, StockState(c))
+        return failed
+
+    def _unsubscribe(self, codes: Iterable[str], owner: str) -> None:
+        ws = self.ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                ws.unsubscribe(list(codes), MARKET_TYPES, owner=owner)
+
+    def collected_codes(self) -> list[str]:
+        ws = self.ws
+        if ws is None:
+            return sorted(self.selector.members | self.watchlist)
+        return sorted({item for (typ, item) in ws.subscriptions() if typ == "0B" and item})
+
+    # ------------------------------------------------------------------ socket thread
+    def on_events(self, events: list[Any]) -> None:
+        """Each frame's decoded events (socket thread): journal first, then state and bus."""
+        now = self.clock()
+        ticks: list[list[Any]] = []
+        books: list[list[Any]] = []
+        trades: list[Trade] = []
+        sample = self.settings.hub_book_sample_s
+        for ev in events:
+            tp = type(ev)
+            if tp is Trade:
+                ticks.append(trade_to_array(ev))
+                trades.append(ev)
+            elif tp is OrderBook:
+                self.books_received += 1
+                key = (ev.code, str(ev.venue))
+                ts = ev.time.timestamp()
+                if ts >= self._book_last.get(key, 0.0) + sample:
+                    self._book_last[key] = ts
+                    books.append(book_to_array(ev))
+                self.bus.publish_book(ev.code, _book_event(ev))
+            elif tp is OrderEvent or tp is BalanceEvent:
+                self.order_events += 1
+                self.bus.publish_order_event(_order_event(ev))
+        if ticks or books:
+            self.journal.append(encode_record(now, ticks, books))
+            self.books_journaled += len(books)
+        if not trades:
+            return
+        self.ticks_received += len(trades)
+        stocks = self.stocks
+        for t in trades:
+            st = stocks.get(t.code)
+            if st is None:
+                st = stocks[t.code] = StockState(t.code)
+            if st.day != t.trade_date:
+                st.day, st.ticks_today = t.trade_date, 0
+            st.ticks_today += 1
+            st.last_price = t.price
+            st.last_tick_at = now
+            if str(t.venue) == "KRX":
+                pending = self._await_first.pop(t.code, None) if self._await_first else None
+                if pending is not None:
+                    anchor = LiveAnchor(t.time, t.price, abs(t.volume), t.cum_volume, t.cum_value)
+                    self._anchors.put((t.code, pending[0], pending[1], anchor))
+                st.last_cum = t.cum_volume
+                st.last_trade_time = t.time
+        last = trades[-1]
+        self.bus.publish_tick(
+            last.code,
+            {
+                "code": last.code,
+                "price": last.price,
+                "volume": last.volume,
+                "cum_volume": last.cum_volume,
+                "time": last.time.isoformat(),
+                "n": len(trades),
+            },
+        )
+
+    def _on_ws_state(self, state: str) -> None:
+        self.ws_state = state
+        if state == "disconnected" and self._was_ready:
+            # remember where each stock's stored history ends: the gap starts here
+            for st in list(self.stocks.values()):
+                if st.last_cum is not None and st.last_trade_time is not None:
+                    self._await_first.setdefault(st.code, (st.last_cum, st.last_trade_time))
+            self.event("ws", "disconnected")
+        elif state == "ready":
+            if self._was_ready:
+                self.event("ws", f"reconnected; backfilling {len(self._await_first)} stocks")
+            self._was_ready = True
+
+    def _on_candles_closed(self, rows: list[Any]) -> None:
+        for r in rows:
+            self.bus.publish_candle(
+                r.stock_code,
+                {
+                    "code": r.stock_code,
+                    "interval": r.bar_interval,
+                    "start": r.start_time.replace(tzinfo=KST).isoformat(),
+                    "open": r.open,
+                    "high": r.high,
+                    "low": r.low,
+                    "close": r.close,
+                    "volume": r.volume,
+                    "closed": True,
+                },
+            )
+
+    # ------------------------------------------------------------------ control thread
+    def _control_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.control_step()
+            except Exception:
+                log.exception("hub_control_step_failed")
+            self._stop.wait(1.0)
+
+    def control_step(self) -> None:
+        """One tick of the schedule (also callable from tests)."""
+        now_epoch = self.clock()
+        now = datetime.fromtimestamp(now_epoch, KST)
+        self._rate.append((now_epoch, self.ticks_received))
+        if self._partitions_day != now.date():
+            self._ensure_partitions()
+        if not self.schedule.should_collect(now):
+            if self.ws is not None:
+                self.event("schedule", "outside collection hours: stopping")
+                self._stop_ws()
+            return
+        if self.ws is None:
+            self.event("schedule", "collection hours: connecting")
+            self._start_ws()
+        if self.schedule.token_refresh_due(now, self._token_day):
+            self._token_day = now.date()
+            self.event("token", "re-issuing the token before the open")
+            self.get_token(True)
+            if self.ws is not None:
+                self.ws._abort_socket()  # re-LOGIN with the fresh token
+        if now_epoch - self._last_universe >= self.settings.hub_universe_refresh_s:
+            self._last_universe = now_epoch
+            self.refresh_universe()
+
+    def refresh_universe(self) -> None:
+        """Top-N by trading value (ka10032, 000 = KOSPI+KOSDAQ, stex_tp 3) with hysteresis."""
+        try:
+            ranking = self.client.top_trading_value(
+                "000", exchange="ALL", limit=self.settings.hub_universe_exit_rank
+            )
+        except KiwoomError as exc:
+            self.event("universe", f"ranking failed: {type(exc).__name__}")
+            return
+        for r in ranking:
+            self.stocks.setdefault(r.code, StockState(r.code)).name = r.name
+        change = self.selector.update([r.code for r in ranking])
+        self.ranks = change.ranks
+        if change.added:
+            self._subscribe(sorted(change.added), OWNER_TOP)
+        if change.removed:
+            self._unsubscribe(sorted(change.removed), OWNER_TOP)
+        if change.added or change.removed:
+            self.event("universe", f"+{len(change.added)} -{len(change.removed)}")
+        self._record_universe()
+
+    def _record_universe(self) -> None:
+        today = datetime.now(KST).date()
+        now = datetime.now(KST)
+        rows = [
+            {
+                "trade_date": today,
+                "stock_code": c,
+                "reason": "top50",
+                "rank_no": self.ranks.get(c),
+                "added_at": now,
+            }
+            for c in self.selector.members
+        ] + [
+            {
+                "trade_date": today,
+                "stock_code": c,
+                "reason": "watchlist",
+                "rank_no": None,
+                "added_at": now,
+            }
+            for c in self.watchlist
+        ]
+        if rows:
+            try:
+                with self.engine.begin() as conn:
+                    insert_ignore(conn, UniverseEntry.__table__, rows)  # type: ignore[arg-type]
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning("universe_history_write_failed error=%s", type(exc).__name__)
+
+    def _ensure_partitions(self) -> None:
+        today = datetime.fromtimestamp(self.clock(), KST).date()
+        try:
+            ensure_partitions(self.engine, 14, today)
+            self._partitions_day = today
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("ensure_partitions_failed error=%s", type(exc).__name__)
+
+    # ------------------------------------------------------------------ backfill
+    def _backfill_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                code, last_cum, last_time, anchor = self._anchors.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if not self.settings.hub_backfill:
+                continue
+            try:
+                self.backfill_gap(code, last_cum, last_time, anchor)
+            except Exception as exc:
+                self.backfill.errors += 1
+                log.warning("backfill_failed code=%s error=%s", code, type(exc).__name__)
+
+    def backfill_gap(
+        self, code: str, last_cum: int, last_time: datetime, anchor: LiveAnchor
+    ) -> int:
+        """Fill one stock's gap from ka10079 into the journal; returns trades added."""
+        if anchor.cum_volume - anchor.qty == last_cum:
+            return 0  # nothing was missed
+        rows = fetch_tick_chart(self.client, code, last_time)
+        res = reconstruct_gap(rows, anchor, last_cum)
+        b = self.backfill
+        b.gaps += 1
+        if not res.consistent:
+            b.gaps_flagged += 1
+            log.warning("backfill_gap_flagged code=%s %s", code, res.detail)
+        if res.ticks:
+            day = anchor.time.date().toordinal()
+            arrays = [
+                [
+                    code,
+                    "KRX",
+                    day,
+                    t.cum_volume,
+                    t.time.timestamp(),
+                    t.price,
+                    t.qty,
+                    t.cum_value,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                ]
+                for t in res.ticks
+            ]
+            self.journal.append(encode_record(self.clock(), arrays, source="backfill"))
+            b.ticks += len(arrays)
+        b.recent.append(
+            {
+                "code": code,
+                "ticks": len(res.ticks),
+                "consistent": res.consistent,
+                "detail": res.detail,
+                "time": datetime.now(KST).isoformat(),
+            }
+        )
+        log.info(
+            "backfill_gap code=%s ticks=%d consistent=%s", code, len(res.ticks), res.consistent
+        )
+        return len(res.ticks)
+
+    # ------------------------------------------------------------------ watchlist
+    def _load_watchlist(self) -> None:
+        with self.engine.connect() as conn:
+            self.watchlist = {r[0] for r in conn.execute(sa.select(WatchlistItem.stock_code))}
+
+    def list_watchlist(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    WatchlistItem.stock_code, WatchlistItem.note, WatchlistItem.added_at
+                ).order_by(WatchlistItem.sort_order, WatchlistItem.stock_code)
+            ).all()
+        return [
+            {"stock_code": c, "name": self.stock_name(c), "note": n, "added_at": a.isoformat()}
+            for c, n, a in rows
+        ]
+
+    def stock_name(self, code: str) -> str:
+        st = self.stocks.get(code)
+        if st is not None and st.name:
+            return st.name
+        with self.engine.connect() as conn:
+            name = conn.execute(
+                sa.select(StockMaster.name).where(StockMaster.stock_code == code)
+            ).scalar()
+        if name:
+            self.stocks.setdefault(code, StockState(code)).name = name
+        return name or ""
+
+    def validate_code(self, code: str) -> str:
+        """The stock's name; raises :class:`UnknownStock` when it is not listed.
+
+        Checks the stock master, then asks Kiwoom (ka10001 주식기본정보요청) — which is
+        the simulator's list in sim mode.
+        """
+        name = self.stock_name(code)
+        if name:
+            return name
+        try:
+            quote = self.client.get_quote(code)
+        except KiwoomError as exc:
+            raise UnknownStock(f"{code} is not a listed stock") from exc
+        name = getattr(quote, "name", "") or code
+        self.stocks.setdefault(code, StockState(code)).name = name
+        return name
+
+    def add_watchlist(self, code: str, note: str | None = None) -> dict[str, Any]:
+        name = self.validate_code(code)
+        now = datetime.now(KST)
+        with self.engine.begin() as conn:
+            insert_ignore(
+                conn,
+                WatchlistItem.__table__,  # type: ignore[arg-type]
+                [{"stock_code": code, "note": note, "sort_order": 0, "added_at": now}],
+            )
+        self.watchlist.add(code)
+        self._subscribe([code], OWNER_WATCH)
+        self._record_universe()
+        return {"stock_code": code, "name": name, "note": note, "added_at": now.isoformat()}
+
+    def remove_watchlist(self, code: str) -> bool:
+        with self.engine.begin() as conn:
+            n = conn.execute(sa.delete(WatchlistItem).where(WatchlistItem.stock_code == code))
+        self.watchlist.discard(code)
+        self._unsubscribe([code], OWNER_WATCH)
+        return bool(n.rowcount)
+
+    def is_known(self, code: str) -> bool:
+        """In the stock master, collected now, or with stored ticks."""
+        if code in self.stocks or code in self.watchlist:
+            return True
+        with self.engine.connect() as conn:
+            from gslts_db import TickData
+
+            if conn.execute(
+                sa.select(StockMaster.stock_code).where(StockMaster.stock_code == code)
+            ).first():
+                return True
+            return (
+                conn.execute(
+                    sa.select(TickData.stock_code).where(TickData.stock_code == code).limit(1)
+                ).first()
+                is not None
+            )
+
+    # ------------------------------------------------------------------ status
+    def ticks_per_s(self) -> float:
+        r = self._rate
+        if len(r) < 2:
+            return 0.0
+        t0, n0 = r[max(0, len(r) - 11)]
+        t1, n1 = r[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def _count_today(self) -> int:
+        from gslts_db import TickData
+
+        today = datetime.fromtimestamp(self.clock(), KST).date()
+        try:
+            with self.engine.connect() as conn:
+                return int(
+                    conn.execute(
+                        sa.select(sa.func.count())
+                        .select_from(TickData)
+                        .where(TickData.trade_date == today)
+                    ).scalar()
+                    or 0
+                )
+        except sa.exc.SQLAlchemyError:
+            return 0
+
+    def db_size_bytes(self) -> int | None:
+        at, size = self._db_size
+        if self.clock() - at < 10:
+            return size
+        try:
+            if is_mysql(self.engine):
+                with self.engine.connect() as conn:
+                    size = int(
+                        conn.exec_driver_sql(
+                            "SELECT COALESCE(SUM(data_length + index_length), 0) FROM "
+                            "information_schema.tables WHERE table_schema = DATABASE()"
+                        ).scalar()
+                        or 0
+                    )
+            else:
+                db = self.engine.url.database
+                import os
+
+                size = os.path.getsize(db) if db and os.path.exists(db) else None
+        except Exception:
+            size = None
+        self._db_size = (self.clock(), size)
+        return size
+
+    def db_reachable(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    def stock_health(self, st: StockState, now_epoch: float, expected: bool) -> str:
+        if st.last_tick_at is None:
+            return "no_data"
+        age = now_epoch - st.last_tick_at
+        if age <= self.settings.hub_stale_after_s:
+            return "ok"
+        return "stale" if expected else "quiet"
+
+    def status(self) -> dict[str, Any]:
+        now_epoch = self.clock()
+        now = datetime.fromtimestamp(now_epoch, KST)
+        expected = self.schedule.ticks_expected(now) and self.ws_state == "ready"
+        codes = self.collected_codes()
+        stocks = []
+        for code in codes:
+            st = self.stocks.get(code) or StockState(code)
+            age = None if st.last_tick_at is None else round(now_epoch - st.last_tick_at, 3)
+            stocks.append(
+                {
+                    "code": code,
+                    "name": st.name,
+                    "last_price": st.last_price,
+                    "ticks_today": st.ticks_today,
+                    "last_tick_age_s": age,
+                    "health": self.stock_health(st, now_epoch, expected),
+                    "rank": self.ranks.get(code),
+                    "watchlist": code in self.watchlist,
+                }
+            )
+        js = self.journal.stats()
+        ws = self.ws
+        token_exp = None
+        if self._client is not None:
+            token_exp = self._client.token_expires_at()
+        wstats = ws.stats if ws is not None else None
+        w = self.writer.stats
+        return {
+            "uptime_s": round(now_epoch - self.started_at, 1),
+            "collecting": self.collecting,
+            "schedule": self.schedule.mode,
+            "market_phase": self.schedule.phase(now),
+            "ws_state": self.ws_state,
+            "tick_count_today": self._initial_count + w.ticks_written,
+            "ticks_received": self.ticks_received,
+            "ticks_written": w.ticks_written,
+            "ticks_per_s": round(self.ticks_per_s(), 1),
+            "db_ok": w.db_ok,
+            "db_last_error": w.last_error,
+            "db_size_bytes": self.db_size_bytes(),
+            "journal_backlog_bytes": js.backlog_bytes,
+            "flush_lag_s": round(self.writer.flush_lag_s(), 3),
+            "reconnects": wstats.reconnects if wstats else 0,
+            "watchdog_timeouts": wstats.watchdog_timeouts if wstats else 0,
+            "dropped_items": dict(wstats.dropped_items) if wstats else {},
+            "bus_dropped": self.bus.dropped,
+            "backfill": {
+                "gaps": self.backfill.gaps,
+                "gaps_flagged": self.backfill.gaps_flagged,
+                "ticks": self.backfill.ticks,
+                "errors": self.backfill.errors,
+                "recent": list(self.backfill.recent)[-10:],
+            },
+            "candles": {"rebuilds": self.aggregator.rebuilds, "closed": self.aggregator.closed},
+            "token_expires_at": token_exp.isoformat() if token_exp else None,
+            "token_seconds_left": (
+                None if token_exp is None else max(0, int((token_exp - now).total_seconds()))
+            ),
+            "collecting_count": len(codes),
+            "collecting_stocks": codes,
+            "stocks": stocks,
+            "watchlist": sorted(self.watchlist),
+            "events": list(self.events)[-100:],
+        }
+
+
+def _book_event(b: OrderBook) -> dict[str, Any]:
+    return {
+        "code": b.code,
+        "venue": str(b.venue),
+        "time": b.time.isoformat(),
+        "asks": b.asks,
+        "bids": b.bids,
+        "total_ask": b.total_ask,
+        "total_bid": b.total_bid,
+    }
+
+
+def _order_event(ev: OrderEvent | BalanceEvent) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    d = asdict(ev)
+    d["kind"] = "order" if isinstance(ev, OrderEvent) else "balance"
+    for k, v in list(d.items()):
+        if isinstance(v, datetime):
+            d[k] = v.isoformat()
+        elif not isinstance(v, (str, int, type(None))):
+            d[k] = str(v)
+    return d

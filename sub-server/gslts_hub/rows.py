@@ -1,0 +1,151 @@
+"""Compact journal records: decoded realtime events → small JSON arrays → database rows.
+
+The socket thread turns each frame's trades (and sampled books) into **one** journal record,
+``orjson.dumps({"r": recv_epoch, "s": source, "t": [tick, …], "b": [book, …]})``. Arrays
+keep the record small (one frame of 10 trades is ~700 bytes) and cheap to build; the writer
+thread expands them into :class:`gslts_db.TickRow` / :class:`gslts_db.OrderbookRow`.
+
+Tick array (index: meaning)::
+
+    0 code  1 venue  2 trade_date (proleptic ordinal)  3 cum_volume  4 trade_time (epoch s)
+    5 price  6 volume (signed)  7 cum_value (KRW million)  8 best_ask  9 best_bid
+    10 change_rate (str)  11 strength (str | None)  12 session
+
+Book array::
+
+    0 code  1 venue  2 trade_date (ordinal)  3 book_time (epoch s)  4 ask prices  5 ask qtys
+    6 bid prices  7 bid qtys  8 total_ask  9 total_bid  10 expected_price  11 expected_qty
+
+Times travel as epoch seconds and come back as *naive KST* datetimes (what ``tick_data``
+stores; :class:`gslts_db.TickRow` takes naive values as KST), which avoids a timezone
+conversion per row on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from gslts_db import OrderbookRow, TickRow, pack_levels
+from gslts_kiwoom.realtime import OrderBook, Trade
+
+#: epoch 0 as a naive KST wall-clock time
+EPOCH_KST = datetime(1970, 1, 1, 9, 0, 0)  # noqa: DTZ001 - naive KST by design
+_dates: dict[int, date] = {}
+
+TickArray = list[Any]
+BookArray = list[Any]
+
+#: index of fields in a tick array (used by other modules)
+T_CODE, T_VENUE, T_DATE, T_CUM, T_TIME, T_PRICE, T_VOLUME = 0, 1, 2, 3, 4, 5, 6
+
+
+def trade_to_array(t: Trade) -> TickArray:
+    """A decoded 0B 주식체결 trade as a journal tick array."""
+    return [
+        t.code,
+        str(t.venue),
+        t.trade_date.toordinal(),
+        t.cum_volume,
+        t.time.timestamp(),
+        t.price,
+        t.volume,
+        t.cum_value,
+        t.best_ask,
+        t.best_bid,
+        str(t.change_rate),
+        None if t.strength is None else str(t.strength),
+        t.session,
+    ]
+
+
+def book_to_array(b: OrderBook) -> BookArray:
+    """A decoded 0D 주식호가잔량 book as a journal book array."""
+    return [
+        b.code,
+        str(b.venue),
+        b.time.date().toordinal(),
+        b.time.timestamp(),
+        [p for p, _ in b.asks],
+        [q for _, q in b.asks],
+        [p for p, _ in b.bids],
+        [q for _, q in b.bids],
+        b.total_ask,
+        b.total_bid,
+        b.expected_price,
+        b.expected_qty,
+    ]
+
+
+def encode_record(
+    recv_epoch: float,
+    ticks: Sequence[TickArray],
+    books: Sequence[BookArray] = (),
+    source: str = "live",
+) -> bytes:
+    """One journal record for one frame (or one backfilled gap)."""
+    rec: dict[str, Any] = {"r": recv_epoch, "t": ticks}
+    if books:
+        rec["b"] = books
+    if source != "live":
+        rec["s"] = source
+    return orjson.dumps(rec)
+
+
+def decode_record(payload: bytes) -> tuple[float, str, list[TickArray], list[BookArray]]:
+    """``(recv_epoch, source, ticks, books)`` of a journal record."""
+    rec = orjson.loads(payload)
+    return rec["r"], rec.get("s", "live"), rec.get("t", []), rec.get("b", [])
+
+
+def naive_kst(epoch_s: float) -> datetime:
+    """Epoch seconds → naive KST wall-clock datetime (as stored)."""
+    return EPOCH_KST + timedelta(seconds=epoch_s)
+
+
+def _date(ordinal: int) -> date:
+    d = _dates.get(ordinal)
+    if d is None:
+        d = _dates[ordinal] = date.fromordinal(ordinal)
+    return d
+
+
+def tick_row(a: TickArray, recv: datetime, source: str) -> TickRow:
+    """A journal tick array as a ``tick_data`` row."""
+    return TickRow(
+        a[0],
+        _date(a[2]),
+        a[1],
+        a[3],
+        naive_kst(a[4]),
+        recv,
+        a[5],
+        a[6],
+        a[7],
+        a[8],
+        a[9],
+        None if a[10] is None else Decimal(a[10]),
+        None if a[11] is None else Decimal(a[11]),
+        a[12],
+        source,
+    )
+
+
+def book_row(a: BookArray, recv: datetime) -> OrderbookRow:
+    """A journal book array as an ``orderbook_snapshots`` row (levels packed)."""
+    return OrderbookRow(
+        a[0],
+        _date(a[2]),
+        a[1],
+        naive_kst(a[3]),
+        recv,
+        pack_levels(a[4], a[5], a[6], a[7]),
+        a[8],
+        a[9],
+        a[10],
+        a[11],
+    )

@@ -1,0 +1,57 @@
+"""Sub-server (tick hub) settings: the shared :class:`Settings` plus the hub's own knobs.
+
+Every field here is documented (commented out, with its default) in ``.env.example``; a unit
+test checks it. The base class's test only knows the base fields, so the hub's lines are
+written ``# HUB_NAME=value`` there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from gslts_backend.settings import Settings
+
+
+class HubSettings(Settings):
+    """Settings of ``gslts sub-server``."""
+
+    hub_host: str = "127.0.0.1"
+    hub_port: int = 8001
+    #: auto = follow the KRX calendar and hours; always = collect around the clock.
+    #: Empty: ``always`` in sim mode with SIM_CLOCK=always, else ``auto``.
+    hub_schedule: Literal["auto", "always"] | None = None
+    #: the writer commits at least this often (seconds) …
+    hub_flush_interval_s: float = 0.5
+    #: … or as soon as this many ticks are waiting.
+    hub_flush_max_rows: int = 10_000
+    #: journal directory; empty = DATA_DIR/journal
+    hub_journal_dir: Path | None = None
+    hub_journal_fsync_s: float = 1.0
+    #: top-N by trading value (ka10032) and the rank a stock must fall below to leave
+    hub_universe_size: int = 50
+    hub_universe_exit_rank: int = 60
+    hub_universe_exit_refreshes: int = 2
+    hub_universe_refresh_s: float = 300.0
+    #: keep at most one order book per stock per this many seconds
+    hub_book_sample_s: float = 1.0
+    #: a stock in a continuous session with no tick for this long is "stale"
+    hub_stale_after_s: float = 60.0
+    #: WebSocket: reconnect when no frame at all arrives for this long
+    hub_ws_watchdog_s: float = 30.0
+    hub_ws_max_items_per_group: int = 100
+    hub_ws_max_groups: int = 20
+    #: gap backfill from ka10079 after every reconnect
+    hub_backfill: bool = True
+
+    def journal_dir(self) -> Path:
+        """Where the tick journal lives."""
+        return self.hub_journal_dir or (self.data_dir / "journal")
+
+    def schedule_mode(self) -> Literal["auto", "always"]:
+        """``always`` or ``auto`` (resolving the empty default from the mode and sim clock)."""
+        if self.hub_schedule is not None:
+            return self.hub_schedule
+        if self.kiwoom_mode == "sim" and self.sim_clock == "always":
+            return "always"
+        return "auto"

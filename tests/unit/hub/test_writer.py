@@ -1,0 +1,119 @@
+"""The journal → DB writer: rows survive a database error and are stored exactly once."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+from gslts_db import make_engine, upgrade
+from gslts_hub.candles import CandleAggregator
+from gslts_hub.journal import Journal
+from gslts_hub.rows import decode_record, encode_record, tick_row, trade_to_array
+from gslts_hub.writer import JournalWriter
+from gslts_kiwoom.realtime import KST, Trade
+
+T0 = datetime(2026, 3, 3, 10, 0, 5, tzinfo=KST)
+
+
+def _trade(cum: int, qty: int = 10, price: int = 70_000, sec: int = 0) -> Trade:
+    return Trade(
+        "005930", "KRX", T0.date(), T0.replace(second=sec), price, -100,
+        Decimal("-0.14"), qty, cum, cum * price // 1_000_000, 70_100, 71_000, 69_000,
+        70_100, 70_000, Decimal("101.5"), "2",
+    )
+
+
+def test_trade_round_trips_through_a_journal_record() -> None:
+    t = _trade(1234, qty=-7)
+    recv, source, ticks, books = decode_record(encode_record(T0.timestamp(), [trade_to_array(t)]))
+    row = tick_row(ticks[0], datetime(2026, 3, 3, 10, 0, 6), source)
+    assert (row.stock_code, row.venue, row.cum_volume, row.volume, row.price) == (
+        "005930", "KRX", 1234, -7, 70_000
+    )
+    assert row.trade_time == datetime(2026, 3, 3, 10, 0, 0)  # naive KST, as stored
+    assert row.trade_date == T0.date()
+    assert row.change_rate == Decimal("-0.14") and row.strength == Decimal("101.5")
+    assert source == "live" and books == [] and recv == T0.timestamp()
+
+
+def _count(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT COUNT(*) FROM tick_data").scalar() or 0)
+
+
+def _wait(cond: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():  # type: ignore[operator]
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def test_writer_keeps_the_batch_through_a_database_error_and_stores_each_tick_once(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    upgrade(engine)
+    journal = Journal(tmp_path / "journal")
+    writer = JournalWriter(
+        journal, engine, aggregator=CandleAggregator(), flush_interval_s=0.02,
+        backoff_initial_s=0.02, backoff_max_s=0.05,
+    )
+    writer.start()
+    try:
+        journal.append(encode_record(time.time(), [trade_to_array(_trade(c)) for c in (10, 20)]))
+        _wait(lambda: _count(engine) == 2)
+        with engine.begin() as conn:  # the database "goes away" for the writer
+            conn.exec_driver_sql("ALTER TABLE tick_data RENAME TO tick_data_away")
+        for c in range(30, 130, 10):
+            journal.append(encode_record(time.time(), [trade_to_array(_trade(c, sec=1))]))
+        _wait(lambda: writer.stats.db_errors >= 2)
+        assert not writer.stats.db_ok
+        assert journal.stats().backlog_bytes > 0  # the journal holds what the DB refused
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE tick_data_away RENAME TO tick_data")
+        _wait(lambda: _count(engine) == 12 and journal.stats().backlog_bytes == 0)
+        assert writer.stats.db_ok
+    finally:
+        writer.stop()
+        journal.close()
+    # a new writer over the same journal (a restart) replays nothing twice
+    journal2 = Journal(tmp_path / "journal")
+    journal2.append(encode_record(time.time(), [trade_to_array(_trade(c)) for c in (20, 130)]))
+    w2 = JournalWriter(journal2, engine, flush_interval_s=0.02)
+    w2.start()
+    _wait(lambda: journal2.stats().backlog_bytes == 0)
+    w2.stop()
+    journal2.close()
+    with engine.connect() as conn:
+        cums = [r[0] for r in conn.exec_driver_sql("SELECT cum_volume FROM tick_data ORDER BY 1")]
+    assert cums == [10, 20, *range(30, 140, 10)]
+
+
+def test_writer_builds_candles_and_rebuilds_a_minute_from_stored_ticks(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    upgrade(engine)
+    journal = Journal(tmp_path / "journal")
+    agg = CandleAggregator()
+    writer = JournalWriter(journal, engine, aggregator=agg, flush_interval_s=0.02)
+    writer.start()
+    try:
+        journal.append(encode_record(time.time(), [trade_to_array(_trade(10, 10, 100, 1))]))
+        journal.append(encode_record(time.time(), [trade_to_array(_trade(15, 5, 120, 2))]))
+        # an out-of-order (backfilled) trade in the same minute
+        journal.append(
+            encode_record(time.time(), [trade_to_array(_trade(12, 2, 90, 1))], source="backfill")
+        )
+        _wait(lambda: _count(engine) == 3 and not agg.has_work)
+    finally:
+        writer.stop()
+        journal.close()
+    with engine.connect() as conn:
+        bar = conn.exec_driver_sql(
+            "SELECT open, high, low, close, volume, trade_count FROM candles"
+        ).one()
+    assert tuple(bar) == (100, 120, 90, 120, 17, 3)
