@@ -35,7 +35,7 @@ from gslts_hub.settings import HubSettings
 
 STATIC_DIR = Path(__file__).parent / "static"
 CODE_RE = re.compile(r"^[0-9][0-9A-Z]{5}$")
-_T = TickData.__table__.c  # type: ignore[attr-defined]
+_T = TickData.__table__.c
 
 
 def get_hub(request: Request) -> Hub:

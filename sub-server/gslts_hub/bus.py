@@ -146,7 +146,7 @@ class RedisBus(InProcessBus):
             raw = self._redis.get(QUOTE_KEY + code)
         except Exception:
             return None
-        return None if raw is None else orjson.loads(raw)  # type: ignore[arg-type]
+        return None if raw is None else orjson.loads(raw)
 
     def _run(self) -> None:
         while True:

@@ -23,9 +23,23 @@ DAY = datetime(2026, 3, 3, tzinfo=KST)
 def _ticks(n: int) -> list[TickRow]:
     t0 = DAY.replace(hour=9)
     return [
-        TickRow("005930", DAY.date(), "KRX", 100 + i, t0 + timedelta(seconds=i),
-                t0 + timedelta(seconds=i, milliseconds=5), 70_000 + i, 1 if i % 2 else -1,
-                i, 70_100, 70_000, Decimal("0.5"), None, "2", "live")
+        TickRow(
+            "005930",
+            DAY.date(),
+            "KRX",
+            100 + i,
+            t0 + timedelta(seconds=i),
+            t0 + timedelta(seconds=i, milliseconds=5),
+            70_000 + i,
+            1 if i % 2 else -1,
+            i,
+            70_100,
+            70_000,
+            Decimal("0.5"),
+            None,
+            "2",
+            "live",
+        )
         for i in range(n)
     ]
 
@@ -39,15 +53,25 @@ def client(hub_settings: HubSettings) -> Iterator[TestClient]:
             insert_ticks(conn, _ticks(25))
             conn.execute(
                 StockMaster.__table__.insert(),  # type: ignore[attr-defined]
-                [{"stock_code": "000660", "name": "SK하이닉스", "chosung": "ㅅㅋㅎㅇㄴㅅ",
-                  "market": "KOSPI", "updated_at": DAY}],
+                [
+                    {
+                        "stock_code": "000660",
+                        "name": "SK하이닉스",
+                        "chosung": "ㅅㅋㅎㅇㄴㅅ",
+                        "market": "KOSPI",
+                        "updated_at": DAY,
+                    }
+                ],
             )
         yield c
 
 
 def test_tick_pages_follow_the_cursor_to_the_end_without_overlap(client: TestClient) -> None:
-    params = {"start_time": DAY.isoformat(), "end_time": (DAY + timedelta(days=1)).isoformat(),
-              "limit": 10}
+    params = {
+        "start_time": DAY.isoformat(),
+        "end_time": (DAY + timedelta(days=1)).isoformat(),
+        "limit": 10,
+    }
     seen: list[int] = []
     cursor = None
     for _ in range(5):
@@ -61,16 +85,18 @@ def test_tick_pages_follow_the_cursor_to_the_end_without_overlap(client: TestCli
     assert seen == list(range(100, 125))
     first = client.get("/api/tick-data/005930", params=dict(params, limit=1)).json()["ticks"][0]
     assert first["time"] == "2026-03-03T09:00:00+09:00"
-    assert first["price"] == 70_000 and first["volume"] == -1
+    assert first["price"] == 70_000
+    assert first["volume"] == -1
 
 
 def test_tick_csv_is_streamed_with_a_header(client: TestClient) -> None:
-    r = client.get("/api/tick-data/005930", params={"start_time": DAY.isoformat(),
-                                                    "format": "csv"})
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    r = client.get("/api/tick-data/005930", params={"start_time": DAY.isoformat(), "format": "csv"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert len(rows) == 25
-    assert rows[3]["cum_volume"] == "103" and rows[3]["price"] == "70003"
+    assert rows[3]["cum_volume"] == "103"
+    assert rows[3]["price"] == "70003"
 
 
 @pytest.mark.parametrize(
@@ -79,8 +105,12 @@ def test_tick_csv_is_streamed_with_a_header(client: TestClient) -> None:
         ("/api/tick-data/5930", {}, 422, "6 characters"),
         ("/api/tick-data/005930", {"limit": 0}, 422, "limit"),
         ("/api/tick-data/005930", {"limit": 10_001}, 422, "limit"),
-        ("/api/tick-data/005930", {"start_time": "2026-03-03T10:00:00+09:00",
-                                   "end_time": "2026-03-03T09:00:00+09:00"}, 422, "after"),
+        (
+            "/api/tick-data/005930",
+            {"start_time": "2026-03-03T10:00:00+09:00", "end_time": "2026-03-03T09:00:00+09:00"},
+            422,
+            "after",
+        ),
         ("/api/tick-data/005930", {"cursor": "garbage!"}, 422, "cursor"),
         ("/api/tick-data/999999", {}, 404, "unknown stock"),
     ],
@@ -97,16 +127,31 @@ def test_bad_input_gets_one_error_shape(
 
 def test_status_reports_the_collector_fields(client: TestClient) -> None:
     st = client.get("/api/status").json()
-    for key in ("uptime_s", "tick_count_today", "db_size_bytes", "collecting_stocks",
-                "ticks_per_s", "stocks", "journal_backlog_bytes", "flush_lag_s", "db_ok",
-                "reconnects", "backfill", "token_expires_at", "ws_state", "market_phase"):
+    for key in (
+        "uptime_s",
+        "tick_count_today",
+        "db_size_bytes",
+        "collecting_stocks",
+        "ticks_per_s",
+        "stocks",
+        "journal_backlog_bytes",
+        "flush_lag_s",
+        "db_ok",
+        "reconnects",
+        "backfill",
+        "token_expires_at",
+        "ws_state",
+        "market_phase",
+    ):
         assert key in st, key
-    assert st["db_ok"] is True and st["db_size_bytes"] > 0
+    assert st["db_ok"] is True
+    assert st["db_size_bytes"] > 0
 
 
 def test_watchlist_add_list_delete_is_persisted(client: TestClient) -> None:
     r = client.post("/api/watchlist", json={"stock_code": "000660", "note": "memory"})
-    assert r.status_code == 201 and r.json()["name"] == "SK하이닉스"
+    assert r.status_code == 201
+    assert r.json()["name"] == "SK하이닉스"
     items = client.get("/api/watchlist").json()["items"]
     assert [i["stock_code"] for i in items] == ["000660"]
     assert "000660" in client.get("/api/status").json()["watchlist"]

@@ -24,7 +24,12 @@ def test_candle_counts_in_order_ticks_and_closes_on_timer_without_another_tick()
     _, rows = agg.plan()
     bar = rows[0]
     assert (bar.open, bar.high, bar.low, bar.close, bar.volume, bar.trade_count) == (
-        70_100, 70_200, 69_900, 70_200, 25, 3
+        70_100,
+        70_200,
+        69_900,
+        70_200,
+        25,
+        3,
     )
     assert bar.value == 70_100 * 10 + 69_900 * 5 + 70_200 * 10
     agg.settle({}, T0 + 71)
@@ -37,7 +42,7 @@ def test_candle_counts_in_order_ticks_and_closes_on_timer_without_another_tick()
 def test_candle_replayed_or_backfilled_tick_marks_rebuild_instead_of_double_count() -> None:
     agg = CandleAggregator()
     agg.add("000660", "KRX", 10, T0, 100, 10)
-    agg.settle({k: None for k in agg.plan()[0]}, T0)
+    agg.settle(dict.fromkeys(agg.plan()[0]), T0)
     agg.add("000660", "KRX", 20, T0 + 60, 100, 10)
     agg.add("000660", "KRX", 30, T0 + 61, 101, 10)
     agg.add("000660", "KRX", 30, T0 + 61, 101, 10)  # the same trade again (replay)
@@ -50,11 +55,14 @@ def test_candle_replayed_or_backfilled_tick_marks_rebuild_instead_of_double_coun
 def test_universe_hysteresis_enters_at_top_and_leaves_after_two_bad_refreshes() -> None:
     sel = TopSelector(size=3, exit_rank=5, exit_refreshes=2)
     ch = sel.update(["A", "B", "C", "D", "E", "F"])
-    assert ch.added == {"A", "B", "C"} and not ch.removed
+    assert ch.added == {"A", "B", "C"}
+    assert not ch.removed
     ch = sel.update(["D", "B", "A", "E", "C", "F"])  # C at rank 5: still inside the band
-    assert ch.added == {"D", "A", "B"} - {"A", "B"} and not ch.removed
+    assert ch.added == {"D", "A", "B"} - {"A", "B"}
+    assert not ch.removed
     ch = sel.update(["D", "B", "A", "E", "F", "G", "C"])  # C rank 7: first strike
-    assert not ch.removed and "C" in sel.members
+    assert not ch.removed
+    assert "C" in sel.members
     ch = sel.update(["D", "B", "A", "E", "F", "G", "C"])  # second strike: out
     assert ch.removed == {"C"}
     assert sel.members == {"A", "B", "D"}

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
+
 from gslts_db import make_engine, upgrade
 from gslts_hub.candles import CandleAggregator
 from gslts_hub.journal import Journal
@@ -20,23 +21,44 @@ T0 = datetime(2026, 3, 3, 10, 0, 5, tzinfo=KST)
 
 def _trade(cum: int, qty: int = 10, price: int = 70_000, sec: int = 0) -> Trade:
     return Trade(
-        "005930", "KRX", T0.date(), T0.replace(second=sec), price, -100,
-        Decimal("-0.14"), qty, cum, cum * price // 1_000_000, 70_100, 71_000, 69_000,
-        70_100, 70_000, Decimal("101.5"), "2",
+        "005930",
+        "KRX",
+        T0.date(),
+        T0.replace(second=sec),
+        price,
+        -100,
+        Decimal("-0.14"),
+        qty,
+        cum,
+        cum * price // 1_000_000,
+        70_100,
+        71_000,
+        69_000,
+        70_100,
+        70_000,
+        Decimal("101.5"),
+        "2",
     )
 
 
 def test_trade_round_trips_through_a_journal_record() -> None:
     t = _trade(1234, qty=-7)
     recv, source, ticks, books = decode_record(encode_record(T0.timestamp(), [trade_to_array(t)]))
-    row = tick_row(ticks[0], datetime(2026, 3, 3, 10, 0, 6), source)
+    row = tick_row(ticks[0], datetime(2026, 3, 3, 10, 0, 6), source)  # noqa: DTZ001 - naive KST
     assert (row.stock_code, row.venue, row.cum_volume, row.volume, row.price) == (
-        "005930", "KRX", 1234, -7, 70_000
+        "005930",
+        "KRX",
+        1234,
+        -7,
+        70_000,
     )
-    assert row.trade_time == datetime(2026, 3, 3, 10, 0, 0)  # naive KST, as stored
+    assert row.trade_time == datetime(2026, 3, 3, 10, 0, 0)  # noqa: DTZ001 - naive KST, as stored
     assert row.trade_date == T0.date()
-    assert row.change_rate == Decimal("-0.14") and row.strength == Decimal("101.5")
-    assert source == "live" and books == [] and recv == T0.timestamp()
+    assert row.change_rate == Decimal("-0.14")
+    assert row.strength == Decimal("101.5")
+    assert source == "live"
+    assert books == []
+    assert recv == T0.timestamp()
 
 
 def _count(engine: sa.Engine) -> int:
@@ -60,8 +82,12 @@ def test_writer_keeps_the_batch_through_a_database_error_and_stores_each_tick_on
     upgrade(engine)
     journal = Journal(tmp_path / "journal")
     writer = JournalWriter(
-        journal, engine, aggregator=CandleAggregator(), flush_interval_s=0.02,
-        backoff_initial_s=0.02, backoff_max_s=0.05,
+        journal,
+        engine,
+        aggregator=CandleAggregator(),
+        flush_interval_s=0.02,
+        backoff_initial_s=0.02,
+        backoff_max_s=0.05,
     )
     writer.start()
     try:
