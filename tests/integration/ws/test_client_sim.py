@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -106,8 +107,11 @@ def test_login_register_and_trades_flow(
 
 
 def test_bad_token_fails_then_fresh_token_is_requested(
-    make_sim: Callable[..., SimEnv], clients: list[KiwoomWebSocket]
+    make_sim: Callable[..., SimEnv],
+    clients: list[KiwoomWebSocket],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     env = make_sim()
     tokens = Tokens("expired-token", "tok-a")
     errors: list[Exception] = []
@@ -121,6 +125,9 @@ def test_bad_token_fails_then_fresh_token_is_requested(
     assert isinstance(errors[0], RealtimeLoginError)
     assert errors[0].token_rejected
     assert "expired-token" not in str(errors[0])
+    assert "ws_login_failed" in caplog.text
+    assert "expired-token" not in caplog.text
+    assert "tok-a" not in caplog.text
 
 
 def test_ping_echo_keeps_session_alive(
@@ -381,3 +388,27 @@ def test_callback_consumer_gets_batches(
     assert wait_for(lambda: len(books) >= 2)
     assert books[0].asks[0] == (20850, 100)
     assert books[0].bids[0] == (20800, 200)
+
+
+def test_subscribe_from_the_socket_thread_is_refused(
+    make_sim: Callable[..., SimEnv], clients: list[KiwoomWebSocket]
+) -> None:
+    env = make_sim()
+    outcome: list[BaseException] = []
+    holder: list[KiwoomWebSocket] = []
+
+    def on_events(events: list[Any]) -> None:
+        if not outcome:
+            try:
+                holder[0].subscribe(["000660"], ["0B"])
+            except RuntimeError as exc:
+                outcome.append(exc)
+
+    c = KiwoomWebSocket(env.url, Tokens("tok-a"), FAST, on_events=on_events)
+    holder.append(c)
+    clients.append(c)
+    c.start()
+    assert c.wait_ready(5)
+    c.subscribe(["005930"], ["0B"])
+    assert wait_for(lambda: bool(outcome))
+    assert "on_events" in str(outcome[0])

@@ -358,3 +358,24 @@ def test_decode_real_entry_point() -> None:
     out = decode_real(frame, received_at=RECEIVED)
     assert [t.price for t in out] == [20800] * 3
     assert decode_real({"trnm": "REG", "return_code": 0}) == []
+
+
+def test_ws_token_provider_invalidates_the_rejected_token() -> None:
+    from gslts_kiwoom import ws_token_provider
+
+    issued = iter(["t1", "t2"])
+    current: list[str] = [next(issued)]
+    invalidated: list[str] = []
+
+    def get() -> str:
+        return current[0]
+
+    def invalidate(value: str) -> None:
+        invalidated.append(value)
+        current[0] = next(issued)
+
+    provide = ws_token_provider(get, invalidate)
+    assert provide(False) == "t1"
+    assert provide(False) == "t1"
+    assert provide(True) == "t2"
+    assert invalidated == ["t1"]

@@ -42,6 +42,7 @@ from gslts_kiwoom._ws import (
     SessionTakenOver,
     WsConfig,
     WsStats,
+    ws_token_provider,
 )
 from gslts_kiwoom.models import (
     AmendAck,
@@ -153,4 +154,5 @@ __all__ = [
     "mask_secrets",
     "register_secret",
     "token_cache_key",
+    "ws_token_provider",
 ]

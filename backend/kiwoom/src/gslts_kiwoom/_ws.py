@@ -56,6 +56,7 @@ __all__ = [
     "SessionTakenOver",
     "WsConfig",
     "WsStats",
+    "ws_token_provider",
 ]
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,27 @@ class WsStats:
         if t is None:
             return None
         return (time.time() if now is None else now) - t
+
+
+def ws_token_provider(
+    get: Callable[[], str], invalidate: Callable[[str], None] | None = None
+) -> Callable[[bool], str]:
+    """Adapt a REST token source to :class:`KiwoomWebSocket`'s ``get_token(force_new)``.
+
+    With ``TokenManager``: ``ws_token_provider(manager.get, manager.invalidate)`` — when the
+    WebSocket LOGIN rejects the token (8005/8031/8103) the token last handed out is
+    invalidated, so the next ``get()`` issues a fresh one (au10001).
+    """
+    last: list[str] = []
+
+    def provide(force_new: bool) -> str:
+        if force_new and last and invalidate is not None:
+            invalidate(last[-1])
+        token = get()
+        last[:] = [token]
+        return token
+
+    return provide
 
 
 class _Closed(Exception):
@@ -309,6 +331,7 @@ class KiwoomWebSocket:
             RealtimeRegistrationError: the server answered non-zero (e.g. ``등록 종목수
                 초과``) or a local limit would be exceeded; nothing new stays registered.
         """
+        self._not_on_socket_thread()
         types_l = list(dict.fromkeys(types))
         items_l = list(dict.fromkeys(items))
         with self._sub_lock:
@@ -342,6 +365,7 @@ class KiwoomWebSocket:
         self, items: Iterable[str], types: Iterable[str], owner: str = "default"
     ) -> None:
         """Release ``owner``'s interest; REMOVE what no owner wants any more."""
+        self._not_on_socket_thread()
         types_l = list(dict.fromkeys(types))
         items_l = list(dict.fromkeys(items))
         with self._sub_lock:
@@ -358,6 +382,7 @@ class KiwoomWebSocket:
 
     def unsubscribe_owner(self, owner: str) -> None:
         """Release everything ``owner`` holds."""
+        self._not_on_socket_thread()
         with self._sub_lock:
             gone: list[Pair] = []
             for pair, owners in self._wanted.items():
@@ -366,6 +391,12 @@ class KiwoomWebSocket:
                     if not owners:
                         gone.append(pair)
             self._release(gone)
+
+    def _not_on_socket_thread(self) -> None:
+        # The socket thread delivers the acks these calls wait for: calling them from an
+        # ``on_events`` callback would wait on itself until the ack timeout.
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("subscribe/unsubscribe must not be called from on_events")
 
     def _release(self, gone: list[Pair]) -> None:
         if not gone:
