@@ -412,3 +412,18 @@ def test_subscribe_from_the_socket_thread_is_refused(
     c.subscribe(["005930"], ["0B"])
     assert wait_for(lambda: bool(outcome))
     assert "on_events" in str(outcome[0])
+
+
+def test_bare_ping_echoed_and_system_never_echoed(
+    make_sim: Callable[..., SimEnv], clients: list[KiwoomWebSocket]
+) -> None:
+    env = make_sim(ping_interval_s=30)
+    c = start(clients, env)
+    env.hub.send_garbage(["PING", '{"trnm":"SYSTEM","code":"R10009","message":"공지"}'])
+    assert wait_for(lambda: c.stats.pings == 1 and c.stats.system_messages["R10009"] == 1)
+    time.sleep(0.1)
+    # Echoing SYSTEM gets a session closed by the server (PROTOCOL §5.3); we must not.
+    assert env.hub.stats["system_echoed"] == 0
+    assert c.ready
+    assert c.stats.reconnects == 0
+    assert not c.stats.malformed
