@@ -1,0 +1,82 @@
+"""The hub writer on real MariaDB: partitions, idempotent replay, candles."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from gslts_db import ensure_partitions, make_engine, upgrade
+from gslts_hub.candles import CandleAggregator
+from gslts_hub.journal import Journal
+from gslts_hub.rows import encode_record, trade_to_array
+from gslts_hub.writer import JournalWriter
+from gslts_kiwoom.realtime import KST, Trade
+
+T0 = datetime.now(KST).replace(hour=10, minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture
+def engine(mysql_server_url: str) -> Iterator[sa.Engine]:
+    name = f"gslts_hub_{uuid.uuid4().hex[:8]}"
+    root = make_engine(sa.make_url(mysql_server_url)._replace(database=None))
+    with root.begin() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    url = sa.make_url(mysql_server_url).set(database=name)
+    eng = make_engine(url)
+    upgrade(eng)
+    ensure_partitions(eng, 2, T0.date())
+    yield eng
+    eng.dispose()
+    with root.begin() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE {name}")
+    root.dispose()
+
+
+def _trade(cum: int, sec: int) -> Trade:
+    return Trade(
+        "005930",
+        "KRX",
+        T0.date(),
+        T0.replace(second=sec),
+        70_000 + cum,
+        0,
+        Decimal("0"),
+        5,
+        cum,
+        1,
+        70_000,
+        70_000,
+        70_000,
+        70_100,
+        70_000,
+        None,
+        "2",
+    )
+
+
+def test_writer_stores_every_tick_once_and_a_candle(engine: sa.Engine, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    for i in range(20):
+        arrays = [trade_to_array(_trade(c, i)) for c in range(i * 50 + 5, i * 50 + 55, 5)]
+        journal.append(encode_record(time.time(), arrays))
+    # the same trades again (a replay after a crash) must not be stored twice
+    journal.append(encode_record(time.time(), [trade_to_array(_trade(5, 0))]))
+    writer = JournalWriter(journal, engine, aggregator=CandleAggregator(), flush_interval_s=0.05)
+    writer.start()
+    deadline = time.monotonic() + 15
+    while journal.stats().backlog_bytes and time.monotonic() < deadline:
+        time.sleep(0.05)
+    writer.stop()
+    journal.close()
+    with engine.connect() as conn:
+        n = conn.exec_driver_sql("SELECT COUNT(*) FROM tick_data").scalar()
+        bar = conn.exec_driver_sql("SELECT volume, trade_count FROM candles").one()
+    assert n == 200
+    assert tuple(bar) == (1000, 200)
