@@ -21,7 +21,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from gslts_kiwoom import KiwoomClient
 
@@ -126,18 +125,6 @@ def reconstruct_gap(
 
 
 def fetch_tick_chart(client: KiwoomClient, code: str, since: datetime) -> list[ChartTick]:
-    """Single-trade rows of ``code`` newest first, paging back until older than ``since``.
-
-    Uses the raw pages of ka10079 rather than :meth:`KiwoomClient.get_tick_chart`, whose
-    result keeps one row per timestamp (several trades in one second would be merged).
-    """
-    from gslts_kiwoom import _wire  # the one parser of the ka10079 wire format
-
-    body: dict[str, Any] = {"stk_cd": code, "tic_scope": "1", "upd_stkpc_tp": "1"}
-    rows: list[ChartTick] = []
-    for page in client.iter_pages("ka10079", body):
-        candles = _wire.parse_tick_chart(page.data)
-        rows.extend(ChartTick(c.time, c.close, abs(c.volume)) for c in candles)
-        if not candles or min(c.time for c in candles) < since:
-            break
-    return rows
+    """Single-trade rows of ``code`` at or after ``since``, newest first (ka10079)."""
+    candles = client.get_tick_chart(code, since=since)
+    return [ChartTick(c.time, c.close, abs(c.volume)) for c in reversed(candles)]

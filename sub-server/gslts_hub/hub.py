@@ -223,10 +223,7 @@ class Hub:
 
     def get_token(self, force_new: bool) -> str:
         """The WebSocket's token provider (shared with REST): re-issued when refused."""
-        if force_new:
-            with contextlib.suppress(KiwoomError):
-                self.client.revoke_token()  # au10002; then au10001 issues a fresh one
-        return self.client.token()
+        return self.client.token(force_new=force_new)
 
     def _start_ws(self) -> None:
         if self.ws is not None:

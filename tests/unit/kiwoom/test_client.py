@@ -490,3 +490,39 @@ def test_revoke_forgets_token(server: FakeKiwoom) -> None:
     assert server.valid == set()
     client.get_quote("005930")
     assert len(server.issued) == 2
+
+
+def test_tick_chart_keeps_every_trade_of_the_same_second(server: FakeKiwoom) -> None:
+    """ka10079 rows are trades: two in one second are two rows (the backfill needs both)."""
+
+    def rows(prices: list[int], second: str) -> list[dict[str, str]]:
+        return [
+            {
+                "cur_prc": f"+{p}",
+                "trde_qty": str(10 + i),
+                "cntr_tm": f"20250304{second}",
+                "open_pric": f"+{p}",
+                "high_pric": f"+{p}",
+                "low_pric": f"+{p}",
+                "pred_pre": "+100",
+                "pred_pre_sig": "2",
+            }
+            for i, p in enumerate(prices)
+        ]
+
+    newest_first = rows([70300, 70200], "090002") + rows([70100, 70000, 69900], "090001")
+    server.handlers["ka10079"] = lambda req, body: reply(
+        {**OK, "stk_cd": "005930", "last_tic_cnt": "", "stk_tic_chart_qry": newest_first}
+    )
+    with make_client(server) as client:
+        ticks = client.get_tick_chart("005930")
+    assert [t.close for t in ticks] == [69900, 70000, 70100, 70200, 70300]
+
+
+def test_token_force_new_replaces_the_held_token(server: FakeKiwoom) -> None:
+    with make_client(server) as client:
+        first = client.token()
+        assert client.token() == first
+        second = client.token(force_new=True)
+    assert second != first
+    assert len(server.issued) == 2

@@ -59,8 +59,11 @@ class KiwoomConfig(BaseModel):
         Raises:
             ValueError: when the keys are missing (they are required in every mode).
         """
-        if app_key is None or secret_key is None or not app_key.get_secret_value() or not (
-            secret_key.get_secret_value()
+        if (
+            app_key is None
+            or secret_key is None
+            or not app_key.get_secret_value()
+            or not (secret_key.get_secret_value())
         ):
             raise ValueError(
                 f"KIWOOM_APP_KEY and KIWOOM_SECRET_KEY must be set for KIWOOM_MODE={mode}"
@@ -71,5 +74,5 @@ class KiwoomConfig(BaseModel):
             secret_key=secret_key,
             rest_url=(rest_url or DEFAULT_REST_URLS[mode]).rstrip("/"),
             ws_url=ws_url or DEFAULT_WS_URLS[mode],
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )

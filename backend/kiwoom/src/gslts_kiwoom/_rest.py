@@ -185,13 +185,21 @@ class KiwoomClient:
 
     # ---------------------------------------------------------------- tokens
 
-    def token(self) -> str:
+    def token(self, force_new: bool = False) -> str:
         """A valid access token, issued through au10001 when needed.
+
+        Args:
+            force_new: drop the token held now (e.g. the WebSocket LOGIN rejected it) and
+                issue a new one. The shape matches ``KiwoomWebSocket``'s ``get_token``.
 
         Raises:
             AuthError: the app/secret key were refused.
             ModeMismatchError: the keys belong to the other environment ([8030]).
         """
+        if force_new:
+            current = self._tokens.current()
+            if current is not None:
+                self._tokens.invalidate(current.value)
         return self._tokens.get()
 
     def token_expires_at(self) -> datetime | None:
@@ -484,6 +492,8 @@ class KiwoomClient:
         key: Callable[[_T], Any],
         max_pages: int | None,
         since: Any,
+        *,
+        dedupe: bool = True,
     ) -> list[_T]:
         # Pages come newest first; with ``since`` keep paging until a row older than it.
         limit = max_pages if max_pages is not None else (1 if since is None else None)
@@ -495,6 +505,9 @@ class KiwoomClient:
                 break
         if since is not None:
             rows = [r for r in rows if key(r) >= since]
+        if not dedupe:
+            # Tick rows: several trades share a second, so the time is no identity.
+            return rows[::-1]
         # Oldest first, one row per timestamp (pages may overlap at their boundary).
         unique = {key(r): r for r in reversed(rows)}
         return [unique[k] for k in sorted(unique)]
@@ -510,6 +523,9 @@ class KiwoomClient:
     ) -> list[Candle]:
         """Tick bars, oldest first (ka10079 주식틱차트조회요청).
 
+        With ``tick_scope=1`` each row is one trade; trades in the same second are all
+        kept (in the server's order), so the gap backfill can rebuild every trade.
+
         Args:
             code: stock code.
             tick_scope: ticks per bar: 1, 3, 5, 10 or 30.
@@ -519,7 +535,13 @@ class KiwoomClient:
         """
         body = {"stk_cd": code, "tic_scope": str(tick_scope), "upd_stkpc_tp": _yn(adjusted)}
         return self._chart(
-            "ka10079", body, _wire.parse_tick_chart, lambda c: c.time, max_pages, since
+            "ka10079",
+            body,
+            _wire.parse_tick_chart,
+            lambda c: c.time,
+            max_pages,
+            since,
+            dedupe=False,
         )
 
     def get_minute_chart(
