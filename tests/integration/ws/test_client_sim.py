@@ -427,3 +427,29 @@ def test_bare_ping_echoed_and_system_never_echoed(
     assert c.ready
     assert c.stats.reconnects == 0
     assert not c.stats.malformed
+
+
+def test_slow_consumer_drops_are_counted_and_session_survives(
+    make_sim: Callable[..., SimEnv], clients: list[KiwoomWebSocket]
+) -> None:
+    env = make_sim(ping_interval_s=0.05, max_missed_pings=2)
+    c = start(clients, env, config=WsConfig(queue_max_batches=2, **_fast_kw()))
+    c.subscribe(["005930", "000660"], ["0B"])
+    # Nobody reads the queue: batches beyond 2 are dropped, the socket keeps being served.
+    assert wait_for(lambda: c.stats.dropped_items["Trade"] >= 20)
+    assert wait_for(lambda: c.stats.pings >= 5)
+    assert env.hub.stats["heartbeat_close"] == 0
+    assert c.stats.reconnects == 0
+    assert next_trade(c, "005930") is not None
+
+
+def test_backoff_is_capped_and_jittered() -> None:
+    c = KiwoomWebSocket(
+        "ws://127.0.0.1:9/x",
+        Tokens("t"),
+        WsConfig(backoff_initial_s=0.5, backoff_max_s=4.0, backoff_jitter=0.2),
+    )
+    delays = [c._backoff(a) for a in range(12)]
+    assert 0.5 <= delays[0] <= 0.6
+    assert 1.0 <= delays[1] <= 1.2
+    assert all(4.0 <= d <= 4.8 for d in delays[3:])
