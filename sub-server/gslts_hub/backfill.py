@@ -81,19 +81,34 @@ def reconstruct_gap(
         The gap's trades oldest first, ``consistent`` False (with ``detail``) when the
         quantities do not add up to exactly the stored anchor.
     """
-    start = None
-    for i, row in enumerate(rows_newest_first):
-        if (
-            row.time == first_live.time
-            and row.price == first_live.price
-            and row.qty == first_live.qty
-        ):
-            start = i
-            break
-    if start is None:
+    # Several trades can share (second, price, qty): try each such row as the anchor and
+    # keep the first walk that adds up exactly (a wrong anchor almost never does).
+    starts = [
+        i
+        for i, row in enumerate(rows_newest_first)
+        if row.time == first_live.time
+        and row.price == first_live.price
+        and row.qty == first_live.qty
+    ]
+    if not starts:
         return GapResult([], False, "the first live trade is not in the tick chart")
     if first_live.cum_volume - first_live.qty == last_stored_cum:
         return GapResult([], True, "no trade was missed")
+    results = []
+    for start in starts:
+        res = _walk(rows_newest_first, start, first_live, last_stored_cum)
+        if res.consistent:
+            return res
+        results.append(res)
+    return results[0]
+
+
+def _walk(
+    rows_newest_first: Sequence[ChartTick],
+    start: int,
+    first_live: LiveAnchor,
+    last_stored_cum: int,
+) -> GapResult:
     cum, qty, price = first_live.cum_volume, first_live.qty, first_live.price
     value = first_live.cum_value * 1_000_000
     out: list[BackfillTick] = []

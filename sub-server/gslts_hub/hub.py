@@ -127,6 +127,7 @@ class Hub:
             flush_interval_s=settings.hub_flush_interval_s,
             max_rows=settings.hub_flush_max_rows,
             on_candles=self._on_candles_closed,
+            on_db_state=self._on_db_state,
             clock=clock,
         )
         self._client = client
@@ -271,7 +272,34 @@ class Hub:
             failed = codes
         for c in codes:
             self.stocks.setdefault(c, StockState(c))
+        self._seed_anchors([c for c in codes if c not in failed])
         return failed
+
+    def _seed_anchors(self, codes: list[str]) -> None:
+        """After a restart the stored history of a stock ends where the old process died:
+        make that the gap start, so its first live tick triggers a backfill (ka10079)."""
+        todo = [c for c in codes if self.stocks[c].last_cum is None and c not in self._await_first]
+        if not todo or not self.settings.hub_backfill:
+            return
+        from gslts_db import TickData
+
+        today = datetime.fromtimestamp(self.clock(), KST).date()
+        t = TickData.__table__.c
+        try:
+            with self.engine.connect() as conn:
+                for code in todo:
+                    row = conn.execute(
+                        sa.select(t.cum_volume, t.trade_time)
+                        .where(t.stock_code == code, t.trade_date == today, t.venue == "KRX")
+                        .order_by(t.cum_volume.desc())
+                        .limit(1)
+                    ).first()
+                    if row is not None:
+                        when = row.trade_time.replace(tzinfo=KST)
+                        self._await_first.setdefault(code, (int(row.cum_volume), when))
+        except sa.exc.SQLAlchemyError as exc:
+            # the journal still has everything received; only a restart gap stays open
+            self.event("backfill", f"stored history unreadable ({type(exc).__name__}); no gap fill")
 
     def _unsubscribe(self, codes: Iterable[str], owner: str) -> None:
         ws = self.ws
@@ -357,6 +385,13 @@ class Hub:
             if self._was_ready:
                 self.event("ws", f"reconnected; backfilling {len(self._await_first)} stocks")
             self._was_ready = True
+
+    def _on_db_state(self, ok: bool, error: str | None) -> None:
+        if ok:
+            backlog = self.journal.stats().backlog_bytes
+            self.event("db", f"database back; catching up ({backlog} journal bytes)")
+        else:
+            self.event("db", f"database unreachable, collecting into the journal: {error}")
 
     def _on_candles_closed(self, rows: list[Any]) -> None:
         for r in rows:
@@ -469,18 +504,30 @@ class Hub:
 
     # ------------------------------------------------------------------ backfill
     def _backfill_loop(self) -> None:
+        done = filled = flagged = failed = 0
         while not self._stop.is_set():
             try:
                 code, last_cum, last_time, anchor = self._anchors.get(timeout=0.5)
             except queue.Empty:
+                if done:  # one event per burst of gaps (a reconnect), not one per stock
+                    self.event(
+                        "backfill",
+                        f"{done} stocks checked: {filled} trades filled, "
+                        f"{flagged} gaps flagged, {failed} failed",
+                    )
+                    done = filled = flagged = failed = 0
                 continue
             if not self.settings.hub_backfill:
                 continue
+            done += 1
+            before = self.backfill.gaps_flagged
             try:
-                self.backfill_gap(code, last_cum, last_time, anchor)
+                filled += self.backfill_gap(code, last_cum, last_time, anchor)
             except Exception as exc:
+                failed += 1
                 self.backfill.errors += 1
                 log.warning("backfill_failed code=%s error=%s", code, type(exc).__name__)
+            flagged += self.backfill.gaps_flagged - before
 
     def backfill_gap(
         self, code: str, last_cum: int, last_time: datetime, anchor: LiveAnchor

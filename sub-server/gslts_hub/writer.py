@@ -17,7 +17,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,7 +66,9 @@ class JournalWriter:
         flush_interval_s: commit at least this often while records arrive.
         max_rows: commit as soon as this many ticks are waiting.
         backoff_max_s: cap of the retry backoff after a database error.
-        on_commit: called after each commit with ``(ticks, candle rows closed)``.
+        on_commit: called after each commit with the committed ticks.
+        on_candles: called with the candle rows closed by a commit.
+        on_db_state: called with ``(ok, error)`` when the database goes away or comes back.
     """
 
     def __init__(
@@ -82,6 +83,7 @@ class JournalWriter:
         backoff_max_s: float = 5.0,
         on_commit: Callable[[list[TickRow]], None] | None = None,
         on_candles: Callable[[list[Any]], None] | None = None,
+        on_db_state: Callable[[bool, str | None], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.journal = journal
@@ -93,6 +95,7 @@ class JournalWriter:
         self.backoff_max_s = backoff_max_s
         self.on_commit = on_commit
         self.on_candles = on_candles
+        self.on_db_state = on_db_state
         self.clock = clock
         self.stats = WriterStats()
         self._stop = threading.Event()
@@ -211,8 +214,10 @@ class JournalWriter:
             except Exception as exc:
                 st = self.stats
                 st.db_errors += 1
-                st.db_ok = False
+                was_ok, st.db_ok = st.db_ok, False
                 st.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+                if was_ok and self.on_db_state is not None:
+                    self.on_db_state(False, st.last_error)
                 if st.db_errors <= 5 or st.db_errors % 50 == 0:
                     log.warning(
                         "writer_db_error rows=%d retry_in_s=%.1f error=%s",
@@ -233,7 +238,9 @@ class JournalWriter:
             st = self.stats
             if not st.db_ok:
                 log.info("writer_db_recovered after_errors=%d", st.db_errors)
-            st.db_ok = True
+                st.db_ok = True
+                if self.on_db_state is not None:
+                    self.on_db_state(True, None)
             st.batches += 1
             st.last_commit_at = self.clock()
             st.flush_seconds.append(elapsed)
@@ -271,7 +278,3 @@ class JournalWriter:
 
 class _GiveUp(Exception):
     """Internal: stop retrying (shutdown); the batch stays in the journal."""
-
-
-def _unused(_: datetime) -> None:  # pragma: no cover - keeps the import for typing
-    return None

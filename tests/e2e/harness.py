@@ -1,0 +1,442 @@
+"""End-to-end plumbing: the simulator market behind real REST + WebSocket, ground truth,
+a pausable TCP proxy (database outages) and hub runners (in-process or ``gslts sub-server``).
+
+The market is :class:`gslts_kiwoom.sim.Simulator` (its ticker thread makes trades); REST is
+the simulator's own app (ka10032 ranking, ka10079 tick chart, au10001 tokens); the
+WebSocket is :class:`gslts_kiwoom.sim._ws.SimWsHub` fed by :class:`MarketFeed`, which turns
+every simulator trade into a Kiwoom-shaped ``0B`` entry (and book changes into ``0D``) and
+records every trade it sees: that record is the ground truth the tests compare against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import uvicorn
+from starlette.routing import WebSocketRoute
+
+from gslts_db import make_engine
+from gslts_kiwoom.sim import BookUpdate, SimConfig, Simulator, Trade, create_app
+from gslts_kiwoom.sim._ws import RealListener, SimWsConfig, SimWsHub, WsIdentity
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _signed(value: int, base: int) -> str:
+    if value > base:
+        return f"+{value}"
+    if value < base:
+        return f"-{value}"
+    return str(value)
+
+
+def trade_entry(t: Trade) -> dict[str, Any]:
+    """A simulator trade as a Kiwoom 0B 주식체결 REAL entry (wire shape, PROTOCOL §5.5)."""
+    base = t.base_price
+    change = t.price - base
+    rate = f"{change * 100 / base:.2f}" if base else "0.00"
+    return {
+        "type": "0B",
+        "name": "주식체결",
+        "item": t.code,
+        "values": {
+            "20": t.time.strftime("%H%M%S"),
+            "10": _signed(t.price, base),
+            "11": f"{change:+d}" if change else "0",
+            "12": rate if change <= 0 else f"+{rate}",
+            "27": _signed(t.best_ask, base),
+            "28": _signed(t.best_bid, base),
+            "15": f"{t.volume:+d}",
+            "13": str(t.cum_volume),
+            "14": str(t.cum_value // 1_000_000),
+            "16": _signed(t.open, base),
+            "17": _signed(t.high, base),
+            "18": _signed(t.low, base),
+            "25": "2" if change > 0 else ("5" if change < 0 else "3"),
+            "228": "100.00",
+            "290": "2",
+        },
+    }
+
+
+def book_entry(b: BookUpdate) -> dict[str, Any]:
+    """A simulator book as a Kiwoom 0D 주식호가잔량 REAL entry."""
+    values: dict[str, str] = {"21": b.time.strftime("%H%M%S")}
+    for i in range(10):
+        ask = b.asks[i] if i < len(b.asks) else None
+        bid = b.bids[i] if i < len(b.bids) else None
+        values[str(41 + i)] = _signed(ask.price, b.base_price) if ask else "0"
+        values[str(61 + i)] = str(ask.qty) if ask else "0"
+        values[str(51 + i)] = _signed(bid.price, b.base_price) if bid else "0"
+        values[str(71 + i)] = str(bid.qty) if bid else "0"
+    values["121"] = str(sum(x.qty for x in b.asks))
+    values["125"] = str(sum(x.qty for x in b.bids))
+    return {"type": "0D", "name": "주식호가잔량", "item": b.code, "values": values}
+
+
+class MarketFeed:
+    """Simulator events → REAL entries for the WS hub; records every trade (ground truth)."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.ws: SimWsHub | None = None
+        self._listeners: list[RealListener] = []
+        self._lock = threading.Lock()
+        self.trades: list[Trade] = []
+        sim.add_listener(self._on_event)
+
+    def add_listener(self, listener: RealListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _on_event(self, ev: object) -> None:
+        entry: dict[str, Any] | None = None
+        if type(ev) is Trade:
+            with self._lock:
+                self.trades.append(ev)
+            entry = trade_entry(ev)
+        elif type(ev) is BookUpdate:
+            ws = self.ws
+            if ws is not None and ev.code in ws.registered_items("0D"):
+                entry = book_entry(ev)
+        if entry is not None:
+            for listener in list(self._listeners):
+                listener([entry])
+
+    def truth(self, codes: Sequence[str] | None = None) -> list[Trade]:
+        with self._lock:
+            out = list(self.trades)
+        if codes is not None:
+            want = set(codes)
+            out = [t for t in out if t.code in want]
+        return out
+
+
+class _SimTokens:
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def validate_token(self, token: str) -> WsIdentity | None:
+        if not self.sim.token_valid(token):
+            return None
+        return WsIdentity(app_key="sim", account=self.sim.broker.account.account_no)
+
+
+class Market:
+    """Simulator REST + WebSocket on one uvicorn port (in a thread)."""
+
+    def __init__(self, trades_per_s: float = 300.0, **sim_overrides: Any) -> None:
+        cfg: dict[str, Any] = {
+            "trades_per_s": trades_per_s,
+            "tick_interval_s": 0.05,
+            "default_rate_per_s": 50.0,
+            "rate_burst": 50,
+            "trade_history": 50_000,
+            "seed": 7,
+        }
+        cfg.update(sim_overrides)
+        self.sim = Simulator(SimConfig(**cfg))
+        self.feed = MarketFeed(self.sim)
+        self.ws = SimWsHub(
+            _SimTokens(self.sim),
+            SimWsConfig(ping_interval_s=1.0, max_missed_pings=5, login_timeout_s=5.0),
+            feed=self.feed,
+        )
+        self.feed.ws = self.ws
+        app = create_app(self.sim)
+        app.router.routes.append(WebSocketRoute("/api/dostk/websocket", self.ws.endpoint))
+        self.port = free_port()
+        self.rest_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/api/dostk/websocket"
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", ws_ping_interval=None
+        )
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self.server.run, daemon=True, name="e2e-market")
+
+    def start(self) -> Market:
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("market server did not start")
+            time.sleep(0.02)
+        return self
+
+    def halt_trading(self) -> None:
+        """Stop the market (no more trades); the servers stay up."""
+        self.sim.stop()
+
+    def stop(self) -> None:
+        self.sim.stop()
+        self.ws.close()
+        self.server.should_exit = True
+        self._thread.join(10)
+
+    # -- faults ------------------------------------------------------------------------
+    def drop_connections(self) -> int:
+        return self.ws.drop_all()
+
+    def stall(self) -> int:
+        return self.ws.stall()
+
+    def unstall(self) -> int:
+        return self.ws.unstall()
+
+    def expire_tokens(self) -> None:
+        """Every token dies; open sessions are dropped so the hub must re-LOGIN."""
+        self.sim.expire_tokens()
+        self.ws.drop_all()
+
+
+class PausableProxy:
+    """A loopback TCP proxy (asyncio, own thread) that can simulate a database outage.
+
+    ``pause()`` cuts every open connection and refuses new ones (accept + close) until
+    ``resume()``: to the hub it looks like MariaDB went away.
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self.paused = False
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="e2e-proxy")
+
+    def start(self) -> PausableProxy:
+        self._thread.start()
+        self._ready.wait(5)
+        return self
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def main() -> None:
+            server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+            self._ready.set()
+            async with server:
+                await server.serve_forever()
+
+        with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+            self._loop.run_until_complete(main())
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.paused:
+            writer.close()
+            return
+        try:
+            ur, uw = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers.update((writer, uw))
+
+        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            try:
+                while data := await r.read(65536):
+                    w.write(data)
+                    await w.drain()
+            except (OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                w.close()
+                self._writers.discard(w)
+
+        await asyncio.gather(pipe(reader, uw), pipe(ur, writer))
+
+    def pause(self) -> None:
+        def cut() -> None:
+            self.paused = True
+            for w in list(self._writers):
+                w.transport.abort()
+            self._writers.clear()
+
+        self._loop.call_soon_threadsafe(cut)
+        time.sleep(0.1)
+
+    def resume(self) -> None:
+        self.paused = False
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+
+@contextlib.contextmanager
+def own_schema(mysql_url: str) -> Iterator[str]:
+    """A fresh database on the server for one test; yields its URL; dropped afterwards."""
+    name = f"gslts_e2e_{uuid.uuid4().hex[:8]}"
+    root = make_engine(sa.make_url(mysql_url)._replace(database=None))
+    with root.begin() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    try:
+        yield sa.make_url(mysql_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with root.begin() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        root.dispose()
+
+
+def hub_env(market: Market, db_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for a hub pointed at ``market`` (fast test timings)."""
+    env = {
+        "KIWOOM_MODE": "sim",
+        "KIWOOM_REST_URL": market.rest_url,
+        "KIWOOM_WS_URL": market.ws_url,
+        "KIWOOM_RATE_PER_S": "20",
+        "KIWOOM_RATE_BURST": "20",
+        "DATABASE_URL": db_url,
+        "DATA_DIR": str(data_dir),
+        "REDIS_URL": "",
+        "HUB_SCHEDULE": "always",
+        "HUB_UNIVERSE_SIZE": "12",
+        "HUB_UNIVERSE_EXIT_RANK": "30",
+        "HUB_UNIVERSE_REFRESH_S": "600",
+        "HUB_WS_WATCHDOG_S": "3",
+        "HUB_FLUSH_INTERVAL_S": "0.2",
+        "HUB_JOURNAL_FSYNC_S": "0.5",
+    }
+    env.update(extra)
+    return env
+
+
+class HubProcess:
+    """``gslts sub-server`` as a subprocess (so a test can ``kill -9`` it)."""
+
+    def __init__(self, env: Mapping[str, str], port: int, log_path: Path) -> None:
+        self.env = {**os.environ, **env, "HUB_PORT": str(port), "LOG_LEVEL": "INFO"}
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> HubProcess:
+        import httpx
+
+        exe = Path(sys.executable).with_name("gslts")
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(exe), "sub-server", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub exited: {self.log_path.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/api/status", timeout=2).status_code == 200:
+                    return self
+            time.sleep(0.2)
+        raise RuntimeError(f"hub did not start: {self.log_path.read_text()[-3000:]}")
+
+    def status(self) -> dict[str, Any]:
+        import httpx
+
+        r = httpx.get(self.url + "/api/status", timeout=5)
+        r.raise_for_status()
+        out: dict[str, Any] = r.json()
+        return out
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Stored ticks vs ground truth for the collected stocks."""
+
+    expected: int
+    stored: int
+    missing: list[tuple[str, int]]
+    unexpected: list[tuple[str, int]]
+    mismatched: list[tuple[str, int]]
+    duplicates: int
+
+
+def stored_ticks(engine: sa.Engine) -> list[Any]:
+    with engine.connect() as conn:
+        return list(
+            conn.exec_driver_sql(
+                "SELECT stock_code, venue, trade_date, cum_volume, price, volume, source "
+                "FROM tick_data"
+            )
+        )
+
+
+def compare(engine: sa.Engine, truth: Sequence[Trade]) -> Comparison:
+    """Every ground-truth trade of each stored stock, from that stock's first stored trade
+    on, must be stored exactly once with the same price and quantity (a backfilled trade
+    carries no direction, so its quantity is compared unsigned)."""
+    rows = stored_ticks(engine)
+    keys = [(r.stock_code, r.venue, r.trade_date, r.cum_volume) for r in rows]
+    stored = {(r.stock_code, r.cum_volume): r for r in rows}
+    first: dict[str, int] = {}
+    for r in rows:
+        first[r.stock_code] = min(first.get(r.stock_code, r.cum_volume), r.cum_volume)
+    expected = {
+        (t.code, t.cum_volume): t
+        for t in truth
+        if t.code in first and t.cum_volume >= first[t.code]
+    }
+    missing = sorted(k for k in expected if k not in stored)
+    unexpected = sorted(k for k in stored if k not in expected)
+    mismatched = []
+    for k, t in expected.items():
+        r = stored.get(k)
+        if r is None:
+            continue
+        vol_ok = r.volume == t.volume if r.source == "live" else abs(r.volume) == abs(t.volume)
+        if r.price != t.price or not vol_ok or r.trade_date != t.time.date():
+            mismatched.append(k)
+    return Comparison(
+        expected=len(expected),
+        stored=len(rows),
+        missing=missing,
+        unexpected=unexpected,
+        mismatched=sorted(mismatched),
+        duplicates=len(keys) - len(set(keys)),
+    )
+
+
+def wait_for(pred: Callable[[], bool], timeout: float, poll: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(poll)
+    return pred()
