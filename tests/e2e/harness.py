@@ -260,8 +260,9 @@ class PausableProxy:
             except (OSError, asyncio.IncompleteReadError):
                 pass
             finally:
-                w.close()
                 self._writers.discard(w)
+                with contextlib.suppress(RuntimeError):  # loop already closed at stop()
+                    w.close()
 
         await asyncio.gather(pipe(reader, uw), pipe(ur, writer))
 
@@ -398,11 +399,13 @@ def stored_ticks(engine: sa.Engine) -> list[Any]:
         )
 
 
-def compare(engine: sa.Engine, truth: Sequence[Trade]) -> Comparison:
+def compare(engine: sa.Engine, truth: Sequence[Trade], codes: Sequence[str]) -> Comparison:
     """Every ground-truth trade of each stored stock, from that stock's first stored trade
     on, must be stored exactly once with the same price and quantity (a backfilled trade
     carries no direction, so its quantity is compared unsigned)."""
-    rows = stored_ticks(engine)
+    want = set(codes)
+    rows = [r for r in stored_ticks(engine) if r.stock_code in want]
+    truth = [t for t in truth if t.code in want]
     keys = [(r.stock_code, r.venue, r.trade_date, r.cum_volume) for r in rows]
     stored = {(r.stock_code, r.cum_volume): r for r in rows}
     first: dict[str, int] = {}

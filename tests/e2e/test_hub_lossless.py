@@ -25,7 +25,7 @@ def _settle_and_compare(hub: Hub, market: Market, engine: sa.Engine) -> Comparis
 
     time.sleep(1.0)
     assert wait_for(settled, 20), hub.status()
-    res = compare(engine, market.feed.truth(codes))
+    res = compare(engine, market.feed.truth(codes), codes)
     return res
 
 
