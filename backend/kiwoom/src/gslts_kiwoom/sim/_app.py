@@ -19,10 +19,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from gslts_kiwoom import krx
 from gslts_kiwoom.sim import _fmt as f
@@ -1051,6 +1052,9 @@ def create_app(sim: Simulator) -> Starlette:
                     result = handler(_Ctx(sim), body)
                 except OrderRejected as rej:
                     raise KiwoomError(20, rej.message) from None
+                finally:
+                    if api_id.startswith("kt1"):
+                        sim.flush()  # an order's 00/04/0B/0D go out right away
         except KiwoomError as err:
             return _error_response(err, api_id)
         headers = {"api-id": api_id, "cont-yn": "N", "next-key": ""}
@@ -1078,12 +1082,26 @@ def create_app(sim: Simulator) -> Starlette:
         return JSONResponse(_envelope(out, 0, result.message), headers=headers)
 
     async def faults(request: Request) -> Response:
-        """``POST /_sim/faults``: {"expire_tokens": true, "rate_limit_storm_s": 5,
-        "delay_ms": 200} (all optional)."""
+        """``POST /_sim/faults`` (all keys optional)::
+
+            {"expire_tokens": true, "rate_limit_storm_s": 5, "delay_ms": 200,
+             "drop_connections": true, "stall": true | false | 3.5, "garbage": 4,
+             "reject_login": 2}
+
+        ``stall``: true = WebSocket sessions get nothing (no PING, no data) until
+        ``"stall": false``; a number = stall that many seconds. Answers the state plus
+        ``ws_faults`` (how many sessions each fault hit)."""
         try:
             body = await _json_body(request)
-        except KiwoomError as err:
-            return _error_response(err)
+            stall = body.get("stall")
+            if stall is not None and not isinstance(stall, bool | int | float):
+                raise input_error("stall must be a bool or seconds")
+            garbage = int(body.get("garbage", 0) or 0)
+            reject = int(body.get("reject_login", 0) or 0)
+        except (KiwoomError, ValueError, TypeError) as err:
+            if isinstance(err, KiwoomError):
+                return _error_response(err)
+            return _error_response(input_error(str(err)))
         sim.set_faults(
             expire_tokens=bool(body.get("expire_tokens", False)),
             rate_limit_storm_s=(
@@ -1091,7 +1109,69 @@ def create_app(sim: Simulator) -> Starlette:
             ),
             delay_ms=int(body["delay_ms"]) if "delay_ms" in body else None,
         )
-        return JSONResponse(sim.state())
+        if reject > 0:
+            sim.ws_hub.reject_logins(reject)
+        ws = await sim.ws_hub.apply_faults(
+            drop=bool(body.get("drop_connections", False)), stall=stall, garbage=garbage
+        )
+        return JSONResponse({**sim.state(), "ws_faults": ws})
+
+    async def rate(request: Request) -> Response:
+        """``POST /_sim/rate`` ``{"trades_per_s": 50000}`` (also ``rate``/``ticks_per_s``),
+        optionally ``"codes": [...]`` to restrict trading to those stocks (``[]`` = all)."""
+        try:
+            body = await _json_body(request)
+            value = body.get("trades_per_s", body.get("ticks_per_s", body.get("rate")))
+            if value is None:
+                raise input_error("trades_per_s is required")
+            sim.set_rate(float(value))
+            if "codes" in body:
+                codes = body["codes"]
+                with sim.lock:
+                    sim.market.set_trade_codes([str(c) for c in codes] if codes else None)
+        except (ValueError, TypeError) as err:
+            return _error_response(input_error(str(err)))
+        except KiwoomError as err:
+            return _error_response(err)
+        return JSONResponse({"trades_per_s": sim.market.trades_per_s})
+
+    async def ground_truth(request: Request) -> Response:
+        """``GET /_sim/ground-truth?since_seq=0&limit=100000&code=005930`` (also
+        ``/_sim/trades``): every trade the simulator made, oldest first, compact::
+
+            {"columns": ["seq","code","venue","date","time","price","volume","cum_volume"],
+             "rows": [[1,"005930","KRX","20260928","100000123456",68100,12,5000012], …],
+             "next_seq": 1, "total": 1, "dropped": 0, "cap": 2000000}
+
+        ``time`` is HHMMSS + microseconds; ``volume`` is signed (+ buy-initiated). Page
+        with ``since_seq=next_seq`` until ``rows`` is empty. ``dropped`` > 0 means the cap
+        was reached and ground truth is incomplete."""
+        q = request.query_params
+        try:
+            since = int(q.get("since_seq", "0") or 0)
+            limit = min(int(q.get("limit", "100000") or 100000), 1_000_000)
+        except ValueError:
+            return _error_response(input_error("since_seq/limit must be integers"))
+        code = (q.get("code") or "").strip() or None
+        with sim.lock:
+            gt = sim.market.ground_truth
+            rows = gt.rows(since, limit, code)
+            total, dropped, cap = len(gt), gt.dropped, gt.cap
+        out = []
+        for seq, c, t_us, price, volume, cum, _sseq in rows:
+            t = datetime.fromtimestamp(t_us / 1_000_000, krx.KST)
+            out.append(
+                [seq, c, "KRX", t.strftime("%Y%m%d"), t.strftime("%H%M%S%f"), price, volume, cum]
+            )
+        body = {
+            "columns": ["seq", "code", "venue", "date", "time", "price", "volume", "cum_volume"],
+            "rows": out,
+            "next_seq": rows[-1][0] if rows else max(since, 0),
+            "total": total,
+            "dropped": dropped,
+            "cap": cap,
+        }
+        return Response(orjson.dumps(body), media_type="application/json")
 
     async def state(request: Request) -> Response:
         """``GET /_sim/state``: clock, account and fault summary (no secrets)."""
@@ -1115,5 +1195,9 @@ def create_app(sim: Simulator) -> Starlette:
         Route("/api/dostk/{group:str}", dostk, methods=["POST"]),
         Route("/_sim/faults", faults, methods=["POST"]),
         Route("/_sim/state", state, methods=["GET"]),
+        Route("/_sim/rate", rate, methods=["POST"]),
+        Route("/_sim/ground-truth", ground_truth, methods=["GET"]),
+        Route("/_sim/trades", ground_truth, methods=["GET"]),
+        WebSocketRoute("/api/dostk/websocket", sim.ws_hub.endpoint),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

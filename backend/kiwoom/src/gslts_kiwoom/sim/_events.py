@@ -123,7 +123,41 @@ class HoldingUpdate:
     time: datetime
 
 
-MarketEvent = Trade | BookUpdate | OrderUpdate | HoldingUpdate
+@dataclass(frozen=True, slots=True)
+class ViUpdate:
+    """A volatility interruption (VI) of a stock was triggered or released (behind 1h).
+
+    The simulator models the KRX *static* VI only: a trade at or beyond ±``vi_threshold``
+    from the reference price (the day's base price, then the last VI's price) stops
+    continuous trading of that stock for ``vi_duration_s`` simulated seconds (a
+    single-price interruption); the release re-opens it at the trigger price.
+    """
+
+    code: str
+    name: str
+    market: str
+    active: bool
+    trigger_price: int
+    reference_price: int
+    #: +1 up, -1 down
+    direction: int
+    count: int
+    cum_volume: int
+    cum_value: int
+    time: datetime
+    release_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseChange:
+    """The KRX market phase changed (behind 0s; FID 215 code as sent by Kiwoom)."""
+
+    code: str
+    phase: str
+    time: datetime
+
+
+MarketEvent = Trade | BookUpdate | OrderUpdate | HoldingUpdate | ViUpdate | PhaseChange
 #: Called synchronously, under the simulator's lock, for every event: keep it fast and
 #: hand work off (e.g. ``loop.call_soon_threadsafe``). It may read the simulator.
 Listener = Callable[[MarketEvent], None]

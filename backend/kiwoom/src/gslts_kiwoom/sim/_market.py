@@ -14,15 +14,25 @@ import bisect
 import math
 import random
 import zlib
+from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from gslts_kiwoom import krx
+from gslts_kiwoom.realtime import _fast_factory
 from gslts_kiwoom.sim._config import SimConfig
-from gslts_kiwoom.sim._events import BookLevel, BookUpdate, MarketEvent, Side, Trade
+from gslts_kiwoom.sim._events import (
+    BookLevel,
+    BookUpdate,
+    MarketEvent,
+    PhaseChange,
+    Side,
+    Trade,
+    ViUpdate,
+)
 from gslts_kiwoom.sim._universe import Stock
 
 if TYPE_CHECKING:
@@ -31,6 +41,19 @@ if TYPE_CHECKING:
 #: Seconds of a KRX regular day used to turn a real day's value into a trade rate.
 SESSION_SECONDS = 23_400
 BOOK_LEVELS = 10
+#: Trade(...) without the frozen-dataclass ``__setattr__`` cost (the flood's hot path).
+_new_trade = _fast_factory(Trade)
+#: KRX phase → 장운영구분 (FID 215) sent in 0s when the phase starts (PROTOCOL §5.7;
+#: codes outside the documented list follow legacy OpenAPI+: a 시간외 종가, b 단일가).
+PHASE_CODES: dict[krx.Phase, str] = {
+    krx.Phase.OPENING_AUCTION: "0",
+    krx.Phase.CONTINUOUS: "3",
+    krx.Phase.CLOSING_AUCTION: "2",
+    krx.Phase.POST_CLOSE_OFF_HOURS: "a",
+    krx.Phase.AFTER_HOURS_SINGLE_PRICE: "b",
+}
+#: Single-price auctions cross at these times (KST): the opening and the closing call.
+AUCTION_CROSS_TIMES = (time(9, 0), time(15, 30))
 
 
 @dataclass(slots=True)
@@ -93,6 +116,10 @@ class StockState:
     user_bids: list[Order] = field(default_factory=list)
     user_asks: list[Order] = field(default_factory=list)
     last_trade_time: datetime | None = None
+    #: static VI: reference price, release time while an interruption runs, count today
+    vi_ref: int = 0
+    vi_until: datetime | None = None
+    vi_count: int = 0
 
     @property
     def best_ask(self) -> int:
@@ -134,6 +161,33 @@ class Market:
         self._value_per_trade = total / (SESSION_SECONDS * rate)
         self._history_dates: list[date] | None = None
         self._history: dict[str, list[Bar]] = {}
+        #: market-wide trades per simulated second (settable at run time)
+        self.trades_per_s = config.trades_per_s
+        #: every trade of the run in emission order (ground truth), up to the cap
+        self.ground_truth = GroundTruth(self.codes, config.ground_truth_cap)
+        #: stocks whose book changed in the current step (one BookUpdate each at its end)
+        self._dirty: dict[str, StockState] = {}
+        self._focus: tuple[list[str], list[float]] | None = None
+        self._vi_active: dict[str, StockState] = {}
+        self.phase_code = ""
+        if config.trade_universe:
+            self.set_trade_codes(
+                [s.code for s in sorted(universe, key=lambda s: -s.value)][: config.trade_universe]
+            )
+
+    def set_trade_codes(self, codes: Sequence[str] | None) -> None:
+        """Restrict market-wide trade generation to ``codes`` (weighted by real trading
+        value); ``None`` = the whole universe. Used for floods over a chosen set."""
+        if not codes:
+            self._focus = None
+            return
+        stocks = [self.universe[c] for c in codes if c in self.universe]
+        total = sum(s.value for s in stocks) or 1
+        acc, weights = 0.0, []
+        for s in stocks:
+            acc += max(s.value, 1) / total
+            weights.append(acc)
+        self._focus = ([s.code for s in stocks], weights)
 
     # --- listeners --------------------------------------------------------------------
     def add_listener(self, listener: Callable[[MarketEvent], None]) -> None:
@@ -230,6 +284,8 @@ class Market:
         st.base_price = st.last
         st.day = day
         st.seq = 0
+        st.vi_ref, st.vi_until, st.vi_count = 0, None, 0
+        self._vi_active.pop(st.stock.code, None)
         self._start_day(st, st.stock.volume)
 
     def _level_qty(self, st: StockState) -> int:
@@ -250,25 +306,133 @@ class Market:
         prev = self.now
         dt = (now - prev).total_seconds()
         self.now = now
+        if self.config.clock == "krx":
+            self._phases(prev, now)
+        self._release_vis(now)
         if not self.trading_open(now):
             return 0
         events: list[tuple[datetime, str]] = []
-        n = _poisson(self._rng, self.config.trades_per_s * dt)
-        for _ in range(min(n, self.config.max_trades_per_step)):
-            idx = bisect.bisect_left(self._cum_weights, self._rng.random() * self._cum_weights[-1])
-            code = self.codes[min(idx, len(self.codes) - 1)]
-            events.append((prev + timedelta(seconds=self._rng.random() * dt), code))
+        cap = max(
+            self.config.max_trades_per_step,
+            int(self.trades_per_s * self.config.tick_interval_s * 4),
+        )
+        n = min(_poisson(self._rng, self.trades_per_s * dt), cap)
+        codes, weights = self._focus or (self.codes, self._cum_weights)
+        last = len(codes) - 1
+        rnd = self._rng.random
+        top = weights[-1]
+        bis = bisect.bisect_left
+        offsets = sorted(rnd() * dt for _ in range(n))
+        for off in offsets:
+            events.append(
+                (prev + timedelta(seconds=off), codes[min(bis(weights, rnd() * top), last)])
+            )
         for code in active_codes:
             for _ in range(_poisson(self._rng, self.config.active_order_stock_rate * dt)):
-                events.append((prev + timedelta(seconds=self._rng.random() * dt), code))
-        events.sort()
-        for t, code in events[: self.config.max_trades_per_step]:
-            self._market_trade(self.state(code), t)
-        return len(events)
+                events.append((prev + timedelta(seconds=rnd() * dt), code))
+        if active_codes:
+            events.sort()
+        made = 0
+        for t, code in events[:cap]:
+            st = self.state(code)
+            if st.vi_until is not None:
+                continue  # single-price interruption: no continuous trades
+            self._market_trade(st, t)
+            made += 1
+        self.flush_books()
+        return made
+
+    def flush_books(self) -> None:
+        """Emit one BookUpdate for every stock whose book changed since the last flush."""
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, {}
+        for st in dirty.values():
+            self._emit_book(st, st.last_trade_time or self.now)
+
+    # --- phases, auctions, VI -------------------------------------------------------------
+    def _phases(self, prev: datetime, now: datetime) -> None:
+        """KRX clock: 0s events on phase changes; single-price crossing at 09:00 / 15:30."""
+        if not krx.is_trading_day(now.date()):
+            return
+        for cross in AUCTION_CROSS_TIMES:
+            at = datetime.combine(now.date(), cross, tzinfo=krx.KST)
+            if prev < at <= now:
+                self._cross_auction(at)
+        phase = krx.phase_at(now, "KRX")
+        code = PHASE_CODES.get(phase)
+        if code is None:
+            if self.phase_code in ("2", "3", "0"):  # 15:30 after the closing auction
+                code = "4"
+            elif self.phase_code in ("a", "b"):
+                code = "9"
+        if code is not None and code != self.phase_code:
+            self.phase_code = code
+            self.emit(PhaseChange(code=code, phase=phase.value, time=now))
+
+    def auction_codes(self) -> list[str]:
+        """Stocks that take part in an auction crossing: the trade universe's top 100 by
+        value plus every stock touched so far."""
+        codes, _ = self._focus or (self.codes, self._cum_weights)
+        top = sorted(codes, key=lambda c: -self.universe[c].value)[:100]
+        return sorted(set(top) | set(self._states))
+
+    def _cross_auction(self, at: datetime) -> None:
+        """A single-price call auction ends: every participating stock trades once, at one
+        price (its last price), for the volume that accumulated during the call."""
+        for code in self.auction_codes():
+            st = self.state(code)
+            rng = st.rng
+            qty = max(1, int(st.typical_qty * rng.lognormvariate(1.0, 0.5)))
+            price = st.last
+            self._record_trade(st, at, price, qty if rng.random() < 0.5 else -qty)
+            self._dirty[code] = st
+        self.flush_books()
+
+    def _check_vi(self, st: StockState, t: datetime, price: int) -> None:
+        ref = st.vi_ref or st.base_price
+        threshold = self.config.vi_threshold
+        if threshold <= 0 or st.vi_until is not None or not ref:
+            return
+        if abs(price - ref) < ref * threshold:
+            return
+        st.vi_count += 1
+        st.vi_ref = price
+        st.vi_until = t + timedelta(seconds=self.config.vi_duration_s)
+        self._vi_active[st.stock.code] = st
+        self._emit_vi(st, t, price, ref, active=True)
+
+    def _release_vis(self, now: datetime) -> None:
+        for code, st in list(self._vi_active.items()):
+            if st.vi_until is not None and st.vi_until <= now:
+                at = st.vi_until
+                st.vi_until = None
+                del self._vi_active[code]
+                self._emit_vi(st, at, st.vi_ref, st.vi_ref, active=False)
+
+    def _emit_vi(self, st: StockState, t: datetime, price: int, ref: int, *, active: bool) -> None:
+        self.emit(
+            ViUpdate(
+                code=st.stock.code,
+                name=st.stock.name,
+                market=st.stock.market,
+                active=active,
+                trigger_price=price,
+                reference_price=ref,
+                direction=1 if price >= ref else -1,
+                count=st.vi_count,
+                cum_volume=st.cum_volume,
+                cum_value=st.cum_value,
+                time=t,
+                release_time=st.vi_until or t,
+            )
+        )
 
     # --- trade generation ---------------------------------------------------------------
     def _market_trade(self, st: StockState, t: datetime) -> None:
         rng = st.rng
+        # book noise first, so the trade's best ask/bid (0B FID 27/28) is the book after it
+        self._jitter(st)
         # mild mean reversion towards the base price keeps the walk inside the limits
         drift = (st.last / st.base_price - 1.0) if st.base_price else 0.0
         p_buy = min(0.8, max(0.2, 0.5 - 1.5 * drift))
@@ -288,9 +452,8 @@ class Market:
             limit = st.upper if buy else st.lower
             for price, q in self._take(st, "buy" if buy else "sell", limit, qty):
                 self._record_trade(st, t, price, q if buy else -q)
-        self._jitter(st)
         self._match_crossing(st, t)
-        self._emit_book(st, t)
+        self._dirty[st.stock.code] = st
 
     def _jitter(self, st: StockState) -> None:
         """Small book changes between trades: refill a spread gap, nudge a quantity."""
@@ -368,22 +531,23 @@ class Market:
         st.seq += 1
         t = max(t, st.last_trade_time) if st.last_trade_time else t
         st.last_trade_time = t
-        trade = Trade(
-            code=st.stock.code,
-            time=t,
-            price=price,
-            volume=signed_qty,
-            cum_volume=st.cum_volume,
-            cum_value=st.cum_value,
-            open=st.open,
-            high=st.high,
-            low=st.low,
-            base_price=st.base_price,
-            best_ask=st.best_ask,
-            best_bid=st.best_bid,
-            seq=st.seq,
+        trade: Trade = _new_trade(
+            st.stock.code,
+            t,
+            price,
+            signed_qty,
+            st.cum_volume,
+            st.cum_value,
+            st.open,
+            st.high,
+            st.low,
+            st.base_price,
+            st.asks[0].price if st.asks else 0,
+            st.bids[0].price if st.bids else 0,
+            st.seq,
         )
         st.trades.append(trade)
+        self.ground_truth.add(trade)
         minute = t.replace(second=0, microsecond=0)
         if st.minute_bars and st.minute_bars[-1].start == minute:
             st.minute_bars[-1].add(price, qty, st.cum_volume)
@@ -392,6 +556,8 @@ class Market:
                 Bar(minute, price, price, price, price, qty, price * qty, st.cum_volume)
             )
         self.emit(trade)
+        if self.config.vi_threshold:
+            self._check_vi(st, t, price)
         return trade
 
     def _emit_book(self, st: StockState, t: datetime) -> None:
@@ -570,6 +736,64 @@ class Market:
             )
         self._history[stock.code] = bars
         return bars
+
+
+class GroundTruth:
+    """Every trade the simulator made, in emission order, stored column-wise (~45 bytes a
+    trade) so a long flood fits in memory. Row ``i`` has global sequence number ``i + 1``.
+    Beyond ``cap`` rows, trades are counted in ``dropped`` instead of kept."""
+
+    def __init__(self, codes: Sequence[str], cap: int) -> None:
+        self.codes = list(codes)
+        self._index = {c: i for i, c in enumerate(self.codes)}
+        self.cap = cap
+        self.dropped = 0
+        self.code = array("I")
+        self.time_us = array("q")
+        self.price = array("q")
+        self.volume = array("q")
+        self.cum_volume = array("q")
+        self.seq = array("q")
+
+    def __len__(self) -> int:
+        return len(self.code)
+
+    def add(self, t: Trade) -> None:
+        if len(self.code) >= self.cap:
+            self.dropped += 1
+            return
+        self.code.append(self._index[t.code])
+        self.time_us.append(int(t.time.timestamp() * 1_000_000))
+        self.price.append(t.price)
+        self.volume.append(t.volume)
+        self.cum_volume.append(t.cum_volume)
+        self.seq.append(t.seq)
+
+    def rows(
+        self, since_seq: int = 0, limit: int | None = None, code: str | None = None
+    ) -> list[tuple[int, str, int, int, int, int, int]]:
+        """``(gseq, code, time_us, price, volume, cum_volume, stock_seq)`` after
+        ``since_seq``, oldest first, at most ``limit`` rows (optionally one ``code``)."""
+        n = len(self.code)
+        want = self._index.get(code, -1) if code else None
+        out: list[tuple[int, str, int, int, int, int, int]] = []
+        i = max(0, since_seq)
+        while i < n and (limit is None or len(out) < limit):
+            ci = self.code[i]
+            if want is None or ci == want:
+                out.append(
+                    (
+                        i + 1,
+                        self.codes[ci],
+                        self.time_us[i],
+                        self.price[i],
+                        self.volume[i],
+                        self.cum_volume[i],
+                        self.seq[i],
+                    )
+                )
+            i += 1
+        return out
 
 
 def _poisson(rng: random.Random, lam: float) -> int:

@@ -14,8 +14,11 @@ from gslts_kiwoom import krx
 from gslts_kiwoom.sim._accounts import Broker
 from gslts_kiwoom.sim._config import SimConfig
 from gslts_kiwoom.sim._events import Listener, Trade
+from gslts_kiwoom.sim._feed import WireFeed
 from gslts_kiwoom.sim._market import Market
+from gslts_kiwoom.sim._replay import Replayer
 from gslts_kiwoom.sim._universe import Stock, load_universe
+from gslts_kiwoom.sim._ws import SimWsConfig, SimWsHub, WsIdentity
 
 log = logging.getLogger("gslts_kiwoom.sim")
 
@@ -66,6 +69,27 @@ class Simulator:
         self._buckets: dict[str, _Bucket] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        cfg = self.config
+        #: market events → REAL entries (0B/0D/0J/0s/1h/00/04) for the WebSocket hub
+        self.feed = WireFeed(self.market, cfg.account_no)
+        self.market.add_listener(self.feed)
+        #: the ``/api/dostk/websocket`` endpoint (``hub.endpoint``), LOGIN checked here
+        self.ws_hub = SimWsHub(
+            self,
+            SimWsConfig(
+                ping_interval_s=cfg.ws_ping_s,
+                max_missed_pings=cfg.ws_max_missed_pings,
+                login_timeout_s=cfg.ws_login_timeout_s,
+                max_items_per_session=cfg.ws_max_items_per_session,
+                single_session_per_app_key=cfg.ws_single_session,
+                max_items_per_frame=cfg.ws_items_per_frame,
+            ),
+            feed=self.feed,
+        )
+        self.feed.hub = self.ws_hub
+        self.replayer: Replayer | None = None
+        if cfg.replay:
+            self.replayer = Replayer(self, cfg.replay, cfg.replay_speed)
 
     # --- clock & driving --------------------------------------------------------------
     @property
@@ -81,7 +105,34 @@ class Simulator:
     def step(self, now: datetime | None = None) -> int:
         """Advance the market to ``now`` (default: :meth:`clock_time`); returns trades made."""
         with self.lock:
-            return self.market.step(now or self.clock_time(), self.market.active_codes())
+            if self.replayer is not None:
+                made = self.replayer.step(now or self.clock_time())
+            else:
+                made = self.market.step(now or self.clock_time(), self.market.active_codes())
+            self.feed.flush()
+            return made
+
+    def flush(self) -> int:
+        """Hand pending WebSocket entries to the hub (after REST calls that changed the
+        market, e.g. an order); :meth:`step` does it by itself."""
+        with self.lock:
+            self.market.flush_books()
+            return self.feed.flush()
+
+    def set_rate(self, trades_per_s: float) -> None:
+        """Change the market-wide trade rate at run time (``POST /_sim/rate``)."""
+        if trades_per_s < 0:
+            raise ValueError("trades_per_s must be >= 0")
+        with self.lock:
+            self.market.trades_per_s = float(trades_per_s)
+
+    def validate_token(self, token: str) -> WsIdentity | None:
+        """WebSocket LOGIN: the identity of a live au10001 token (``TokenValidator``)."""
+        with self.lock:
+            t = self._tokens.get(token)
+            if t is None or t.expires_at <= time.time():
+                return None
+            return WsIdentity(app_key=t.app_key, account=self.config.account_no)
 
     def start(self) -> None:
         """Start the background ticker thread (steps every ``tick_interval_s``)."""
@@ -206,6 +257,19 @@ class Simulator:
                 "touched_stocks": len(self.market.touched()),
                 "tokens": len(self._tokens),
                 "faults": {"rate_limit_storm_s": round(storm, 3), "delay_ms": self.faults.delay_ms},
+                "trades_per_s": self.market.trades_per_s,
+                "phase_code": self.market.phase_code,
+                "ground_truth": {
+                    "trades": len(self.market.ground_truth),
+                    "cap": self.market.ground_truth.cap,
+                    "dropped": self.market.ground_truth.dropped,
+                },
+                "ws": {
+                    "sessions": len(self.ws_hub.sessions()),
+                    "entries": self.feed.entries,
+                    "stats": dict(self.ws_hub.stats),
+                },
+                "replay": self.replayer.state() if self.replayer is not None else None,
                 "account": {
                     "account_no": acct.account_no,
                     "cash": acct.cash,

@@ -47,7 +47,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeGuard, TypeVar
@@ -57,6 +57,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 __all__ = [
     "DEFAULT_GARBAGE",
+    "RawItem",
     "RealFeed",
     "RealListener",
     "SimWsConfig",
@@ -76,6 +77,8 @@ MSG_R10004 = "접속허용요청이 들어오지 않았습니다"
 MSG_TOKEN = "토큰 인증에 실패했습니다 [CODE=8005, MESSAGE=Token이 유효하지 않습니다]"  # noqa: S105
 MSG_TOO_MANY = "등록 종목수 초과"
 _ACCOUNT_TYPES = frozenset({"00", "04"})
+#: Types whose registration with item ``""`` means "every item" (0s has no item at all).
+_ANY_ITEM_TYPES = frozenset({"0s", "1h"})
 
 #: Frames :meth:`SimWsHub.send_garbage` sends by default: one of each kind of breakage.
 DEFAULT_GARBAGE: tuple[str, ...] = (
@@ -105,7 +108,13 @@ class TokenValidator(Protocol):
         ...
 
 
-RealListener = Callable[[Sequence[Mapping[str, Any]]], None]
+#: A pre-serialised REAL ``data`` entry: ``(type, item, json_text_of_the_entry)``. The
+#: fast path for floods (no per-entry ``orjson.dumps``); account types (00/04) must be
+#: published as mappings so that their account (FID 9201) can be routed.
+RawItem = tuple[str, str, str]
+
+
+RealListener = Callable[[Sequence[Mapping[str, Any] | RawItem]], None]
 
 
 class RealFeed(Protocol):
@@ -138,8 +147,14 @@ class _Session:
     sid: int
     ws: WebSocket
     identity: WsIdentity
-    out: asyncio.Queue[tuple[bool, Any]]
+    #: outbound queue: ``(True, frame_text)`` raw frames, ``(False, entry)`` REAL entries
+    out: deque[tuple[bool, Any]] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
     groups: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    #: caches of ``groups`` for routing (rebuilt on REG/REMOVE)
+    pair_set: frozenset[tuple[str, str]] = frozenset()
+    account_types: frozenset[str] = frozenset()
+    version: int = 0
     awaiting_pong: bool = False
     missed: int = 0
     stalled: bool = False
@@ -148,6 +163,15 @@ class _Session:
 
     def pairs(self) -> set[tuple[str, str]]:
         return set().union(*self.groups.values()) if self.groups else set()
+
+    def rebuild(self) -> None:
+        self.version += 1
+        self.pair_set = frozenset(self.pairs())
+        self.account_types = frozenset(t for (t, _i) in self.pair_set if t in _ACCOUNT_TYPES)
+
+    def put(self, raw: bool, payload: Any) -> None:
+        self.out.append((raw, payload))
+        self.wake.set()
 
     def wants(self, typ: str, item: str) -> bool:
         if typ in _ACCOUNT_TYPES:
@@ -179,6 +203,8 @@ class SimWsHub:
         self._reject_logins = 0
         #: Counters for tests/monitoring (logins, closes by reason, frames sent…).
         self.stats: Counter[str] = Counter()
+        #: Bumped whenever any session's registrations change (feeds cache on it).
+        self.subscriptions_version = 0
         self._detach = feed.add_listener(self.publish) if feed is not None else None
 
     # -- public helpers ---------------------------------------------------------------
@@ -190,8 +216,10 @@ class SimWsHub:
         """Open sessions: identity and registered ``(type, item)`` pairs."""
         return [(s.identity, frozenset(s.pairs())) for s in list(self._sessions.values())]
 
-    def publish(self, entries: Sequence[Mapping[str, Any]]) -> None:
-        """Deliver REAL ``data`` entries to the sessions that want them (thread-safe)."""
+    def publish(self, entries: Sequence[Mapping[str, Any] | RawItem]) -> None:
+        """Deliver REAL ``data`` entries to the sessions that want them (thread-safe).
+
+        An entry is a mapping in wire shape or a pre-serialised :data:`RawItem`."""
         loop = self._loop
         if loop is None or not entries:
             return
@@ -222,6 +250,34 @@ class SimWsHub:
     def send_garbage(self, frames: Sequence[str] = DEFAULT_GARBAGE) -> int:
         """Send these raw text frames to every session; returns how many sessions."""
         return self._call(self._garbage(list(frames)))
+
+    async def apply_faults(
+        self, *, drop: bool = False, stall: float | bool | None = None, garbage: int = 0
+    ) -> dict[str, int]:
+        """The admin endpoint's faults, awaited on the server loop: drop every session;
+        stall (``True`` until :meth:`unstall`, ``False`` resume, seconds = stall then
+        resume by itself); send ``garbage`` frames (cycling :data:`DEFAULT_GARBAGE`)."""
+        out: dict[str, int] = {}
+        if garbage:
+            frames = [DEFAULT_GARBAGE[i % len(DEFAULT_GARBAGE)] for i in range(garbage)]
+            out["garbage_sessions"] = await self._garbage(frames)
+        if stall is not None and stall is not False:
+            out["stalled"] = await self._set_stall(True)
+            if stall is not True and float(stall) > 0:
+                loop = asyncio.get_running_loop()
+                sessions = list(self._sessions.values())
+
+                def resume() -> None:
+                    for s in sessions:
+                        s.stalled = False
+                        s.unstall.set()
+
+                loop.call_later(float(stall), resume)
+        elif stall is False:
+            out["unstalled"] = await self._set_stall(False)
+        if drop:
+            out["dropped"] = await self._drop_all()
+        return out
 
     def reject_logins(self, count: int = 1) -> None:
         """Fail the next ``count`` LOGINs with the 8005 token error."""
@@ -257,7 +313,7 @@ class SimWsHub:
         sessions = list(self._sessions.values())
         for s in sessions:
             for text in frames:
-                s.out.put_nowait((True, text))
+                s.put(True, text)
         return len(sessions)
 
     # -- the endpoint -----------------------------------------------------------------
@@ -268,7 +324,7 @@ class SimWsHub:
         identity = await self._await_login(websocket)
         if identity is None:
             return
-        session = _Session(next(self._ids), websocket, identity, asyncio.Queue())
+        session = _Session(next(self._ids), websocket, identity)
         if self.config.single_session_per_app_key:
             for old in [
                 s for s in self._sessions.values() if s.identity.app_key == identity.app_key
@@ -291,6 +347,7 @@ class SimWsHub:
         finally:
             session.closed = True
             self._sessions.pop(session.sid, None)
+            self.subscriptions_version += 1
             writer.cancel()
             pinger.cancel()
             for task in (writer, pinger):
@@ -362,24 +419,22 @@ class SimWsHub:
             elif trnm in ("REG", "REMOVE"):
                 code, reply_msg = self._register(s, trnm, msg)
                 reply = {"trnm": trnm, "return_code": code, "return_msg": reply_msg}
-                s.out.put_nowait((True, orjson.dumps(reply).decode()))
+                s.put(True, orjson.dumps(reply).decode())
             elif trnm == "SYSTEM":
                 self.stats["system_echoed"] += 1
                 await self._close(s, 1008)
                 return
             elif trnm == "LOGIN":
-                s.out.put_nowait(
-                    (
-                        True,
-                        orjson.dumps(
-                            {
-                                "trnm": "LOGIN",
-                                "return_code": 0,
-                                "return_msg": "",
-                                "sor_yn": self.config.sor_yn,
-                            }
-                        ).decode(),
-                    )
+                s.put(
+                    True,
+                    orjson.dumps(
+                        {
+                            "trnm": "LOGIN",
+                            "return_code": 0,
+                            "return_msg": "",
+                            "sor_yn": self.config.sor_yn,
+                        }
+                    ).decode(),
                 )
             else:
                 self.stats[f"client_trnm:{str(trnm)[:16]}"] += 1
@@ -402,6 +457,8 @@ class SimWsHub:
             group -= pairs
             if not group:
                 s.groups.pop(grp, None)
+            s.rebuild()
+            self.subscriptions_version += 1
             self.stats["remove"] += 1
             return 0, ""
         current = dict(s.groups)
@@ -413,6 +470,8 @@ class SimWsHub:
             self.stats["reg_rejected"] += 1
             return 1, MSG_TOO_MANY
         s.groups = current
+        s.rebuild()
+        self.subscriptions_version += 1
         self.stats["reg"] += 1
         return 0, ""
 
@@ -431,56 +490,68 @@ class SimWsHub:
                     return
             s.awaiting_pong = True
             self.stats["ping"] += 1
-            s.out.put_nowait((True, PING_FRAME))
+            s.put(True, PING_FRAME)
 
     async def _writer(self, s: _Session) -> None:
         limit = self.config.max_items_per_frame
+        out = s.out
         while not s.closed:
-            raw, payload = await s.out.get()
-            while s.stalled:
+            if not out:
+                s.wake.clear()
+                await s.wake.wait()
+                continue
+            while s.stalled and not s.closed:
                 await s.unstall.wait()
+            if s.closed:
+                return
+            raw, payload = out.popleft()
             if raw:
                 await self._send(s, payload)
                 continue
-            batch = [payload]
-            pending_raw: str | None = None
-            while len(batch) < limit:
-                try:
-                    raw2, p2 = s.out.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-                if raw2:
-                    pending_raw = p2
-                    break
-                batch.append(p2)
-            await self._send(s, orjson.dumps({"trnm": "REAL", "data": batch}).decode())
-            self.stats["real_items"] += len(batch)
-            if pending_raw is not None:
-                await self._send(s, pending_raw)
+            parts = [payload[2] if isinstance(payload, tuple) else _dumps(payload)]
+            # batch the REAL entries queued right behind (several items per frame)
+            while out and len(parts) < limit and not out[0][0]:
+                p2 = out.popleft()[1]
+                parts.append(p2[2] if isinstance(p2, tuple) else _dumps(p2))
+            await self._send(s, '{"trnm":"REAL","data":[' + ",".join(parts) + "]}")
+            self.stats["real_items"] += len(parts)
+            self.stats["real_frames"] += 1
 
-    def _route(self, entries: Sequence[Mapping[str, Any]]) -> None:
+    def _route(self, entries: Sequence[Mapping[str, Any] | RawItem]) -> None:
         sessions = [s for s in self._sessions.values() if not s.closed and not s.stalled]
         if not sessions:
             return
         cap = self.config.max_pending_per_session
+        touched: list[_Session] = []
         for entry in entries:
-            typ = entry.get("type")
-            item = entry.get("item", "")
-            if not isinstance(typ, str) or not isinstance(item, str):
-                continue
             account = None
-            if typ in _ACCOUNT_TYPES:
+            if isinstance(entry, tuple):
+                typ, item, _text = entry
+            else:
+                typ_any, item_any = entry.get("type"), entry.get("item", "")
+                if not isinstance(typ_any, str) or not isinstance(item_any, str):
+                    continue
+                typ, item = typ_any, item_any
+            if typ in _ACCOUNT_TYPES and not isinstance(entry, tuple):
                 values = entry.get("values")
                 account = values.get("9201") if isinstance(values, Mapping) else None
             for s in sessions:
                 if account is not None and s.identity.account != account:
                     continue
-                if not s.wants(typ, item):
+                if typ in _ACCOUNT_TYPES:
+                    if typ not in s.account_types:
+                        continue
+                elif (typ, item) not in s.pair_set and not (
+                    typ in _ANY_ITEM_TYPES and (typ, "") in s.pair_set
+                ):
                     continue
-                if s.out.qsize() >= cap:
+                if len(s.out) >= cap:
                     self.stats["real_dropped"] += 1
                     continue
-                s.out.put_nowait((False, entry))
+                s.out.append((False, entry))
+                touched.append(s)
+        for s in touched:
+            s.wake.set()
 
     async def _send(self, s: _Session, text: str) -> None:
         if s.closed:
@@ -498,6 +569,7 @@ class SimWsHub:
             return
         s.closed = True
         s.unstall.set()
+        s.wake.set()
         self._sessions.pop(s.sid, None)
         with contextlib.suppress(Exception):
             await s.ws.close(code)
@@ -505,6 +577,10 @@ class SimWsHub:
 
 def _system_frame(code: str, message: str) -> str:
     return orjson.dumps({"trnm": "SYSTEM", "code": code, "message": message}).decode()
+
+
+def _dumps(entry: Mapping[str, Any]) -> str:
+    return orjson.dumps(entry).decode()
 
 
 def _loads(text: str) -> dict[str, Any] | None:

@@ -1,0 +1,455 @@
+"""Market events → Kiwoom REAL ``data`` entries (PROTOCOL.md §5.7) for the WebSocket hub.
+
+:class:`WireFeed` is a simulator listener and a :class:`~gslts_kiwoom.sim._ws.RealFeed`.
+Events are turned into wire entries only for what some session registered (so the
+thousands of untraded/unwatched stocks cost nothing), buffered, and handed to the hub in
+one batch per :meth:`WireFeed.flush` (end of every market step and of every REST call).
+
+Hot path: ``0B`` entries are pre-serialised JSON text (:data:`~gslts_kiwoom.sim._ws.RawItem`)
+built from a per-stock template; percentages use integer arithmetic, not ``Decimal``.
+
+Formats chosen where PROTOCOL.md is silent (documented in the package docstring too):
+FID 14 (cumulative value) is ``cum_value // 1_000_000`` (백만원, truncated); 0J FID 13/14 are
+thousands of shares / 백만원 like ka20001; 1h FID 9068 is ``1`` triggered / ``2`` released,
+9008 ``101`` KOSPI / ``201`` KOSDAQ, 1225 ``정적``; 00/04 FID 9001 is ``A``-prefixed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from gslts_kiwoom.sim._events import (
+    BookUpdate,
+    HoldingUpdate,
+    MarketEvent,
+    OrderUpdate,
+    PhaseChange,
+    Trade,
+    ViUpdate,
+)
+from gslts_kiwoom.sim._ws import RawItem, RealListener
+
+if TYPE_CHECKING:
+    from gslts_kiwoom.sim._market import Market
+    from gslts_kiwoom.sim._ws import SimWsHub
+
+Entry = Mapping[str, Any] | RawItem
+
+#: 매매구분 text (FID 906) per Kiwoom ``trde_tp``.
+TRADE_TYPE_TEXT = {
+    "0": "보통",
+    "3": "시장가",
+    "5": "조건부지정가",
+    "6": "최유리지정가",
+    "7": "최우선지정가",
+    "10": "보통(IOC)",
+    "13": "시장가(IOC)",
+    "16": "최유리(IOC)",
+    "20": "보통(FOK)",
+    "23": "시장가(FOK)",
+    "26": "최유리(FOK)",
+    "28": "스톱지정가",
+    "29": "중간가",
+    "61": "장전시간외",
+    "62": "시간외단일가",
+    "81": "장후시간외",
+}
+_VENUE_FID = {"KRX": ("1", "KRX"), "NXT": ("2", "NXT"), "SOR": ("0", "SOR")}
+
+
+def sgn(price: int, base: int) -> str:
+    """A price signed versus the previous close (``+``/``-``, unchanged without sign)."""
+    if price > base:
+        return f"+{price}"
+    if price < base:
+        return f"-{price}"
+    return str(price)
+
+
+def pct(value: int, base: int) -> str:
+    """Signed percent change with 2 decimals, rounded half-up, in integer arithmetic."""
+    if not base:
+        return "0.00"
+    d = value - base
+    x = (abs(d) * 20000 + base) // (2 * base)
+    if x == 0:
+        return "0.00"
+    return f"{'+' if d > 0 else '-'}{x // 100}.{x % 100:02d}"
+
+
+def _sign_code(price: int, base: int, lower: int, upper: int) -> str:
+    if price == base:
+        return "3"
+    if price > base:
+        return "1" if price >= upper else "2"
+    return "4" if price <= lower else "5"
+
+
+def _hms(t: datetime) -> str:
+    return f"{t.hour:02d}{t.minute:02d}{t.second:02d}"
+
+
+@dataclass(slots=True)
+class _Index:
+    code: str
+    base_x100: int  # level at reference prices, in hundredths
+    ref: int  # Σ shares × snapshot price
+    prev: int  # Σ shares × previous close
+    cur: int  # Σ shares × last price
+    open_x100: int = 0
+    high_x100: int = 0
+    low_x100: int = 0
+    volume: int = 0
+    value: int = 0
+    dirty: bool = False
+    last_t: datetime | None = None
+
+    def level(self, cur: int) -> int:
+        return self.base_x100 * cur // self.ref if self.ref else 0
+
+
+def _dec(x100: int, signed_vs: int | None = None) -> str:
+    s = f"{abs(x100) // 100}.{abs(x100) % 100:02d}"
+    if signed_vs is None:
+        return ("-" if x100 < 0 else ("+" if x100 > 0 else "")) + s
+    if x100 > signed_vs:
+        return "+" + s
+    if x100 < signed_vs:
+        return "-" + s
+    return s
+
+
+class WireFeed:
+    """Simulator listener producing REAL entries for a :class:`SimWsHub` (a ``RealFeed``).
+
+    Args:
+        market: the market (read for books, limits and indices; called under its lock).
+        account: the simulated account (00/04 entries carry it in FID 9201).
+    """
+
+    def __init__(self, market: Market, account: str) -> None:
+        self.market = market
+        self.account = account
+        self.hub: SimWsHub | None = None
+        self._listeners: list[RealListener] = []
+        self._buf: list[Entry] = []
+        self._lock = threading.Lock()
+        self._wanted: dict[str, frozenset[str]] = {}
+        self._wanted_version = -1
+        self._strength: dict[str, list[int]] = {}
+        self._prefix: dict[str, str] = {}
+        self._indexes: dict[str, _Index] = {}
+        self._members: dict[str, list[tuple[_Index, int]]] = {}
+        self._last_price: dict[str, int] = {}
+        self._build_indexes()
+        #: counters for ``GET /_sim/state``
+        self.entries = 0
+
+    # --- RealFeed -----------------------------------------------------------------------
+    def add_listener(self, listener: RealListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    # --- registrations ------------------------------------------------------------------
+    def _refresh_wanted(self) -> None:
+        hub = self.hub
+        if hub is None:
+            return
+        version = hub.subscriptions_version
+        if version == self._wanted_version:
+            return
+        self._wanted_version = version
+        pairs: dict[str, set[str]] = {}
+        for _ident, regs in hub.sessions():
+            for typ, item in regs:
+                pairs.setdefault(typ, set()).add(item)
+        self._wanted = {t: frozenset(i) for t, i in pairs.items()}
+
+    def wants(self, typ: str, item: str = "") -> bool:
+        items = self._wanted.get(typ)
+        return bool(items) and (item in items or "" in items)  # type: ignore[operator]
+
+    # --- the listener -------------------------------------------------------------------
+    def __call__(self, event: MarketEvent) -> None:
+        if type(event) is Trade:
+            self._on_trade(event)
+        elif type(event) is BookUpdate:
+            if self.wants("0D", event.code):
+                self._buf.append(self.book_entry(event))
+        elif isinstance(event, OrderUpdate):
+            if event.order.account == self.account:
+                self._buf.append(self.order_entry(event))
+        elif isinstance(event, HoldingUpdate):
+            if event.account == self.account:
+                self._buf.append(self.holding_entry(event))
+        elif isinstance(event, ViUpdate):
+            if self.wants("1h", event.code):
+                self._buf.append(self.vi_entry(event))
+        elif isinstance(event, PhaseChange) and self.wants("0s"):
+            self._buf.append(
+                {
+                    "type": "0s",
+                    "name": "장시작시간",
+                    "item": "",
+                    "values": {"215": event.code, "20": _hms(event.time), "214": "000000"},
+                }
+            )
+
+    def flush(self) -> int:
+        """Hand buffered entries (and changed indices) to the hub; returns how many."""
+        self._refresh_wanted()
+        if self._indexes and "0J" in self._wanted:
+            for ix in self._indexes.values():
+                if ix.dirty:
+                    ix.dirty = False
+                    if self.wants("0J", ix.code):
+                        self._buf.append(self.index_entry(ix))
+        if not self._buf:
+            return 0
+        buf, self._buf = self._buf, []
+        self.entries += len(buf)
+        for listener in list(self._listeners):
+            listener(buf)
+        return len(buf)
+
+    # --- 0B -------------------------------------------------------------------------------
+    def _on_trade(self, t: Trade) -> None:
+        code = t.code
+        members = self._members.get(code)
+        if members:
+            old = self._last_price.get(code, t.base_price)
+            self._last_price[code] = t.price
+            qty = t.volume if t.volume > 0 else -t.volume
+            for ix, shares in members:
+                ix.cur += shares * (t.price - old)
+                lv = ix.level(ix.cur)
+                if not ix.open_x100:
+                    ix.open_x100 = ix.high_x100 = ix.low_x100 = lv
+                ix.high_x100 = max(ix.high_x100, lv)
+                ix.low_x100 = min(ix.low_x100, lv)
+                ix.volume += qty
+                ix.value += qty * t.price
+                ix.dirty = True
+                ix.last_t = t.time
+        items = self._wanted.get("0B")
+        if not items or code not in items:
+            return
+        self._buf.append(("0B", code, self.trade_text(t)))
+
+    def trade_text(self, t: Trade) -> str:
+        """The 0B 주식체결 entry of ``t`` as JSON text (PROTOCOL §5.7 FIDs)."""
+        code = t.code
+        base = t.base_price
+        st = self.market._states.get(code)
+        lower, upper = (st.lower, st.upper) if st is not None else (0, 1 << 62)
+        sb = self._strength.get(code)
+        if sb is None:
+            sb = self._strength[code] = [0, 0]
+        v = t.volume
+        if v > 0:
+            sb[0] += v
+        else:
+            sb[1] -= v
+        strength = f"{sb[0] * 100 / sb[1]:.2f}" if sb[1] else "0.00"
+        prefix = self._prefix.get(code)
+        if prefix is None:
+            prefix = self._prefix[code] = (
+                '{"type":"0B","name":"주식체결","item":"' + code + '","values":{"20":"'
+            )
+        p = t.price
+        diff = p - base
+        return (
+            f'{prefix}{_hms(t.time)}","10":"{sgn(p, base)}",'
+            f'"11":"{"+" if diff > 0 else ""}{diff}","12":"{pct(p, base)}",'
+            f'"27":"{sgn(t.best_ask, base) if t.best_ask else "0"}",'
+            f'"28":"{sgn(t.best_bid, base) if t.best_bid else "0"}",'
+            f'"15":"{"+" if v > 0 else ""}{v}","13":"{t.cum_volume}",'
+            f'"14":"{t.cum_value // 1_000_000}","16":"{sgn(t.open, base)}",'
+            f'"17":"{sgn(t.high, base)}","18":"{sgn(t.low, base)}",'
+            f'"25":"{_sign_code(p, base, lower, upper)}","228":"{strength}",'
+            f'"290":"2","9081":"1"}}}}'
+        )
+
+    # --- 0D -------------------------------------------------------------------------------
+    def book_entry(self, b: BookUpdate) -> dict[str, Any]:
+        """0D 주식호가잔량: 10 levels each side (empty levels ``0``), totals, KRX split."""
+        base = b.base_price
+        v: dict[str, str] = {"21": _hms(b.time)}
+        tot_a = tot_b = 0
+        for i in range(10):
+            a = b.asks[i] if i < len(b.asks) else None
+            d = b.bids[i] if i < len(b.bids) else None
+            v[str(41 + i)] = sgn(a.price, base) if a else "0"
+            v[str(51 + i)] = sgn(d.price, base) if d else "0"
+            aq = a.qty if a else 0
+            bq = d.qty if d else 0
+            tot_a += aq
+            tot_b += bq
+            v[str(61 + i)] = v[str(6044 + i)] = str(aq)
+            v[str(71 + i)] = v[str(6054 + i)] = str(bq)
+        v["121"] = v["6064"] = str(tot_a)
+        v["125"] = v["6065"] = str(tot_b)
+        v["128"] = str(tot_b - tot_a)
+        v["138"] = str(tot_a - tot_b)
+        v["13"] = str(b.cum_volume)
+        auction = self.market.phase_code in ("0", "2")
+        if auction and b.asks and b.bids:
+            # indicative crossing price of a call auction: the last price
+            st = self.market._states.get(b.code)
+            last = st.last if st is not None else base
+            v["23"] = sgn(last, base)
+            v["24"] = str(min(tot_a, tot_b))
+        else:
+            v["23"] = v["24"] = ""
+        v["215"] = self.market.phase_code or "3"
+        return {"type": "0D", "name": "주식호가잔량", "item": b.code, "values": v}
+
+    # --- 00 / 04 ----------------------------------------------------------------------------
+    def order_entry(self, u: OrderUpdate) -> dict[str, Any]:
+        """00 주문체결 for one order event (접수 / 체결 / 확인 / 취소 / 거부)."""
+        o = u.order
+        st = self.market._states.get(o.code)
+        base = st.base_price if st is not None else 0
+        side_word = "매수" if o.side == "buy" else "매도"
+        if o.kind == "new":
+            kind = ("+" if o.side == "buy" else "-") + side_word
+        else:
+            kind = side_word + ("정정" if o.kind == "modify" else "취소")
+        venue, venue_name = _VENUE_FID.get(o.venue, ("1", "KRX"))
+        filled = u.status == "체결"
+        values = {
+            "9201": o.account,
+            "9203": o.ord_no,
+            "9205": "",
+            "9001": "A" + o.code,
+            "912": "JJ",
+            "913": u.status,
+            "302": o.name,
+            "900": str(o.qty),
+            "901": str(o.price),
+            "902": str(o.open_qty),
+            "903": str(o.filled_value),
+            "904": o.orig_ord_no,
+            "905": kind,
+            "906": TRADE_TYPE_TEXT.get(o.trade_type, o.trade_type),
+            "907": "2" if o.side == "buy" else "1",
+            "908": _hms(u.time),
+            "909": u.fill_no if filled else "",
+            "910": str(u.fill_price) if filled else "",
+            "911": str(o.filled_qty) if filled else "",
+            "914": str(u.fill_price) if filled else "",
+            "915": str(u.fill_qty) if filled else "",
+            "10": sgn(st.last, base) if st is not None else "0",
+            "27": sgn(st.best_ask, base) if st is not None and st.best_ask else "0",
+            "28": sgn(st.best_bid, base) if st is not None and st.best_bid else "0",
+            "938": str(o.commission),
+            "939": str(o.tax),
+            "919": u.reject_reason or "0",
+            "920": "",
+            "921": "",
+            "922": "00",
+            "923": "",
+            "2134": venue,
+            "2135": venue_name,
+            "2136": "N",
+        }
+        return {"type": "00", "name": "주문체결", "item": o.code, "values": values}
+
+    def holding_entry(self, h: HoldingUpdate) -> dict[str, Any]:
+        """04 현물잔고 after a fill."""
+        st = self.market._states.get(h.code)
+        base = h.base_price
+        rate = pct(h.current_price, h.avg_price) if h.qty and h.avg_price else "0.00"
+        values = {
+            "9201": h.account,
+            "9001": "A" + h.code,
+            "917": "00",
+            "916": "00000000",
+            "302": h.name,
+            "10": sgn(h.current_price, base),
+            "930": str(h.qty),
+            "931": str(h.avg_price),
+            "932": str(h.purchase_amount),
+            "933": str(h.orderable_qty),
+            "945": "",
+            "946": "2" if h.side == "buy" else "1",
+            "950": str(h.today_realized_pnl),
+            "27": sgn(st.best_ask, base) if st is not None and st.best_ask else "0",
+            "28": sgn(st.best_bid, base) if st is not None and st.best_bid else "0",
+            "307": str(base),
+            "8019": rate,
+            "990": str(h.today_realized_pnl),
+            "991": "0.00",
+        }
+        return {"type": "04", "name": "현물잔고", "item": h.code, "values": values}
+
+    # --- 1h ---------------------------------------------------------------------------------
+    def vi_entry(self, e: ViUpdate) -> dict[str, Any]:
+        """1h VI발동/해제 (static VI only)."""
+        st = self.market._states.get(e.code)
+        base = st.base_price if st is not None else e.reference_price
+        values = {
+            "9001": e.code,
+            "302": e.name,
+            "13": str(e.cum_volume),
+            "14": str(e.cum_value // 1_000_000),
+            "9068": "1" if e.active else "2",
+            "9008": "101" if e.market == "KOSPI" else "201",
+            "9075": "0",
+            "1221": str(e.trigger_price),
+            "1223": _hms(e.time),
+            "1224": _hms(e.release_time),
+            "1225": "정적",
+            "1236": str(e.reference_price),
+            "1237": "0",
+            "1238": pct(e.trigger_price, e.reference_price),
+            "1239": "0.00",
+            "1489": pct(e.trigger_price, base),
+            "1490": str(e.count),
+            "9069": "1" if e.direction > 0 else "2",
+            "1279": "",
+        }
+        return {"type": "1h", "name": "VI발동/해제", "item": e.code, "values": values}
+
+    # --- 0J ---------------------------------------------------------------------------------
+    def _build_indexes(self) -> None:
+        from gslts_kiwoom.sim._app import INDEXES  # the same index definitions as ka20001
+
+        universe = tuple(self.market.universe.values())
+        for d in INDEXES:
+            members = d.members(universe)
+            ref = sum(s.listed_shares * s.base_price for s in members)
+            ix = _Index(d.code, int(d.base_level * 100), ref, ref, ref)
+            for s in members:
+                self._members.setdefault(s.code, []).append((ix, s.listed_shares))
+            self._indexes[d.code] = ix
+
+    def index_entry(self, ix: _Index) -> dict[str, Any]:
+        """0J 업종지수 of an index whose members traded since the last flush."""
+        lv = ix.level(ix.cur)
+        prev = ix.level(ix.prev)
+        diff = lv - prev
+        values = {
+            "20": _hms(ix.last_t or self.market.now),
+            "10": _dec(lv, prev),
+            "11": _dec(diff),
+            "12": pct(lv, prev),
+            "15": "0",
+            "13": str(ix.volume // 1000),
+            "14": str(ix.value // 1_000_000),
+            "16": _dec(ix.open_x100 or lv, prev),
+            "17": _dec(ix.high_x100 or lv, prev),
+            "18": _dec(ix.low_x100 or lv, prev),
+            "25": "2" if diff > 0 else ("5" if diff < 0 else "3"),
+            "26": "0",
+        }
+        return {"type": "0J", "name": "업종지수", "item": ix.code, "values": values}
+
+    def index_level(self, code: str) -> int:
+        """The index level in hundredths (for tests and ``/_sim/state``)."""
+        ix = self._indexes[code]
+        return ix.level(ix.cur)
