@@ -155,7 +155,8 @@ class WireFeed:
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     # --- registrations ------------------------------------------------------------------
-    def _refresh_wanted(self) -> None:
+    def refresh(self) -> None:
+        """Re-read which (type, item) pairs sessions registered (cheap when unchanged)."""
         hub = self.hub
         if hub is None:
             return
@@ -201,7 +202,7 @@ class WireFeed:
 
     def flush(self) -> int:
         """Hand buffered entries (and changed indices) to the hub; returns how many."""
-        self._refresh_wanted()
+        self.refresh()
         if self._indexes and "0J" in self._wanted:
             for ix in self._indexes.values():
                 if ix.dirty:

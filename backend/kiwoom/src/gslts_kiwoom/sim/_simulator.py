@@ -105,6 +105,7 @@ class Simulator:
     def step(self, now: datetime | None = None) -> int:
         """Advance the market to ``now`` (default: :meth:`clock_time`); returns trades made."""
         with self.lock:
+            self.feed.refresh()  # registrations made since the last step count now
             if self.replayer is not None:
                 made = self.replayer.step(now or self.clock_time())
             else:

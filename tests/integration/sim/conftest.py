@@ -1,0 +1,161 @@
+"""The whole simulator (REST + WebSocket) under uvicorn in a thread; tests drive the
+market with ``sim.step`` so every run is deterministic and fast."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import uvicorn
+from pydantic import SecretStr
+
+from gslts_kiwoom import KiwoomClient, KiwoomConfig
+from gslts_kiwoom._ws import KiwoomWebSocket, WsConfig
+from gslts_kiwoom.krx import KST
+from gslts_kiwoom.realtime import RealtimeEvent
+from gslts_kiwoom.sim import SimConfig, Simulator, create_app
+
+START = datetime(2026, 9, 28, 10, 0, tzinfo=KST)  # a Monday, trading day
+
+FAST_WS = WsConfig(
+    connect_timeout_s=2.0,
+    login_timeout_s=2.0,
+    ack_timeout_s=2.0,
+    watchdog_s=1.0,
+    backoff_initial_s=0.05,
+    backoff_max_s=0.3,
+    takeover_delay_s=0.2,
+)
+
+
+class SimServer:
+    """``create_app(sim)`` on a free port; ``rest_url``/``ws_url``; ``client()``/``ws()``."""
+
+    def __init__(self, sim: Simulator, port: int) -> None:
+        self.sim = sim
+        config = uvicorn.Config(
+            create_app(sim),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            ws_ping_interval=None,
+        )
+        self.server = uvicorn.Server(config)
+        self.rest_url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}/api/dostk/websocket"
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self._closers: list[Callable[[], Any]] = []
+
+    def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("simulator did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        for close in reversed(self._closers):
+            close()
+        self.server.should_exit = True
+        self._thread.join(10)
+
+    def client(self, app_key: str = "app-key-sim-it") -> KiwoomClient:
+        config = KiwoomConfig.for_mode(
+            "sim",
+            app_key=SecretStr(app_key),
+            secret_key=SecretStr("secret-sim-it"),
+            rest_url=self.rest_url,
+            rate_per_s=1000.0,
+            rate_burst=1000,
+        )
+        c = KiwoomClient(config, backoff_base_s=0.05)
+        self._closers.append(c.close)
+        return c
+
+    def ws(
+        self,
+        rest: KiwoomClient,
+        config: WsConfig = FAST_WS,
+        **kw: Any,
+    ) -> KiwoomWebSocket:
+        def token(force_new: bool) -> str:
+            return rest.token(force_new=force_new)
+
+        w = KiwoomWebSocket(self.ws_url, token, config, **kw)
+        w.start()
+        assert w.wait_ready(5), "websocket did not log in"
+        self._closers.append(w.close)
+        return w
+
+    def advance(self, seconds: float, step: float = 0.1) -> None:
+        """Move market time forward in ``step`` increments (trades happen)."""
+        n = max(1, round(seconds / step))
+        for _ in range(n):
+            self.sim.step(self.sim.now + timedelta(seconds=step))
+
+
+def make_config(**overrides: Any) -> SimConfig:
+    fields: dict[str, Any] = {
+        "ticker": False,
+        "start_time": START,
+        "seed": 11,
+        "clock": "always",
+        "default_rate_per_s": 10_000,
+        "rate_burst": 10_000,
+        "history_days": 50,
+        "initial_cash": 10**11,
+        "ws_ping_s": 0.2,
+        "ws_max_missed_pings": 3,
+        "ws_login_timeout_s": 1.0,
+        "trade_universe": 3,
+        "trades_per_s": 30.0,
+    }
+    fields.update(overrides)
+    return SimConfig(**fields)
+
+
+@pytest.fixture
+def make_server(free_port: int) -> Iterator[Callable[..., SimServer]]:
+    servers: list[SimServer] = []
+    ports = iter([free_port])
+
+    def make(**overrides: Any) -> SimServer:
+        import socket
+
+        try:
+            port = next(ports)
+        except StopIteration:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = int(s.getsockname()[1])
+        srv = SimServer(Simulator(make_config(**overrides)), port)
+        srv.start()
+        servers.append(srv)
+        return srv
+
+    yield make
+    for srv in servers:
+        srv.stop()
+
+
+def collect(
+    ws: KiwoomWebSocket,
+    until: Callable[[list[RealtimeEvent]], bool],
+    timeout: float = 5.0,
+    tick: Callable[[], None] | None = None,
+) -> list[RealtimeEvent]:
+    """Read events until ``until(events)`` holds (calling ``tick`` between reads)."""
+    events: list[RealtimeEvent] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if tick is not None:
+            tick()
+        events.extend(ws.get_events(timeout=0.05))
+        if until(events):
+            return events
+    raise AssertionError(f"condition not met in {timeout}s; got {len(events)} events")
