@@ -1,4 +1,4 @@
-"""``gslts sim``: run the Kiwoom simulator (REST; WebSocket when that layer lands)."""
+"""``gslts sim``: run the Kiwoom simulator (REST + WebSocket ``/api/dostk/websocket``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--clock", choices=("always", "krx"), default=None, help="default: SIM_CLOCK")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--time-warp", type=float, default=1.0, help="simulated s per wall s")
-    p.add_argument("--rate", type=float, default=None, help="market-wide trades per second")
+    p.add_argument(
+        "--rate", type=float, default=None, help="market-wide trades per second (default 10)"
+    )
+    p.add_argument(
+        "--stocks",
+        type=int,
+        default=None,
+        help="trade only the N stocks with the highest real trading value (floods)",
+    )
+    p.add_argument(
+        "--start-time", default=None, help="market start time, ISO (naive = KST); default now"
+    )
+    p.add_argument("--replay", default=None, help="replay ticks from a JSONL/CSV/Parquet file")
+    p.add_argument("--replay-speed", type=float, default=None, help="recorded s per wall s")
+    p.add_argument("--ws-ping-s", type=float, default=None, help="WebSocket PING interval")
     p.set_defaults(func=run)
 
 
@@ -31,5 +45,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         fields["seed"] = args.seed
     if args.rate is not None:
         fields["trades_per_s"] = args.rate
+    if args.stocks is not None:
+        fields["trade_universe"] = args.stocks
+    if args.start_time:
+        from datetime import datetime
+
+        from gslts_kiwoom.krx import KST
+
+        start = datetime.fromisoformat(args.start_time)
+        fields["start_time"] = start if start.tzinfo else start.replace(tzinfo=KST)
+    if args.replay:
+        fields["replay"] = args.replay
+    if args.replay_speed is not None:
+        fields["replay_speed"] = args.replay_speed
+    if args.ws_ping_s is not None:
+        fields["ws_ping_s"] = args.ws_ping_s
     serve(SimConfig.model_validate(fields))
     return 0

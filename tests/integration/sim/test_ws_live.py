@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ import websocket
 
 from gslts_kiwoom import krx
 from gslts_kiwoom.realtime import (
+    BalanceEvent,
     IndexTick,
     MarketPhase,
     OrderBook,
@@ -45,7 +47,8 @@ def test_stream_equals_ground_truth_and_is_consistent(make_server: Make) -> None
     ws.subscribe(codes, ["0B", "0D"])
     srv.advance(20.0)  # ~600 trades over 3 stocks
     truth = httpx.get(f"{srv.rest_url}/_sim/ground-truth").json()
-    assert truth["dropped"] == 0 and truth["total"] == len(truth["rows"]) > 300
+    assert truth["dropped"] == 0
+    assert truth["total"] == len(truth["rows"]) > 300
     events = collect(ws, lambda ev: len(_trades(ev)) >= truth["total"])
     got = _trades(events)
     # every trade, once, in order, with the same numbers
@@ -60,10 +63,9 @@ def test_stream_equals_ground_truth_and_is_consistent(make_server: Make) -> None
         assert st.lower <= t.price <= st.upper
     for ticks in by_code.values():
         cums = [t.cum_volume for t in ticks]
-        assert all(b > a for a, b in zip(cums, cums[1:], strict=False))
+        assert all(b > a for a, b in itertools.pairwise(cums))
         assert all(
-            b.cum_volume - a.cum_volume == abs(b.volume)
-            for a, b in zip(ticks, ticks[1:], strict=False)
+            b.cum_volume - a.cum_volume == abs(b.volume) for a, b in itertools.pairwise(ticks)
         )
     # the last 0B before each 0D shows that book's best ask/bid
     last: dict[str, Trade] = {}
@@ -81,7 +83,8 @@ def test_stream_equals_ground_truth_and_is_consistent(make_server: Make) -> None
     code = codes[0]
     ticks = by_code[code]
     quote = rest.get_quote(code)
-    assert quote.price == ticks[-1].price and quote.volume == ticks[-1].cum_volume
+    assert quote.price == ticks[-1].price
+    assert quote.volume == ticks[-1].cum_volume
     chart = rest.get_tick_chart(code)
     assert [(c.close, abs(c.volume)) for c in chart[-len(ticks) :]] == [
         (t.price, abs(t.volume)) for t in ticks
@@ -132,13 +135,17 @@ def test_order_life_over_00_and_04(make_server: Make) -> None:
 
     events = collect(ws, done, timeout=8.0, tick=lambda: srv.advance(1.0, 0.5))
     mine = [e for e in orders(events) if e.order_no == big.order_no]
-    assert mine[0].state is OrderState.ACCEPTED and mine[0].open_qty == level_qty + 5
+    assert mine[0].state is OrderState.ACCEPTED
+    assert mine[0].open_qty == level_qty + 5
     fills = [e for e in mine if e.state is OrderState.FILLED]
-    assert len(fills) >= 2 and fills[0].open_qty > 0 and fills[-1].open_qty == 0
+    assert len(fills) >= 2
+    assert fills[0].open_qty > 0
+    assert fills[-1].open_qty == 0
     assert sum(f.fill_qty or 0 for f in fills) == level_qty + 5
     assert fills[-1].filled_amount == sum((f.fill_price or 0) * (f.fill_qty or 0) for f in fills)
-    balances = [e for e in events if type(e).__name__ == "BalanceEvent"]
-    assert balances and balances[-1].holding_qty == level_qty + 5  # type: ignore[attr-defined]
+    balances = [e for e in events if isinstance(e, BalanceEvent)]
+    assert balances
+    assert balances[-1].holding_qty == level_qty + 5
 
 
 def test_ping_echo_keeps_alive_and_missing_echo_gets_r10002(make_server: Make) -> None:
@@ -146,7 +153,8 @@ def test_ping_echo_keeps_alive_and_missing_echo_gets_r10002(make_server: Make) -
     rest = srv.client()
     ws = srv.ws(rest)
     time.sleep(1.2)  # 6 PINGs at 0.2 s; 3 missed would have closed us
-    assert ws.stats.pings >= 4 and ws.stats.reconnects == 0
+    assert ws.stats.pings >= 4
+    assert ws.stats.reconnects == 0
     raw = websocket.create_connection(srv.ws_url, timeout=3)
     try:
         other = srv.client("another-app-key").token()  # not a takeover of the session above
@@ -168,7 +176,8 @@ def test_bad_token_rejected_then_expire_and_reject_login_heal(make_server: Make)
     raw = websocket.create_connection(srv.ws_url, timeout=3)
     raw.send('{"trnm":"LOGIN","token":"nope"}')
     reply = raw.recv()
-    assert '"return_code":1' in reply and "8005" in reply
+    assert '"return_code":1' in reply
+    assert "8005" in reply
     raw.close()
     rest = srv.client()
     ws = srv.ws(rest)
@@ -209,7 +218,8 @@ def test_drop_connections_restores_registrations_within_2s(make_server: Make) ->
         p for _i, pairs in srv.sim.ws_hub.sessions() for p in pairs
     }
     ix = next(e for e in events if isinstance(e, IndexTick))
-    assert ix.code == "001" and 100 < ix.value < 10_000
+    assert ix.code == "001"
+    assert 100 < ix.value < 10_000
 
 
 def test_stall_detected_and_healed_garbage_counted(make_server: Make) -> None:
@@ -269,11 +279,13 @@ def test_phase_events_auction_cross_and_vi(make_server: Make) -> None:
     # 08:59:51 opening call (0), then 09:00 open (3)
     assert [e.code for e in events if isinstance(e, MarketPhase)][:2] == ["0", "3"]
     vi = next(e for e in events if isinstance(e, ViEvent))
-    assert vi.trigger_type == "1" and vi.code in codes
-    assert vi.release_time is not None and vi.trade_time is not None
+    assert vi.trigger_type == "1"
+    assert vi.code in codes
+    assert vi.release_time is not None
+    assert vi.trade_time is not None
     assert (vi.release_time - vi.trade_time) == timedelta(minutes=2)
     # no trades of that stock while its VI runs
-    vi_code_rows = [r for r in srv.sim.market.ground_truth.rows(code=vi.code)]
+    vi_code_rows = list(srv.sim.market.ground_truth.rows(code=vi.code))
     t_trigger = vi_code_rows[-1][2]
     srv.advance(10.0, 0.5)
     assert srv.sim.market.ground_truth.rows(code=vi.code)[-1][2] == t_trigger
@@ -297,7 +309,8 @@ def test_flood_client_receives_everything(make_server: Make, rate: float) -> Non
     got = collect(ws, lambda ev: len(_trades(ev)) >= total, timeout=20.0)
     wall = time.perf_counter() - t0
     trades = _trades(got)
-    assert len(trades) == total and ws.stats.dropped_items.total() == 0
+    assert len(trades) == total
+    assert ws.stats.dropped_items.total() == 0
     assert sum(1 for _ in trades) > 30_000
     print(
         f"\nflood: {total} trades generated in {gen_s:.2f}s, delivered in {wall:.2f}s "

@@ -145,6 +145,8 @@ class WireFeed:
         self._indexes: dict[str, _Index] = {}
         self._members: dict[str, list[tuple[_Index, int]]] = {}
         self._last_price: dict[str, int] = {}
+        #: code → [last price, shares, KRW, time] traded since the last flush
+        self._moved: dict[str, list[Any]] = {}
         self._build_indexes()
         #: counters for ``GET /_sim/state``
         self.entries = 0
@@ -203,6 +205,8 @@ class WireFeed:
     def flush(self) -> int:
         """Hand buffered entries (and changed indices) to the hub; returns how many."""
         self.refresh()
+        if self._moved:
+            self._update_indexes()
         if self._indexes and "0J" in self._wanted:
             for ix in self._indexes.values():
                 if ix.dirty:
@@ -220,26 +224,42 @@ class WireFeed:
     # --- 0B -------------------------------------------------------------------------------
     def _on_trade(self, t: Trade) -> None:
         code = t.code
-        members = self._members.get(code)
-        if members:
-            old = self._last_price.get(code, t.base_price)
-            self._last_price[code] = t.price
-            qty = t.volume if t.volume > 0 else -t.volume
-            for ix, shares in members:
-                ix.cur += shares * (t.price - old)
+        if code in self._members:
+            # index arithmetic once per stock per flush (see _update_indexes), not per trade
+            moved = self._moved.get(code)
+            if moved is None:
+                self._moved[code] = [t.price, abs(t.volume), abs(t.volume) * t.price, t.time]
+            else:
+                q = abs(t.volume)
+                moved[0] = t.price
+                moved[1] += q
+                moved[2] += q * t.price
+                moved[3] = t.time
+        items = self._wanted.get("0B")
+        if not items or code not in items:
+            return
+        self._buf.append(("0B", code, self.trade_text(t)))
+
+    def _update_indexes(self) -> None:
+        moved, self._moved = self._moved, {}
+        for code, (price, qty, value, t) in moved.items():
+            old = self._last_price.get(code)
+            if old is None:
+                old = self.market.universe[code].base_price
+            self._last_price[code] = price
+            for ix, shares in self._members[code]:
+                ix.cur += shares * (price - old)
+                ix.volume += qty
+                ix.value += value
+                ix.dirty = True
+                ix.last_t = t
+        for ix in self._indexes.values():
+            if ix.dirty:
                 lv = ix.level(ix.cur)
                 if not ix.open_x100:
                     ix.open_x100 = ix.high_x100 = ix.low_x100 = lv
                 ix.high_x100 = max(ix.high_x100, lv)
                 ix.low_x100 = min(ix.low_x100, lv)
-                ix.volume += qty
-                ix.value += qty * t.price
-                ix.dirty = True
-                ix.last_t = t.time
-        items = self._wanted.get("0B")
-        if not items or code not in items:
-            return
-        self._buf.append(("0B", code, self.trade_text(t)))
 
     def trade_text(self, t: Trade) -> str:
         """The 0B 주식체결 entry of ``t`` as JSON text (PROTOCOL §5.7 FIDs)."""
