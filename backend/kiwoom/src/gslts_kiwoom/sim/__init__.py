@@ -1,4 +1,4 @@
-"""A local Kiwoom back end: the REST protocol (WebSocket to follow) over a market model.
+"""A local Kiwoom back end: the REST and WebSocket protocols over one market model.
 
 Public API::
 
@@ -43,8 +43,42 @@ over time), market/IOC/FOK/최유리 follow their KRX semantics. Fills update ca
 layer turns these into ``0B``/``0D``/``00``/``04`` frames; ``Simulator.trades(code)`` is
 the ground truth of every kept trade.
 
+**WebSocket** (``/api/dostk/websocket`` on the same port; ``sim.ws_hub`` is the
+:class:`~gslts_kiwoom.sim._ws.SimWsHub`, ``sim.feed`` the event → wire formatter). LOGIN is
+checked against the au10001 tokens (``Simulator.validate_token``); PING every
+``ws_ping_s`` (R10002 after ``ws_max_missed_pings``); one session per app key (R10001).
+REAL types: ``0B`` (FIDs 20 10 11 12 27 28 15 13 14 16 17 18 25 228 290 9081; 14 =
+cumulative value in 백만원, truncated), ``0D`` (21, 41–80, 121/125, 128/138, KRX
+6044–6065, 13, 215; 23/24 only during a call auction), ``0J`` for every ka20001 index
+(001 KOSPI, 101 KOSDAQ, …; level = cap-weighted member prices; 13/14 in 천주/백만원),
+``0s`` (FID 215: 0 opening call, 3 open, 2 closing call, 4 closed, a/b after-hours, under
+``clock="krx"``), ``1h`` (static VI, 9068 ``1`` triggered / ``2`` released) and ``00``/``04``
+(FID 9001 ``A``-prefixed; 00: 접수 → 체결… for orders, 접수 + 확인 for modify/cancel).
+Entries are produced only for registered items and flushed once per ``step`` (and after
+each order call); each step emits the trades, then one ``0D`` per stock whose book changed,
+so the last ``0B`` before a ``0D`` carries that book's best ask/bid (27/28).
+
+**Load.** ``trades_per_s`` (``--rate``; ``Simulator.set_rate`` / ``POST /_sim/rate``
+``{"trades_per_s": N, "codes": [...]}``) and ``trade_universe`` (``--stocks N``: trade
+only the N most traded stocks). ``ws_items_per_frame`` items per REAL frame.
+
+**Ground truth.** ``sim.market.ground_truth`` keeps every trade of the run (column-wise,
+cap ``ground_truth_cap``, overflow counted in ``dropped``); ``GET /_sim/ground-truth``
+(alias ``/_sim/trades``) ``?since_seq=&limit=&code=`` pages it as
+``[seq, code, venue, date, time(HHMMSSffffff), price, signed volume, cum_volume]`` rows.
+
+**Clock ``krx``.** No continuous trades outside 09:00–15:20; the opening (08:30–09:00) and
+closing (15:20–15:30) calls cross at one price at 09:00 / 15:30 (one trade per stock of
+``Market.auction_codes``). **VI**: a trade ±``vi_threshold`` (10 %) from the reference
+price stops the stock for ``vi_duration_s`` (120 s); rare under ``clock="always"``
+(mean reversion) but possible. **Replay**: ``SimConfig.replay`` (``--replay FILE``) feeds
+recorded ticks (JSONL/CSV/Parquet with stock_code, trade_time, price, signed volume) through
+the same model and protocol at ``replay_speed``.
+
 **Faults.** ``Simulator.set_faults`` or ``POST /_sim/faults`` with
-``{"expire_tokens": true, "rate_limit_storm_s": 5, "delay_ms": 200}``; ``GET /_sim/state``.
+``{"expire_tokens": true, "rate_limit_storm_s": 5, "delay_ms": 200,
+"drop_connections": true, "stall": true|false|seconds, "garbage": 6, "reject_login": 1}``;
+``GET /_sim/state`` (includes ``trades_per_s``, ``ground_truth`` counts and ``ws`` stats).
 """
 
 from gslts_kiwoom.sim._app import create_app
@@ -57,7 +91,9 @@ from gslts_kiwoom.sim._events import (
     MarketEvent,
     OrderUpdate,
     OrderView,
+    PhaseChange,
     Trade,
+    ViUpdate,
 )
 from gslts_kiwoom.sim._server import serve
 from gslts_kiwoom.sim._simulator import Simulator
@@ -71,10 +107,12 @@ __all__ = [
     "MarketEvent",
     "OrderUpdate",
     "OrderView",
+    "PhaseChange",
     "SimConfig",
     "Simulator",
     "Stock",
     "Trade",
+    "ViUpdate",
     "create_app",
     "load_universe",
     "serve",
