@@ -9,10 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from gslts_kiwoom.sim import _fmt
+from gslts_kiwoom.sim import _fmt, create_app
 from gslts_kiwoom.sim._feed import pct, sgn
 
-from .conftest import START, TestClient, advance, create_app, make_sim
+from .conftest import (
+    START,
+    TestClient,  # type: ignore[attr-defined]  # warning-free import
+    advance,
+    make_sim,
+)
 
 
 @pytest.mark.parametrize(
