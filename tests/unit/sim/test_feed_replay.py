@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,12 +13,11 @@ import pytest
 from gslts_kiwoom.sim import _fmt, create_app
 from gslts_kiwoom.sim._feed import pct, sgn
 
-from .conftest import (
-    START,
-    TestClient,  # type: ignore[attr-defined]  # warning-free import
-    advance,
-    make_sim,
-)
+from .conftest import START, advance, make_sim
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # Starlette nags about httpx versions
+    from starlette.testclient import TestClient
 
 
 @pytest.mark.parametrize(
