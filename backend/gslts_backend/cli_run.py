@@ -35,12 +35,27 @@ def _parts(settings: Settings) -> list[tuple[str, list[str]]]:
     return parts
 
 
+def _print_urls(settings: Settings, started: list[str]) -> None:
+    lines = []
+    if "simulator" in started:
+        lines.append(f"  Kiwoom simulator   http://127.0.0.1:{settings.sim_port}")
+    if "sub-server" in started:
+        from gslts_hub.settings import HubSettings
+
+        port = HubSettings().hub_port
+        lines.append(f"  tick hub monitor   http://127.0.0.1:{port}/  (/api/status, /metrics)")
+    if "backend" in started:
+        lines.append("  dashboard          http://127.0.0.1:8000/")
+    print("gslts run: ready\n" + "\n".join(lines) + "\n  Ctrl-C stops everything.", flush=True)
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     for name, cmd in _parts(settings):
         print(f"gslts run: starting {name}: {' '.join(cmd[3:])}", flush=True)
         children.append((name, subprocess.Popen(cmd, env=os.environ.copy())))  # noqa: S603
         time.sleep(1.0)  # the simulator should be listening before its clients start
+    _print_urls(settings, [name for name, _ in children])
     rc = 0
     try:
         while True:
