@@ -2,7 +2,8 @@
 
 The hub writes tens of thousands of rows a second, so the writers here bypass the ORM:
 rows are plain tuples (or dicts). On MySQL/MariaDB they become multi-row ``INSERT``
-statements of about 1 MB, on SQLite one prepared statement run with ``executemany``. Writes are idempotent through the primary keys: ``INSERT IGNORE``
+statements of about 1 MB, on SQLite one prepared statement run with ``executemany``.
+Writes are idempotent through the primary keys: ``INSERT IGNORE``
 (MySQL/MariaDB) / ``INSERT OR IGNORE`` (SQLite), never ``REPLACE`` (which deletes and
 re-inserts, and would let a replay overwrite a row).
 """
