@@ -6,7 +6,6 @@ Subcommands: ``upgrade`` (migrations to head, then partitions ahead), ``downgrad
 malformed date, a missing file) exits with code 2 and a one-line message.
 """
 
-
 from __future__ import annotations
 
 import argparse
