@@ -157,12 +157,17 @@ class JournalWriter:
         end = self._pos
         deadline = time.monotonic() + (self.flush_interval_s if block else 0.0)
         caught_up = False
+        agg_add = self.aggregator.add if self.aggregator is not None else None
         while True:
             n_before = len(ticks) + len(books)
             for pos, payload in self.journal.read(end, max_records=2000):
                 recv, source, tarr, barr = decode_record(payload)
                 recv_dt = naive_kst(recv)
                 ticks.extend(tick_row(a, recv_dt, source) for a in tarr)
+                if agg_add is not None:
+                    # straight from the arrays: no datetime arithmetic per tick
+                    for a in tarr:
+                        agg_add(a[0], a[1], a[3], a[4], a[5], abs(a[6]))
                 books.extend(book_row(a, recv_dt) for a in barr)
                 if tarr:
                     recv_times.append(recv)
@@ -181,16 +186,6 @@ class JournalWriter:
             self._wake.clear()
         self.stats.ticks_read += len(ticks)
         agg = self.aggregator
-        if agg is not None:
-            for t in ticks:
-                agg.add(
-                    t.stock_code,
-                    t.venue,
-                    t.cum_volume,
-                    (t.trade_time - naive_kst(0)).total_seconds(),
-                    t.price,
-                    abs(t.volume),
-                )
         closed = agg.close_due(self.clock()) if agg is not None else []
         if end == self._pos and not (agg is not None and agg.has_work):
             return caught_up

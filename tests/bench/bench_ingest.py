@@ -1,0 +1,387 @@
+"""Tick hub ingest throughput into MariaDB: the hub vs the raw insert ceiling vs a naive pipeline.
+
+A dedicated flood server (separate process, raw sockets, pre-built frames — the simulator's
+flood mode was not available when this was written) speaks the Kiwoom WebSocket protocol:
+handshake, LOGIN ack, REG acks, then ``REAL`` frames of ten 0B 주식체결 items each (full FID
+set, Korean ``name``) for ``BENCH_INGEST_STOCKS`` stocks (default 60), every stock's
+cumulative volume growing by the trade's quantity. The frames are deterministic, so the
+benchmark knows every trade that was sent (the ground truth).
+
+* ``ingest.ticks_per_s`` — :class:`gslts_hub.hub.Hub` with its journal on (one ``write(2)``
+  per frame, fsync every second), its writer committing multi-row ``INSERT IGNORE`` batches
+  and 1-minute candles into a day-partitioned MariaDB ``tick_data``: ticks / (last commit −
+  first receipt). ``ingest.lost`` = sent trades missing from the table afterwards;
+  ``ingest.p50_commit_ms`` / ``ingest.p99_commit_ms`` = receipt → committed row.
+* ``ingest.raw_rows_per_s`` — the same table, pre-built rows, ``gslts_db.insert_ticks`` in
+  10k batches (no socket, no parsing, no journal): the ceiling.
+* ``ingest.naive_ticks_per_s`` — the pipeline as first sketched: ``websocket-client`` with
+  default settings (UTF-8 validation on), ``json``, SQLAlchemy ORM ``add_all`` + commit
+  per 1,000 ticks.
+
+``BENCH_INGEST_TICKS`` (default 600000) sets the hub run; raw gets the same, naive a tenth.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import socket
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+import websocket
+
+from gslts_db import TickData, TickRow, ensure_partitions, insert_ticks, make_engine, upgrade
+from gslts_kiwoom import KiwoomWebSocket, WsConfig
+from gslts_kiwoom.realtime import KST
+from tests.bench.bench_ws import _GUID, _read_client_frame, _ws_frame
+
+ITEMS_PER_FRAME = 10
+MYSQL_URL = os.environ.get("BENCH_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/")
+
+
+def codes(n: int) -> list[str]:
+    return [f"{100000 + 37 * i:06d}" for i in range(n)]
+
+
+def trades(n_ticks: int, n_stocks: int) -> Iterator[tuple[str, int, int, int]]:
+    """The deterministic trade sequence: ``(code, cum_volume, price, signed qty)``."""
+    cs = codes(n_stocks)
+    cum = dict.fromkeys(cs, 1_000_000)
+    for k in range(n_ticks):
+        code = cs[k % n_stocks]
+        qty = 1 + (k * 7919) % 97
+        cum[code] += qty
+        price = 50_000 + ((k // n_stocks) % 50) * 100
+        yield code, cum[code], price, qty if k % 3 else -qty
+
+
+def _values(cum: int, price: int, qty: int, hhmmss: str) -> dict[str, str]:
+    return {
+        "20": hhmmss,
+        "10": f"+{price}",
+        "11": "+500",
+        "12": "+0.71",
+        "27": f"+{price + 100}",
+        "28": f"+{price}",
+        "15": f"{qty:+d}",
+        "13": str(cum),
+        "14": str(cum * price // 1_000_000),
+        "16": "+49500",
+        "17": "+55000",
+        "18": "-49000",
+        "25": "2",
+        "26": "-1234567",
+        "29": "-98765432",
+        "30": "-45.12",
+        "31": "0.21",
+        "32": "",
+        "228": "97.31",
+        "311": "4178021",
+        "290": "2",
+        "691": "0",
+        "567": "000000",
+        "568": "000000",
+        "851": "",
+        "1890": "090000",
+        "1891": "093312",
+        "1892": "100211",
+        "620": "70412",
+        "9081": "1",
+    }
+
+
+def build_chunks(n_ticks: int, n_stocks: int) -> list[bytes]:
+    """All frames of a run, joined 100 frames per chunk (acks go between chunks)."""
+    hhmmss = datetime.now(KST).strftime("%H%M%S")
+    out: list[bytes] = []
+    data: list[dict[str, Any]] = []
+    for code, cum, price, qty in trades(n_ticks, n_stocks):
+        data.append(
+            {
+                "type": "0B",
+                "name": "주식체결",
+                "item": code,
+                "values": _values(cum, price, qty, hhmmss),
+            }
+        )
+        if len(data) == ITEMS_PER_FRAME:
+            out.append(_ws_frame(orjson.dumps({"trnm": "REAL", "data": data})))
+            data = []
+    if data:
+        out.append(_ws_frame(orjson.dumps({"trnm": "REAL", "data": data})))
+    return [b"".join(out[i : i + 100]) for i in range(0, len(out), 100)]
+
+
+def _flood_server(port_q: Any, runs: list[tuple[int, int]]) -> None:
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    port_q.put(srv.getsockname()[1])
+    for n_ticks, n_stocks in runs:
+        chunks = build_chunks(n_ticks, n_stocks)
+        conn, _addr = srv.accept()
+        with conn:
+            req = b""
+            while b"\r\n\r\n" not in req:
+                req += conn.recv(4096)
+            key = next(
+                line.split(b":", 1)[1].strip()
+                for line in req.split(b"\r\n")
+                if line.lower().startswith(b"sec-websocket-key:")
+            )
+            accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())  # noqa: S324 - RFC 6455
+            conn.sendall(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            )
+            _read_client_frame(conn)  # LOGIN
+            conn.sendall(
+                _ws_frame(b'{"trnm":"LOGIN","return_code":0,"return_msg":"","sor_yn":"N"}')
+            )
+            lock = threading.Lock()
+            go = threading.Event()
+
+            def reader(
+                c: socket.socket = conn, lk: threading.Lock = lock, go: threading.Event = go
+            ) -> None:
+                try:
+                    while True:
+                        msg = orjson.loads(_read_client_frame(c))
+                        if msg.get("trnm") in ("REG", "REMOVE"):
+                            ack = {"trnm": msg["trnm"], "return_code": 0, "return_msg": ""}
+                            with lk:
+                                c.sendall(_ws_frame(orjson.dumps(ack)))
+                            if any("0B" in d.get("type", []) for d in msg.get("data", [])):
+                                go.set()
+                except (OSError, ConnectionError, ValueError):
+                    go.set()
+
+            threading.Thread(target=reader, daemon=True).start()
+            go.wait(30)
+            try:
+                for chunk in chunks:
+                    with lock:
+                        conn.sendall(chunk)
+                while True:  # keep the socket open until the client leaves
+                    time.sleep(0.2)
+                    conn.getpeername()
+                    if conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
+                        break
+            except (OSError, BlockingIOError):
+                pass
+
+
+def _start_server(runs: list[tuple[int, int]]) -> tuple[Any, int]:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    proc = ctx.Process(target=_flood_server, args=(q, runs), daemon=True)
+    proc.start()
+    return proc, int(q.get(timeout=60))
+
+
+@contextmanager
+def fresh_schema() -> Iterator[sa.Engine]:
+    name = f"gslts_bench_{uuid.uuid4().hex[:8]}"
+    root = make_engine(sa.make_url(MYSQL_URL)._replace(database=None))
+    with root.begin() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    eng = make_engine(sa.make_url(MYSQL_URL).set(database=name))
+    try:
+        upgrade(eng)
+        ensure_partitions(eng, 2, datetime.now(KST).date())
+        yield eng
+    finally:
+        eng.dispose()
+        with root.begin() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        root.dispose()
+
+
+def _stored_keys(engine: sa.Engine) -> set[tuple[str, int]]:
+    with engine.connect() as conn:
+        return {
+            (r[0], int(r[1]))
+            for r in conn.exec_driver_sql("SELECT stock_code, cum_volume FROM tick_data")
+        }
+
+
+def run_hub(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> dict[str, float]:
+    """The real hub path: socket → on_events → journal → writer → MariaDB (+ candles)."""
+    from gslts_hub.hub import MARKET_TYPES, Hub
+    from gslts_hub.settings import HubSettings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = HubSettings(
+            database_url=engine.url.render_as_string(hide_password=False),
+            data_dir=Path(tmp),
+            redis_url=None,
+            hub_schedule="always",
+        )
+        hub = Hub(settings, engine=engine, connect=False)
+        hub.writer.stats.commit_latency = deque(maxlen=n_ticks)
+        first: list[float] = []
+        on_events = hub.on_events
+
+        def timed(events: list[Any]) -> None:
+            if not first:
+                first.append(time.time())
+            on_events(events)
+
+        hub.start()
+        ws = KiwoomWebSocket(
+            url,
+            lambda _force: "bench-token",
+            WsConfig(watchdog_s=120),
+            on_events=timed,
+            on_state=hub._on_ws_state,
+            name="bench-hub-ws",
+        )
+        ws.start()
+        try:
+            if not ws.wait_ready(30):
+                raise RuntimeError("hub socket did not get ready")
+            ws.subscribe(codes(n_stocks), MARKET_TYPES, owner="bench")
+            deadline = time.monotonic() + 300
+            while hub.writer.stats.ticks_written < n_ticks and time.monotonic() < deadline:
+                time.sleep(0.05)
+            end = hub.writer.stats.last_commit_at or time.time()
+            written = hub.writer.stats.ticks_written
+            lat = sorted(hub.writer.stats.commit_latency)
+        finally:
+            ws.close()
+            hub.close()
+    expected = {(c, cum) for c, cum, _p, _q in trades(n_ticks, n_stocks)}
+    lost = len(expected - _stored_keys(engine))
+    rate = written / (end - first[0]) if first else 0.0
+    return {
+        "ingest.ticks_per_s": round(rate),
+        "ingest.lost": lost,
+        "ingest.p50_commit_ms": round(statistics.median(lat) * 1000, 1) if lat else -1,
+        "ingest.p99_commit_ms": round(lat[int(len(lat) * 0.99)] * 1000, 1) if lat else -1,
+        "ingest.received": hub.ticks_received,
+    }
+
+
+def run_raw(engine: sa.Engine, n_ticks: int, n_stocks: int) -> float:
+    """Pre-built rows, ``insert_ticks`` in 10k batches: the table's ceiling from Python."""
+    today: date = datetime.now(KST).date()
+    now = datetime.now(KST).replace(tzinfo=None)
+    rows = [
+        TickRow(c, today, "KRX", cum, now, now, p, q, cum * p // 1_000_000, p + 100, p,
+                Decimal("0.71"), Decimal("97.31"), "2")
+        for c, cum, p, q in trades(n_ticks, n_stocks)
+    ]  # fmt: skip
+    t0 = time.perf_counter()
+    for i in range(0, len(rows), 10_000):
+        with engine.begin() as conn:
+            insert_ticks(conn, rows[i : i + 10_000])
+    return len(rows) / (time.perf_counter() - t0)
+
+
+def run_naive(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> float:
+    """websocket-client defaults + json + SQLAlchemy ORM inserts (the first sketch)."""
+    from sqlalchemy.orm import Session
+
+    ws = websocket.create_connection(url)  # defaults: UTF-8 validation on
+    try:
+        ws.send(json.dumps({"trnm": "LOGIN", "token": "bench-token"}))
+        json.loads(ws.recv())
+        reg = {"trnm": "REG", "grp_no": "1", "refresh": "1",
+               "data": [{"item": codes(n_stocks), "type": ["0B"]}]}  # fmt: skip
+        ws.send(json.dumps(reg))
+        n = 0
+        t0 = 0.0
+        pending: list[TickData] = []
+        with Session(engine) as session:
+            while n < n_ticks:
+                msg = json.loads(ws.recv())
+                if msg.get("trnm") != "REAL":
+                    continue
+                if not n:
+                    t0 = time.perf_counter()
+                now = datetime.now(KST)
+                for e in msg["data"]:
+                    v = e["values"]
+                    hh, mm, ss = int(v["20"][:2]), int(v["20"][2:4]), int(v["20"][4:])
+                    price = abs(int(v["10"]))
+                    pending.append(
+                        TickData(
+                            stock_code=e["item"], trade_date=now.date(), venue="KRX",
+                            cum_volume=int(v["13"]),
+                            trade_time=now.replace(hour=hh, minute=mm, second=ss, microsecond=0),
+                            recv_time=now, price=price, volume=int(v["15"]),
+                            cum_value=int(v["14"]), best_ask=abs(int(v["27"])),
+                            best_bid=abs(int(v["28"])), change_rate=Decimal(v["12"]),
+                            strength=Decimal(v["228"]), session=v["290"], source="live",
+                        )
+                    )  # fmt: skip
+                    n += 1
+                if len(pending) >= 1000:
+                    session.add_all(pending)
+                    session.commit()
+                    pending = []
+            session.add_all(pending)
+            session.commit()
+        return n / (time.perf_counter() - t0)
+    finally:
+        ws.close()
+
+
+def run() -> dict[str, float]:
+    """Hub, raw and naive runs; returns the ``ingest.*`` result keys."""
+    n_ticks = int(os.environ.get("BENCH_INGEST_TICKS", "600000"))
+    n_stocks = int(os.environ.get("BENCH_INGEST_STOCKS", "60"))
+    naive_ticks = max(5_000, n_ticks // 10)
+    proc, port = _start_server([(n_ticks, n_stocks), (naive_ticks, n_stocks)])
+    url = f"ws://127.0.0.1:{port}/api/dostk/websocket"
+    try:
+        with fresh_schema() as eng:
+            hub = run_hub(url, eng, n_ticks, n_stocks)
+        with fresh_schema() as eng:
+            naive = run_naive(url, eng, naive_ticks, n_stocks)
+        with fresh_schema() as eng:
+            raw = run_raw(eng, n_ticks, n_stocks)
+    finally:
+        proc.join(10)
+        if proc.is_alive():
+            proc.terminate()
+    ours = hub["ingest.ticks_per_s"]
+    out = {
+        **hub,
+        "ingest.raw_rows_per_s": round(raw),
+        "ingest.naive_ticks_per_s": round(naive),
+        "ingest.ratio_vs_raw": round(ours / raw, 2),
+        "ingest.ratio_vs_naive": round(ours / naive, 2),
+        "ingest.stocks": n_stocks,
+    }
+    rows = [
+        ("hub (journal + candles)", ours, f"lost {hub['ingest.lost']}, "
+         f"commit p50 {hub['ingest.p50_commit_ms']} ms / p99 {hub['ingest.p99_commit_ms']} ms"),
+        ("raw insert_ticks ceiling", round(raw), "pre-built rows, 10k batches"),
+        ("naive (ws defaults, json, ORM)", round(naive), f"{naive_ticks} ticks"),
+    ]  # fmt: skip
+    print(f"   {'pipeline':<32}{'ticks/s':>10}  notes")
+    for name, rate, note in rows:
+        print(f"   {name:<32}{rate:>10,}  {note}")
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
