@@ -40,6 +40,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "port": args.port if args.port is not None else settings.sim_port,
         "clock": args.clock or settings.sim_clock,
         "time_warp": args.time_warp,
+        "app_key": settings.sim_app_key,
+        "secret_key": settings.sim_secret_key,
+        "token_ttl_s": settings.sim_token_ttl_s,
     }
     if args.seed is not None:
         fields["seed"] = args.seed

@@ -24,7 +24,12 @@ class Settings(BaseSettings):
     """Every setting is documented in ``.env.example`` (a test checks they agree)."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # `KEY=` in .env (as in .env.example) means "not set", not "empty string"
+        env_ignore_empty=True,
     )
 
     kiwoom_mode: KiwoomMode = Field(default="sim", description="sim | mock | real")
@@ -39,6 +44,10 @@ class Settings(BaseSettings):
 
     sim_port: int = DEFAULT_SIM_PORT
     sim_clock: Literal["always", "krx"] = "always"
+    #: When set, the simulator accepts only this app key / secret pair (else any non-empty).
+    sim_app_key: SecretStr | None = None
+    sim_secret_key: SecretStr | None = None
+    sim_token_ttl_s: float = 86400.0
 
     database_url: str | None = None
     redis_url: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -38,13 +39,22 @@ def test_gslts_sim_serves_token_and_quote(free_port: int, tmp_path: Path) -> Non
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=tmp_path,  # no .env from the developer's checkout
+        # settings reach the simulator: only this key pair is accepted
+        env={**os.environ, "SIM_APP_KEY": "app-a", "SIM_SECRET_KEY": "secret-b"},
     )
     url = f"http://127.0.0.1:{free_port}"
     try:
         _wait_up(url, proc)
+        wrong = httpx.post(
+            f"{url}/oauth2/token",
+            json={"grant_type": "client_credentials", "appkey": "app-a", "secretkey": "nope"},
+            timeout=10,
+        ).json()
+        assert wrong["return_code"] != 0
+        assert "8002" in wrong["return_msg"] or "8001" in wrong["return_msg"]
         tok = httpx.post(
             f"{url}/oauth2/token",
-            json={"grant_type": "client_credentials", "appkey": "a", "secretkey": "b"},
+            json={"grant_type": "client_credentials", "appkey": "app-a", "secretkey": "secret-b"},
             timeout=10,
         ).json()
         assert tok["return_code"] == 0

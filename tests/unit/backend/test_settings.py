@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -66,3 +67,20 @@ def test_real_mode_uses_kiwoom_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = Settings(_env_file=None, kiwoom_mode="real").kiwoom_config()  # type: ignore[call-arg]
     assert cfg.rest_url == "https://api.kiwoom.com"
     assert cfg.ws_url.startswith("wss://api.kiwoom.com:10000/")
+
+
+def test_env_example_copied_to_env_gives_working_defaults(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`cp .env.example .env` must work: empty `KEY=` lines mean "not set"."""
+    for cls in ALL_SETTINGS:
+        for name in cls.model_fields:
+            monkeypatch.delenv(name.upper(), raising=False)
+    env = tmp_path / ".env"
+    env.write_text((REPO_ROOT / ".env.example").read_text(encoding="utf-8"), encoding="utf-8")
+    hub = HubSettings(_env_file=env)  # type: ignore[call-arg]
+    assert hub.kiwoom_mode == "sim"
+    assert hub.sim_app_key is None
+    assert hub.database_url is None
+    assert hub.hub_journal_dir is None
+    assert hub.kiwoom_config().rest_url == "http://127.0.0.1:8002"
