@@ -26,6 +26,7 @@ from gslts_kiwoom import (
     FileTokenCache,
     KiwoomClient,
     KiwoomError,
+    RealOrdersDisabledError,
     TransportError,
     api_table,
 )
@@ -98,12 +99,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         _err(str(exc))
         return EXIT_USAGE
-    if spec.is_order and config.mode == "real" and not settings.kiwoom_allow_real_orders:
-        _err("real-money orders are refused unless KIWOOM_ALLOW_REAL_ORDERS=true")
-        return EXIT_USAGE
     try:
         with make_client(settings) as client:
             return _call(client, spec.api_id, body, args)
+    except RealOrdersDisabledError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
     except TransportError as exc:
         hint = " — simulator not running? start it with `gslts sim`" if config.mode == "sim" else ""
         _err(f"cannot reach the Kiwoom {config.mode} server at {config.rest_url}: {exc}{hint}")

@@ -85,4 +85,5 @@ class Settings(BaseSettings):
             rate_per_s=self.kiwoom_rate_per_s,
             rate_burst=self.kiwoom_rate_burst,
             timeout_s=self.kiwoom_timeout_s,
+            allow_real_orders=self.kiwoom_allow_real_orders,
         )

@@ -87,8 +87,8 @@ class FakeKiwoom:
 def make_config(app_key: str = APP_KEY, **kw: Any) -> KiwoomConfig:
     kw.setdefault("rate_per_s", 1000.0)
     kw.setdefault("rate_burst", 1000)
+    kw.setdefault("mode", "sim")
     return KiwoomConfig(
-        mode="sim",
         app_key=SecretStr(app_key),
         secret_key=SecretStr(SECRET_KEY),
         rest_url="http://kiwoom.test",

@@ -20,6 +20,7 @@ from gslts_kiwoom import (
     OrderType,
     ProtocolError,
     RateLimitError,
+    RealOrdersDisabledError,
     Side,
     Timeout,
     TransportError,
@@ -526,3 +527,15 @@ def test_token_force_new_replaces_the_held_token(server: FakeKiwoom) -> None:
         second = client.token(force_new=True)
     assert second != first
     assert len(server.issued) == 2
+
+
+def test_real_mode_orders_need_the_explicit_opt_in(server: FakeKiwoom) -> None:
+    """Nothing is sent for a real-money order unless allow_real_orders is set."""
+    server.handlers["kt10000"] = lambda req, body: reply({**OK, "ord_no": "0000001"})
+    with make_client(server, mode="real") as client:
+        with pytest.raises(RealOrdersDisabledError, match="KIWOOM_ALLOW_REAL_ORDERS"):
+            client.buy("005930", 1, 70000)
+        client.get_quote("005930")  # reads are fine
+    assert server.calls("kt10000") == []
+    with make_client(server, mode="real", allow_real_orders=True) as client:
+        assert client.buy("005930", 1, 70000).order_no == "0000001"

@@ -40,6 +40,9 @@ class KiwoomConfig(BaseModel):
     #: How many times a rate-limited (HTTP 429 / [1700]) request is retried with backoff.
     rate_limit_retries: int = 5
     timeout_s: float = 10.0
+    #: Orders (kt10000–kt10003) in ``real`` mode are refused unless this is True: trading
+    #: real money is an explicit opt-in, enforced here so every caller gets it.
+    allow_real_orders: bool = False
     #: Re-issue the token this many seconds before ``expires_dt``.
     token_refresh_margin_s: float = 300.0
 

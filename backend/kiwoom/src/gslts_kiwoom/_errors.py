@@ -4,6 +4,8 @@ The tree (catch the narrowest you can handle)::
 
     KiwoomError
     ├── UnknownApiError        api-id not in the table of 207 APIs (a programming error)
+    ├── RealOrdersDisabledError an order in ``real`` mode without ``allow_real_orders``
+    │                          (refused before anything is sent)
     ├── TransportError         the request failed on the network; it may or may not have
     │   │                      reached the server
     │   └── Timeout            connect/read/write timed out
@@ -75,6 +77,10 @@ class KiwoomError(Exception):
 
 class UnknownApiError(KiwoomError, LookupError):
     """The api-id is not one of the catalogued Kiwoom APIs."""
+
+
+class RealOrdersDisabledError(KiwoomError):
+    """An order was attempted in ``real`` mode without ``KiwoomConfig.allow_real_orders``."""
 
 
 class TransportError(KiwoomError):

@@ -32,6 +32,7 @@ from gslts_kiwoom._config import KiwoomConfig
 from gslts_kiwoom._errors import (
     ProtocolError,
     RateLimitError,
+    RealOrdersDisabledError,
     Timeout,
     TransportError,
     UnknownApiError,
@@ -296,6 +297,11 @@ class KiwoomClient:
         page: int,
         authed: bool,
     ) -> Response:
+        if spec.is_order and self.config.mode == "real" and not self.config.allow_real_orders:
+            raise RealOrdersDisabledError(
+                f"{spec.api_id} refused: real-money orders need allow_real_orders"
+                " (KIWOOM_ALLOW_REAL_ORDERS=true)"
+            )
         start = time.monotonic()
         payload = orjson.dumps(body)
         url = self._base_url + spec.path
