@@ -20,10 +20,10 @@ from typing import Any
 
 import orjson
 
+from gslts_backend.kiwoom_client import make_kiwoom_client
 from gslts_backend.settings import Settings
 from gslts_kiwoom import (
     APIError,
-    FileTokenCache,
     KiwoomClient,
     KiwoomError,
     RealOrdersDisabledError,
@@ -57,13 +57,6 @@ def _out(obj: Any) -> None:
 
 def _err(msg: str) -> None:
     sys.stderr.write(f"gslts kiwoom: {msg}\n")
-
-
-def make_client(settings: Settings) -> KiwoomClient:
-    """The client for the configured mode, with the token cached under ``DATA_DIR``."""
-    return KiwoomClient(
-        settings.kiwoom_config(), token_cache=FileTokenCache(settings.data_dir / "tokens")
-    )
 
 
 def _list_apis() -> int:
@@ -100,7 +93,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         _err(str(exc))
         return EXIT_USAGE
     try:
-        with make_client(settings) as client:
+        with make_kiwoom_client(settings) as client:
             return _call(client, spec.api_id, body, args)
     except RealOrdersDisabledError as exc:
         _err(str(exc))

@@ -188,3 +188,30 @@ def test_bad_inputs_and_rejections(url: str) -> None:
         with pytest.raises(OrderRejectedError) as exc:
             client.buy(CODE, 10_000_000, order_type=OrderType.MARKET)  # far beyond the cash
         assert exc.value.detail_code == "855056"
+
+
+@pytest.mark.integration
+def test_processes_share_one_token_through_redis(
+    sim: Any, url: str, redis_server_url: str, tmp_path: Any
+) -> None:
+    """Clients built by the services' factory with REDIS_URL issue one token between them."""
+    import uuid
+
+    from gslts_backend.kiwoom_client import make_kiwoom_client
+    from gslts_backend.settings import Settings
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        kiwoom_rest_url=url,
+        kiwoom_app_key=SecretStr(f"shared-{uuid.uuid4().hex}"),
+        kiwoom_secret_key=SecretStr("shared-secret"),
+        kiwoom_rate_per_s=1000.0,
+        kiwoom_rate_burst=1000,
+        redis_url=redis_server_url,
+        data_dir=tmp_path,
+    )
+    with make_kiwoom_client(settings) as hub_client, make_kiwoom_client(settings) as cli_client:
+        assert hub_client.get_quote("005930").name == "삼성전자"
+        assert cli_client.get_quote("000660").name == "SK하이닉스"
+        assert hub_client.token() == cli_client.token()
+    assert sim.state()["tokens"] == 1

@@ -42,7 +42,7 @@ def server(monkeypatch: pytest.MonkeyPatch, env: Path) -> FakeKiwoom:
             transport=httpx.MockTransport(fake),
         )
 
-    monkeypatch.setattr(cli_kiwoom, "make_client", make_client)
+    monkeypatch.setattr(cli_kiwoom, "make_kiwoom_client", make_client)
     return fake
 
 

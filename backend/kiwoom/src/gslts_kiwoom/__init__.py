@@ -25,7 +25,7 @@ from gslts_kiwoom._errors import (
     mask_secrets,
     register_secret,
 )
-from gslts_kiwoom._ratelimit import RateLimiter
+from gslts_kiwoom._ratelimit import Limiter, RateLimiter, RedisRateLimiter
 from gslts_kiwoom._rest import KiwoomClient, Response, VenueFilter
 from gslts_kiwoom._token import (
     FileTokenCache,
@@ -109,6 +109,7 @@ __all__ = [
     "KiwoomError",
     "KiwoomMode",
     "KiwoomWebSocket",
+    "Limiter",
     "MarketPhase",
     "MemoryTokenCache",
     "ModeMismatchError",
@@ -132,6 +133,7 @@ __all__ = [
     "RealtimeEvent",
     "RealtimeLoginError",
     "RealtimeRegistrationError",
+    "RedisRateLimiter",
     "RedisTokenCache",
     "Response",
     "SectorIndex",

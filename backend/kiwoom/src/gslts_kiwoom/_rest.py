@@ -41,7 +41,7 @@ from gslts_kiwoom._errors import (
     needs_reauth,
     register_secret,
 )
-from gslts_kiwoom._ratelimit import RateLimiter
+from gslts_kiwoom._ratelimit import Limiter, RateLimiter
 from gslts_kiwoom._token import KST, MemoryTokenCache, Token, TokenCache, TokenManager
 from gslts_kiwoom._token import token_cache_key as _token_cache_key
 from gslts_kiwoom.models import (
@@ -128,7 +128,7 @@ class KiwoomClient:
         token_cache: TokenCache | None = None,
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: Limiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] | None = None,
         transport_retries: int = 1,
@@ -147,7 +147,7 @@ class KiwoomClient:
         else:
             self._http = httpx.Client(timeout=config.timeout_s, transport=transport)
             self._owns_http = True
-        self._limiter = rate_limiter or RateLimiter(
+        self._limiter: Limiter = rate_limiter or RateLimiter(
             config.rate_per_s, config.rate_burst, sleep=sleep
         )
         self._sleep = sleep

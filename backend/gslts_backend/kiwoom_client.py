@@ -1,0 +1,40 @@
+"""The one way services build their Kiwoom REST client from settings.
+
+With ``REDIS_URL`` set, the token cache and the per-api-id rate limiter live in Redis, so
+the sub-server, the backend and ``gslts kiwoom`` share one token and one request budget per
+app key (Kiwoom counts both per key). Without Redis, tokens are cached in
+``DATA_DIR/tokens`` (shared by processes on this box) and each process limits itself.
+"""
+
+from __future__ import annotations
+
+from gslts_backend.settings import Settings
+from gslts_kiwoom import (
+    FileTokenCache,
+    KiwoomClient,
+    RedisRateLimiter,
+    RedisTokenCache,
+    token_cache_key,
+)
+
+
+def make_kiwoom_client(settings: Settings) -> KiwoomClient:
+    """A :class:`KiwoomClient` for the configured mode (see the module docstring).
+
+    Raises:
+        ValueError: the mode needs keys that are not configured.
+    """
+    config = settings.kiwoom_config()
+    if not settings.redis_url:
+        return KiwoomClient(config, token_cache=FileTokenCache(settings.data_dir / "tokens"))
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url)
+    namespace = token_cache_key(config.mode, config.rest_url, config.app_key.get_secret_value())
+    return KiwoomClient(
+        config,
+        token_cache=RedisTokenCache(client),
+        rate_limiter=RedisRateLimiter(
+            client, config.rate_per_s, config.rate_burst, namespace=namespace
+        ),
+    )
