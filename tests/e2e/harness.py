@@ -1,11 +1,11 @@
-"""End-to-end plumbing: the simulator market behind real REST + WebSocket, ground truth,
-a pausable TCP proxy (database outages) and hub runners (in-process or ``gslts sub-server``).
+"""End-to-end plumbing: the simulator market (REST + live WebSocket on one port), ground
+truth, a pausable TCP proxy (database outages) and hub runners (in-process or
+``gslts sub-server``).
 
-The market is :class:`gslts_kiwoom.sim.Simulator` (its ticker thread makes trades); REST is
-the simulator's own app (ka10032 ranking, ka10079 tick chart, au10001 tokens); the
-WebSocket is :class:`gslts_kiwoom.sim._ws.SimWsHub` fed by :class:`MarketFeed`, which turns
-every simulator trade into a Kiwoom-shaped ``0B`` entry (and book changes into ``0D``) and
-records every trade it sees: that record is the ground truth the tests compare against.
+The market is :class:`gslts_kiwoom.sim.Simulator` (its ticker thread makes trades) served by
+its own app: ka10032 ranking, ka10079 tick chart, au10001 tokens and the ``0B``/``0D``
+WebSocket; faults go through its public ``POST /_sim/faults``. :class:`MarketFeed` records
+every trade through the simulator's listener API: the ground truth the tests compare with.
 """
 
 from __future__ import annotations
@@ -26,11 +26,9 @@ from typing import Any
 
 import sqlalchemy as sa
 import uvicorn
-from starlette.routing import WebSocketRoute
 
 from gslts_db import make_engine
-from gslts_kiwoom.sim import BookUpdate, SimConfig, Simulator, Trade, create_app
-from gslts_kiwoom.sim._ws import RealListener, SimWsConfig, SimWsHub, WsIdentity
+from gslts_kiwoom.sim import SimConfig, Simulator, Trade, create_app
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,86 +39,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _signed(value: int, base: int) -> str:
-    if value > base:
-        return f"+{value}"
-    if value < base:
-        return f"-{value}"
-    return str(value)
-
-
-def trade_entry(t: Trade) -> dict[str, Any]:
-    """A simulator trade as a Kiwoom 0B 주식체결 REAL entry (wire shape, PROTOCOL §5.5)."""
-    base = t.base_price
-    change = t.price - base
-    rate = f"{change * 100 / base:.2f}" if base else "0.00"
-    return {
-        "type": "0B",
-        "name": "주식체결",
-        "item": t.code,
-        "values": {
-            "20": t.time.strftime("%H%M%S"),
-            "10": _signed(t.price, base),
-            "11": f"{change:+d}" if change else "0",
-            "12": rate if change <= 0 else f"+{rate}",
-            "27": _signed(t.best_ask, base),
-            "28": _signed(t.best_bid, base),
-            "15": f"{t.volume:+d}",
-            "13": str(t.cum_volume),
-            "14": str(t.cum_value // 1_000_000),
-            "16": _signed(t.open, base),
-            "17": _signed(t.high, base),
-            "18": _signed(t.low, base),
-            "25": "2" if change > 0 else ("5" if change < 0 else "3"),
-            "228": "100.00",
-            "290": "2",
-        },
-    }
-
-
-def book_entry(b: BookUpdate) -> dict[str, Any]:
-    """A simulator book as a Kiwoom 0D 주식호가잔량 REAL entry."""
-    values: dict[str, str] = {"21": b.time.strftime("%H%M%S")}
-    for i in range(10):
-        ask = b.asks[i] if i < len(b.asks) else None
-        bid = b.bids[i] if i < len(b.bids) else None
-        values[str(41 + i)] = _signed(ask.price, b.base_price) if ask else "0"
-        values[str(61 + i)] = str(ask.qty) if ask else "0"
-        values[str(51 + i)] = _signed(bid.price, b.base_price) if bid else "0"
-        values[str(71 + i)] = str(bid.qty) if bid else "0"
-    values["121"] = str(sum(x.qty for x in b.asks))
-    values["125"] = str(sum(x.qty for x in b.bids))
-    return {"type": "0D", "name": "주식호가잔량", "item": b.code, "values": values}
-
-
 class MarketFeed:
-    """Simulator events → REAL entries for the WS hub; records every trade (ground truth)."""
+    """Records every trade the simulator makes (the ground truth), via its listener API."""
 
     def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-        self.ws: SimWsHub | None = None
-        self._listeners: list[RealListener] = []
         self._lock = threading.Lock()
         self.trades: list[Trade] = []
         sim.add_listener(self._on_event)
 
-    def add_listener(self, listener: RealListener) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
-
     def _on_event(self, ev: object) -> None:
-        entry: dict[str, Any] | None = None
         if type(ev) is Trade:
             with self._lock:
                 self.trades.append(ev)
-            entry = trade_entry(ev)
-        elif type(ev) is BookUpdate:
-            ws = self.ws
-            if ws is not None and ev.code in ws.registered_items("0D"):
-                entry = book_entry(ev)
-        if entry is not None:
-            for listener in list(self._listeners):
-                listener([entry])
 
     def truth(self, codes: Sequence[str] | None = None) -> list[Trade]:
         with self._lock:
@@ -129,16 +59,6 @@ class MarketFeed:
             want = set(codes)
             out = [t for t in out if t.code in want]
         return out
-
-
-class _SimTokens:
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-
-    def validate_token(self, token: str) -> WsIdentity | None:
-        if not self.sim.token_valid(token):
-            return None
-        return WsIdentity(app_key="sim", account=self.sim.broker.account.account_no)
 
 
 class Market:
@@ -152,18 +72,12 @@ class Market:
             "rate_burst": 50,
             "trade_history": 50_000,
             "seed": 7,
+            "ws_ping_s": 1.0,
         }
         cfg.update(sim_overrides)
         self.sim = Simulator(SimConfig(**cfg))
         self.feed = MarketFeed(self.sim)
-        self.ws = SimWsHub(
-            _SimTokens(self.sim),
-            SimWsConfig(ping_interval_s=1.0, max_missed_pings=5, login_timeout_s=5.0),
-            feed=self.feed,
-        )
-        self.feed.ws = self.ws
-        app = create_app(self.sim)
-        app.router.routes.append(WebSocketRoute("/api/dostk/websocket", self.ws.endpoint))
+        app = create_app(self.sim)  # REST + the simulator's live WebSocket on one port
         self.port = free_port()
         self.rest_url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/api/dostk/websocket"
@@ -188,24 +102,31 @@ class Market:
 
     def stop(self) -> None:
         self.sim.stop()
-        self.ws.close()
         self.server.should_exit = True
         self._thread.join(10)
 
     # -- faults ------------------------------------------------------------------------
-    def drop_connections(self) -> int:
-        return self.ws.drop_all()
+    def fault(self, **body: Any) -> dict[str, Any]:
+        """``POST /_sim/faults`` (the simulator's public fault switch)."""
+        import httpx
 
-    def stall(self) -> int:
-        return self.ws.stall()
+        r = httpx.post(self.rest_url + "/_sim/faults", json=body, timeout=10)
+        r.raise_for_status()
+        out: dict[str, Any] = r.json()
+        return out
 
-    def unstall(self) -> int:
-        return self.ws.unstall()
+    def drop_connections(self) -> None:
+        self.fault(drop_connections=True)
+
+    def stall(self) -> None:
+        self.fault(stall=True)
+
+    def unstall(self) -> None:
+        self.fault(stall=False)
 
     def expire_tokens(self) -> None:
         """Every token dies; open sessions are dropped so the hub must re-LOGIN."""
-        self.sim.expire_tokens()
-        self.ws.drop_all()
+        self.fault(expire_tokens=True, drop_connections=True)
 
 
 class PausableProxy:

@@ -65,7 +65,7 @@ def test_dropped_connection_gap_is_backfilled(
     hub = make_hub()
     assert wait_for(lambda: hub.ws_state == "ready" and hub.ticks_received > 50, 15)
     for _ in range(2):
-        assert market.drop_connections() >= 1
+        market.drop_connections()
         time.sleep(1.5)  # the market trades on while the hub reconnects (backoff)
         assert wait_for(lambda: hub.ws_state == "ready", 10)
         _run_for(hub, 2.0)
@@ -84,7 +84,7 @@ def test_stall_watchdog_reconnects_and_backfills(
 ) -> None:
     hub = make_hub()
     assert wait_for(lambda: hub.ws_state == "ready" and hub.ticks_received > 50, 15)
-    assert market.stall() >= 1
+    market.stall()
     assert wait_for(lambda: hub.status()["watchdog_timeouts"] >= 1, 10)
     assert wait_for(lambda: hub.ws_state == "ready", 10)
     _run_for(hub, 2.5)
@@ -108,3 +108,38 @@ def test_token_expiry_reissues_and_relogins(
     res = _settle_and_compare(hub, market, db_engine)
     _assert_exact(res)
     assert hub.backfill.errors == 0
+
+
+def test_one_minute_candles_agree_with_stored_ticks(
+    make_hub: Callable[..., Hub], market: Market, db_engine: sa.Engine
+) -> None:
+    hub = make_hub()
+    assert wait_for(lambda: hub.writer.stats.ticks_written >= 300, 15)
+    market.drop_connections()  # a backfilled gap forces rebuilt minutes too
+    assert wait_for(lambda: hub.ws_state == "ready", 10)
+    _run_for(hub, 2.0)
+    _assert_exact(_settle_and_compare(hub, market, db_engine))
+    bars: dict[tuple[str, object], list[int]] = {}
+    with db_engine.connect() as conn:
+        for r in conn.exec_driver_sql(
+            "SELECT stock_code, trade_time, price, volume FROM tick_data "
+            "ORDER BY stock_code, cum_volume"
+        ):
+            key = (r.stock_code, r.trade_time.replace(second=0, microsecond=0))
+            qty = abs(r.volume)
+            b = bars.get(key)
+            if b is None:
+                bars[key] = [r.price, r.price, r.price, r.price, qty, 1]
+            else:
+                b[1], b[2], b[3] = max(b[1], r.price), min(b[2], r.price), r.price
+                b[4] += qty
+                b[5] += 1
+        stored = {
+            (r.stock_code, r.start_time): [r.open, r.high, r.low, r.close, r.volume, r.trade_count]
+            for r in conn.exec_driver_sql(
+                "SELECT stock_code, start_time, open, high, low, close, volume, trade_count "
+                "FROM candles WHERE bar_interval = '1m'"
+            )
+        }
+    assert len(bars) >= 10
+    assert stored == bars

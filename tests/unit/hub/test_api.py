@@ -165,3 +165,61 @@ def test_metrics_and_health(client: TestClient) -> None:
     assert "gslts_hub_ticks_written_total" in text
     assert "gslts_hub_journal_backlog_bytes" in text
     assert client.get("/api/health").status_code == 200
+
+
+def _day_ticks(day: datetime, n: int, cum0: int = 1) -> list[TickRow]:
+    t0 = day.replace(hour=9)
+    return [
+        TickRow("005930", day.date(), "KRX", cum0 + i, t0 + timedelta(milliseconds=10 * i),
+                t0 + timedelta(milliseconds=10 * i + 3), 70_000 + i % 50, 1, i)
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_cursor_pages_continue_across_trading_days(client: TestClient) -> None:
+    hub: Hub = client.app.state.hub  # type: ignore[attr-defined]
+    nxt_day = DAY + timedelta(days=1)
+    with hub.engine.begin() as conn:
+        insert_ticks(conn, _day_ticks(nxt_day, 30))  # cum restarts at 1 on a new day
+    params = {"start_time": DAY.isoformat(), "end_time": (DAY + timedelta(days=2)).isoformat(),
+              "limit": 7}  # fmt: skip
+    seen: list[tuple[str, int]] = []
+    cursor = None
+    for _ in range(20):
+        q = dict(params, **({"cursor": cursor} if cursor else {}))
+        body = client.get("/api/tick-data/005930", params=q).json()
+        seen += [(t["trade_date"], t["cum_volume"]) for t in body["ticks"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert cursor is None
+    want = [(DAY.date().isoformat(), 100 + i) for i in range(25)] + [
+        (nxt_day.date().isoformat(), 1 + i) for i in range(30)
+    ]
+    assert seen == want
+
+
+def test_csv_streams_a_large_multi_day_range_completely(client: TestClient) -> None:
+    hub: Hub = client.app.state.hub  # type: ignore[attr-defined]
+    days = [DAY + timedelta(days=d) for d in (1, 2)]
+    with hub.engine.begin() as conn:
+        for d in days:
+            insert_ticks(conn, _day_ticks(d, 12_000))
+    with client.stream(
+        "GET",
+        "/api/tick-data/005930",
+        params={
+            "start_time": DAY.isoformat(),
+            "end_time": (DAY + timedelta(days=3)).isoformat(),
+            "format": "csv",
+        },
+    ) as r:
+        assert r.status_code == 200
+        chunks = list(r.iter_text())
+    assert len(chunks) > 1  # streamed, not built as one body
+    rows = list(csv.DictReader(io.StringIO("".join(chunks))))
+    assert len(rows) == 25 + 24_000  # more than any JSON page (limit <= 10,000)
+    keys = [(r["trade_date"], int(r["cum_volume"])) for r in rows]
+    assert len(set(keys)) == len(keys)
+    assert keys[25] == (days[0].date().isoformat(), 1)
+    assert keys[-1] == (days[1].date().isoformat(), 12_000)
