@@ -65,6 +65,10 @@ class SimConfig(BaseModel):
     #: Generate market-wide trades only among the N stocks with the highest real trading
     #: value (0 = the whole universe). A flood over "50+ stocks" is ``trade_universe=50``.
     trade_universe: int = Field(default=0, ge=0)
+    #: At or above this market-wide rate each stock makes its trades of a step in one
+    #: tight loop (the flood path: one TradeBatch per stock per step, ~10x cheaper per
+    #: trade); below it trades are made one at a time in time order across stocks.
+    bulk_min_trades_per_s: float = Field(default=1000.0, ge=0)
     #: Every trade of the run is kept for ``GET /_sim/ground-truth`` up to this many;
     #: beyond it ``ground_truth_dropped`` counts the trades not kept.
     ground_truth_cap: int = Field(default=2_000_000, ge=0)

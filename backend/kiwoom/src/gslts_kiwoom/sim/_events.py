@@ -7,10 +7,14 @@ int KRW, times timezone-aware KST. ``Trade.volume`` is signed: ``+`` buy-initiat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from typing import Literal
+from zoneinfo import ZoneInfo
+
+from gslts_kiwoom.realtime import _fast_factory
 
 Side = Literal["buy", "sell"]
 OrderKind = Literal["new", "modify", "cancel"]
@@ -38,6 +42,86 @@ class Trade:
     best_bid: int
     #: per-stock sequence number, strictly increasing
     seq: int
+
+
+#: Trade(...) without the frozen-dataclass ``__setattr__`` cost.
+_new_trade = _fast_factory(Trade)
+
+
+@dataclass(slots=True)
+class TradeBatch:
+    """Consecutive trades of one stock from one market step, column-wise (the flood path).
+
+    Row ``i`` is the trade that :class:`Trade` would describe with ``time_us[i]``
+    (microseconds since the epoch), ``price[i]``, signed ``volume[i]``, ``cum_volume[i]``,
+    ``cum_value[i]``, ``high[i]``/``low[i]`` (day high/low after it), ``best_ask[i]``/
+    ``best_bid[i]`` (the book after it) and per-stock sequence ``seq0 + i + 1``. Listeners
+    that set ``accepts_batches = True`` and define ``on_batch(batch)`` receive it as is;
+    every other listener receives the equivalent :class:`Trade` events (:meth:`trades`).
+    Never changed after it is emitted (the trade history keeps it).
+    """
+
+    code: str
+    base_price: int
+    open: int
+    seq0: int
+    time_us: list[int]
+    price: list[int]
+    volume: list[int]
+    cum_volume: list[int]
+    cum_value: list[int]
+    high: list[int]
+    low: list[int]
+    best_ask: list[int]
+    best_bid: list[int]
+
+    def __len__(self) -> int:
+        return len(self.price)
+
+    def rows(self) -> Iterator[tuple[int, ...]]:
+        """``(time_us, price, volume, cum_volume, cum_value, open, high, low, base_price,
+        best_ask, best_bid, seq)`` per trade: :class:`Trade`'s fields after code/time."""
+        n = len(self.price)
+        return zip(
+            self.time_us,
+            self.price,
+            self.volume,
+            self.cum_volume,
+            self.cum_value,
+            repeat(self.open, n),
+            self.high,
+            self.low,
+            repeat(self.base_price, n),
+            self.best_ask,
+            self.best_bid,
+            range(self.seq0 + 1, self.seq0 + n + 1),
+            strict=True,
+        )
+
+    def trades(self) -> list[Trade]:
+        """The batch as :class:`Trade` events (for listeners that take one at a time)."""
+        code = self.code
+        return [trade_from_row(code, row) for row in self.rows()]
+
+
+#: 1970-01-01 00:00 in KST: ``_EPOCH + timedelta(microseconds=us)`` is exact (no floats).
+EPOCH_KST = datetime(1970, 1, 1, tzinfo=UTC).astimezone(ZoneInfo("Asia/Seoul"))
+_US = timedelta(microseconds=1)
+
+
+def us_to_datetime(us: int) -> datetime:
+    """Microseconds since the epoch → aware KST datetime (exact)."""
+    return EPOCH_KST + timedelta(microseconds=us)
+
+
+def datetime_to_us(t: datetime) -> int:
+    """Aware datetime → microseconds since the epoch (exact)."""
+    return (t - EPOCH_KST) // _US
+
+
+def trade_from_row(code: str, row: tuple[int, ...]) -> Trade:
+    """A :class:`Trade` from a :meth:`TradeBatch.rows` row."""
+    return _new_trade(code, EPOCH_KST + timedelta(microseconds=row[0]), *row[1:])
 
 
 @dataclass(frozen=True, slots=True)

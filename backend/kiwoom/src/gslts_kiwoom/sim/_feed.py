@@ -29,7 +29,9 @@ from gslts_kiwoom.sim._events import (
     OrderUpdate,
     PhaseChange,
     Trade,
+    TradeBatch,
     ViUpdate,
+    us_to_datetime,
 )
 from gslts_kiwoom.sim._ws import RawItem, RealListener
 
@@ -93,6 +95,43 @@ def _hms(t: datetime) -> str:
     return f"{t.hour:02d}{t.minute:02d}{t.second:02d}"
 
 
+#: KST is UTC+9 all year (no daylight saving since 1988).
+_KST_OFFSET_S = 9 * 3600
+
+
+class _PriceCache:
+    """Per-stock 0B fragments by price (valid for one base price and one day's limits)."""
+
+    __slots__ = ("base", "head", "lower", "prefix", "signed", "tail", "upper")
+
+    def __init__(self, code: str, base: int, lower: int, upper: int) -> None:
+        self.base, self.lower, self.upper = base, lower, upper
+        self.prefix = '{"type":"0B","name":"주식체결","item":"' + code + '","values":{"20":"'
+        #: price → signed text (27/28/16/17/18); 0 (an empty book side) → "0"
+        self.signed: dict[int, str] = {0: "0"}
+        #: price → '","10":…,"11":…,"12":…,"27":"' (the fields fixed by the price)
+        self.head: dict[int, str] = {}
+        #: price → FID 25 (sign code)
+        self.tail: dict[int, str] = {}
+
+    def sgn(self, price: int) -> str:
+        s = self.signed.get(price)
+        if s is None:
+            s = self.signed[price] = sgn(price, self.base) if price else "0"
+        return s
+
+    def fill(self, p: int) -> str:
+        base = self.base
+        diff = p - base
+        head = (
+            f'","10":"{sgn(p, base)}","11":"{"+" if diff > 0 else ""}{diff}",'
+            f'"12":"{pct(p, base)}","27":"'
+        )
+        self.head[p] = head
+        self.tail[p] = _sign_code(p, base, self.lower, self.upper)
+        return head
+
+
 @dataclass(slots=True)
 class _Index:
     code: str
@@ -147,6 +186,7 @@ class WireFeed:
         self._last_price: dict[str, int] = {}
         #: code → [last price, shares, KRW, time] traded since the last flush
         self._moved: dict[str, list[Any]] = {}
+        self._price_cache: dict[str, _PriceCache] = {}
         self._build_indexes()
         #: counters for ``GET /_sim/state``
         self.entries = 0
@@ -239,6 +279,86 @@ class WireFeed:
         if not items or code not in items:
             return
         self._buf.append(("0B", code, self.trade_text(t)))
+
+    def on_batch(self, b: TradeBatch) -> None:
+        """The flood path: a stock's trades of one step (:class:`TradeBatch`) → 0B entries.
+
+        Only changing fields are formatted; signed prices, change, rate and sign code come
+        from per-stock caches keyed by price (a stock trades on few distinct prices)."""
+        code = b.code
+        if code in self._members:
+            moved = self._moved.get(code)
+            qty = b.cum_volume[-1] - b.cum_volume[0] + abs(b.volume[0])
+            value = b.cum_value[-1] - b.cum_value[0] + b.price[0] * abs(b.volume[0])
+            t_last = us_to_datetime(b.time_us[-1])
+            if moved is None:
+                self._moved[code] = [b.price[-1], qty, value, t_last]
+            else:
+                moved[0] = b.price[-1]
+                moved[1] += qty
+                moved[2] += value
+                moved[3] = t_last
+        items = self._wanted.get("0B")
+        if not items or code not in items:
+            return
+        base = b.base_price
+        cache = self._price_cache.get(code)
+        if cache is None or cache.base != base:
+            st = self.market._states.get(code)
+            lower, upper = (st.lower, st.upper) if st is not None else (0, 1 << 62)
+            cache = self._price_cache[code] = _PriceCache(code, base, lower, upper)
+        signed = cache.signed
+        head = cache.head
+        tail = cache.tail
+        sb = self._strength.get(code)
+        if sb is None:
+            sb = self._strength[code] = [0, 0]
+        buys, sells = sb
+        prefix = cache.prefix
+        o_s = cache.sgn(b.open)
+        last_sec = -1
+        hms = ""
+        out = self._buf
+        for t, p, v, cv, cval, h, lo, a, bid in zip(
+            b.time_us,
+            b.price,
+            b.volume,
+            b.cum_volume,
+            b.cum_value,
+            b.high,
+            b.low,
+            b.best_ask,
+            b.best_bid,
+            strict=True,
+        ):
+            sec = t // 1_000_000
+            if sec != last_sec:
+                last_sec = sec
+                sod = (sec + _KST_OFFSET_S) % 86_400
+                hms = f"{sod // 3600:02d}{sod // 60 % 60:02d}{sod % 60:02d}"
+            if v > 0:
+                buys += v
+                vs = f"+{v}"
+            else:
+                sells -= v
+                vs = str(v)
+            hp = head.get(p)
+            if hp is None:
+                hp = cache.fill(p)
+            out.append(
+                (
+                    "0B",
+                    code,
+                    f'{prefix}{hms}{hp}{signed.get(a) or cache.sgn(a)}","28":"'
+                    f'{signed.get(bid) or cache.sgn(bid)}","15":"{vs}","13":"{cv}",'
+                    f'"14":"{cval // 1_000_000}","16":"{o_s}","17":"'
+                    f'{signed.get(h) or cache.sgn(h)}","18":"{signed.get(lo) or cache.sgn(lo)}'
+                    f'","25":"{tail[p]}","228":"'
+                    f"{f'{buys * 100 / sells:.2f}' if sells else '0.00'}"
+                    '","290":"2","9081":"1"}}',
+                )
+            )
+        sb[0], sb[1] = buys, sells
 
     def _update_indexes(self) -> None:
         moved, self._moved = self._moved, {}

@@ -16,9 +16,11 @@ import random
 import zlib
 from array import array
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import accumulate, islice
+from operator import mul
 from typing import TYPE_CHECKING, Literal
 
 from gslts_kiwoom import krx
@@ -31,7 +33,11 @@ from gslts_kiwoom.sim._events import (
     PhaseChange,
     Side,
     Trade,
+    TradeBatch,
     ViUpdate,
+    datetime_to_us,
+    trade_from_row,
+    us_to_datetime,
 )
 from gslts_kiwoom.sim._universe import Stock
 
@@ -87,6 +93,63 @@ class _Level:
     qty: int
 
 
+class TradeHistory:
+    """The last ``maxlen`` trades of a stock (ka10079, ``Simulator.trades``).
+
+    Holds :class:`Trade` objects from the per-trade path and whole :class:`TradeBatch`
+    objects from the flood path (O(1) per batch; old batches fall off as a whole once
+    ``maxlen`` newer trades exist). Iteration yields the last ``maxlen`` trades as
+    :class:`Trade`, oldest first, either way.
+    """
+
+    __slots__ = ("_code", "_items", "_maxlen", "_n")
+
+    def __init__(self, code: str, maxlen: int) -> None:
+        self._code = code
+        self._maxlen = maxlen
+        self._items: deque[Trade | TradeBatch] = deque()
+        self._n = 0
+
+    def __len__(self) -> int:
+        return min(self._n, self._maxlen)
+
+    def __iter__(self) -> Iterator[Trade]:
+        code = self._code
+        skip = self._n - self._maxlen
+        for item in list(self._items):
+            if not isinstance(item, TradeBatch):
+                if skip > 0:
+                    skip -= 1
+                    continue
+                yield item
+                continue
+            rows = item.rows()
+            if skip > 0:
+                n = len(item)
+                rows = islice(rows, min(skip, n), None)
+                skip -= n
+            for row in rows:
+                yield trade_from_row(code, row)
+
+    def _add(self, item: Trade | TradeBatch, n: int) -> None:
+        items = self._items
+        items.append(item)
+        self._n += n
+        while items:
+            first = items[0]
+            size = 1 if type(first) is Trade else len(first)  # type: ignore[arg-type]
+            if self._n - size < self._maxlen:
+                break
+            items.popleft()
+            self._n -= size
+
+    def append(self, trade: Trade) -> None:
+        self._add(trade, 1)
+
+    def extend_batch(self, batch: TradeBatch) -> None:
+        self._add(batch, len(batch))
+
+
 @dataclass(slots=True)
 class StockState:
     """Mutable state of one stock for the current day (internal to the simulator)."""
@@ -108,7 +171,7 @@ class StockState:
     seq: int = 0
     asks: list[_Level] = field(default_factory=list)
     bids: list[_Level] = field(default_factory=list)
-    trades: deque[Trade] = field(default_factory=deque)
+    trades: TradeHistory = field(default_factory=lambda: TradeHistory("", 5000))
     minute_bars: deque[Bar] = field(default_factory=deque)
     #: completed days of this run, oldest first
     past_days: list[Bar] = field(default_factory=list)
@@ -120,6 +183,13 @@ class StockState:
     vi_ref: int = 0
     vi_until: datetime | None = None
     vi_count: int = 0
+    #: the flood path's price grid: every valid price from ``lower`` to ``upper`` and the
+    #: index of each (tick up/down = index ± 1), built on first use each day
+    ladder: list[int] = field(default_factory=list)
+    ladder_ix: dict[int, int] = field(default_factory=dict)
+    #: the flood path's trade sizes (lognormal around ``typical_qty``), drawn once
+    sizes: list[int] = field(default_factory=list)
+    level_sizes: list[int] = field(default_factory=list)
 
     @property
     def best_ask(self) -> int:
@@ -168,6 +238,8 @@ class Market:
         #: stocks whose book changed in the current step (one BookUpdate each at its end)
         self._dirty: dict[str, StockState] = {}
         self._focus: tuple[list[str], list[float]] | None = None
+        #: per-stock share of the market-wide rate (the flood path's Poisson draws)
+        self._probs: tuple[list[str], list[float]] | None = None
         self._vi_active: dict[str, StockState] = {}
         self.phase_code = ""
         if config.trade_universe:
@@ -188,6 +260,7 @@ class Market:
             acc += max(s.value, 1) / total
             weights.append(acc)
         self._focus = ([s.code for s in stocks], weights)
+        self._probs = None
 
     # --- listeners --------------------------------------------------------------------
     def add_listener(self, listener: Callable[[MarketEvent], None]) -> None:
@@ -233,7 +306,7 @@ class Market:
             upper=upper,
             typical_qty=typical,
             prev_volume=stock.volume,
-            trades=deque(maxlen=self.config.trade_history),
+            trades=TradeHistory(stock.code, self.config.trade_history),
             minute_bars=deque(maxlen=1440 * 3),
         )
         self._start_day(st, stock.volume)
@@ -241,6 +314,7 @@ class Market:
 
     def _start_day(self, st: StockState, reference_volume: int) -> None:
         st.lower, st.upper = krx.price_limits(st.base_price)
+        st.ladder, st.ladder_ix = [], {}
         st.last = st.base_price
         st.open = st.high = st.low = 0
         st.cum_volume = st.cum_value = 0
@@ -311,6 +385,8 @@ class Market:
         self._release_vis(now)
         if not self.trading_open(now):
             return 0
+        if self.trades_per_s >= self.config.bulk_min_trades_per_s:
+            return self._bulk_step(prev, now, dt, active_codes)
         events: list[tuple[datetime, str]] = []
         cap = max(
             self.config.max_trades_per_step,
@@ -454,6 +530,260 @@ class Market:
                 self._record_trade(st, t, price, q if buy else -q)
         self._match_crossing(st, t)
         self._dirty[st.stock.code] = st
+
+    # --- the flood path -----------------------------------------------------------------
+    def _bulk_step(
+        self, prev: datetime, now: datetime, dt: float, active_codes: Sequence[str]
+    ) -> int:
+        """One step at a high rate: each trading stock draws its trade count (Poisson with
+        its share of the rate) and makes them in one tight loop (:meth:`_bulk_trades`).
+
+        Stocks with resting user orders keep the per-trade path (their orders must match
+        trade by trade); within a step trades are emitted stock by stock (each stock's
+        trades in time order), then one book per changed stock.
+        """
+        if self._probs is None:
+            codes, weights = self._focus or (self.codes, self._cum_weights)
+            top = weights[-1] or 1.0
+            probs = [(w - p) / top for w, p in zip(weights, [0.0, *weights[:-1]], strict=True)]
+            self._probs = (codes, probs)
+        codes, probs = self._probs
+        lam = self.trades_per_s * dt
+        cap = max(
+            self.config.max_trades_per_step,
+            int(self.trades_per_s * self.config.tick_interval_s * 4),
+        )
+        if lam > cap:
+            lam = float(cap)
+        rng = self._rng
+        t0 = datetime_to_us(prev)
+        span = datetime_to_us(now) - t0
+        active = set(active_codes)
+        made = 0
+        for code in active_codes:
+            n = _poisson(rng, self.config.active_order_stock_rate * dt)
+            made += self._slow_trades(code, prev, dt, n)
+        for code, p in zip(codes, probs, strict=True):
+            k = _poisson(rng, lam * p)
+            if not k:
+                continue
+            if code in active:
+                made += self._slow_trades(code, prev, dt, k)
+                continue
+            st = self.state(code)
+            if st.vi_until is None:
+                made += self._bulk_trades(st, k, t0, span)
+        self.flush_books()
+        return made
+
+    def _slow_trades(self, code: str, prev: datetime, dt: float, n: int) -> int:
+        rnd = self._rng.random
+        made = 0
+        for off in sorted(rnd() * dt for _ in range(n)):
+            st = self.state(code)
+            if st.vi_until is not None:
+                break
+            self._market_trade(st, prev + timedelta(seconds=off))
+            made += 1
+        return made
+
+    def _ladder(self, st: StockState) -> tuple[list[int], dict[int, int]]:
+        """Every valid price inside today's limits (KRX tick bands) and its index."""
+        if not st.ladder:
+            ladder, p = [], st.lower
+            while p <= st.upper:
+                ladder.append(p)
+                p = krx.tick_up(p)
+            st.ladder = ladder
+            st.ladder_ix = {p: i for i, p in enumerate(ladder)}
+        if not st.sizes:
+            rng, typ = st.rng, st.typical_qty
+            st.sizes = [max(1, int(typ * rng.lognormvariate(0.0, 0.7))) for _ in range(512)]
+            st.level_sizes = [max(1, int(typ * rng.uniform(0.5, 3.0))) for _ in range(512)]
+        return st.ladder, st.ladder_ix
+
+    def _bulk_trades(self, st: StockState, k: int, t0: int, span: int) -> int:
+        """Up to ``k`` market trades of one stock at times spread over ``[t0, t0 + span)``
+        (epoch µs), in one loop; returns how many were made.
+
+        The same model as :meth:`_market_trade`: book noise, a buy or sell (pulled back
+        towards the base price) takes liquidity at the touch; an emptied level moves the
+        touch one tick on the precomputed price ladder (never outside the daily limits) and
+        the other side usually steps into the gap. Recorded once per batch in the ground
+        truth, the trade history and the minute bars, and emitted as one TradeBatch.
+        """
+        ladder, lix = self._ladder(st)
+        asks, bids = st.asks, st.bids
+        if not asks and not bids:
+            return 0
+        rnd = st.rng.random
+        sizes = st.sizes
+        nsz = len(sizes)
+        typ = st.typical_qty
+        base = st.base_price
+        top_ix = len(ladder) - 1
+        th = self.config.vi_threshold
+        ref = st.vi_ref or base
+        vi_hi, vi_lo = (ref + ref * th, ref - ref * th) if th > 0 and ref else (math.inf, -1.0)
+        cumv0, cumval0 = st.cum_volume, st.cum_value
+        op = st.open
+        p_buy = min(0.8, max(0.2, 0.5 - 1.5 * (st.last / base - 1.0))) if base else 0.5
+        # book noise (quantity nudges) once per batch rather than before every trade
+        for _ in range(1 + k // 8):
+            side = asks if rnd() < 0.5 else bids
+            if side:
+                lvl = side[int(rnd() * len(side))]
+                lvl.qty = max(1, lvl.qty + int(typ * (rnd() * 1.1 - 0.5)))
+        pl: list[int] = []
+        vl: list[int] = []
+        al: list[int] = []
+        bl: list[int] = []
+        lqs = st.level_sizes
+        nlq = len(lqs)
+        level = _Level
+        ba = asks[0].price if asks else 0
+        bb = bids[0].price if bids else 0
+        gap = True
+        vi_hit = False
+        for _ in range(k):
+            if gap:
+                # a spread wider than one tick is usually filled by a new level
+                ia, ib = lix.get(ba, -1), lix.get(bb, -1)
+                if ia - ib <= 1 or ib < 0 or not bb:
+                    gap = False
+                elif rnd() < 0.5:
+                    if rnd() < 0.5:
+                        bb = ladder[ib + 1]
+                        bids.insert(0, level(bb, lqs[int(rnd() * nlq)]))
+                        del bids[BOOK_LEVELS:]
+                    else:
+                        ba = ladder[ia - 1]
+                        asks.insert(0, level(ba, lqs[int(rnd() * nlq)]))
+                        del asks[BOOK_LEVELS:]
+            # buy-initiated with p_buy unless that side of the book is empty
+            buy = (bool(asks) or not bids) if rnd() < p_buy else not bids
+            levels = asks if buy else bids
+            if not levels:
+                break
+            lvl = levels[0]
+            q = sizes[int(rnd() * nsz)]
+            price = lvl.price
+            if q >= lvl.qty:
+                # the level is emptied: the touch moves one tick on the ladder, a new level
+                # appears at the far end, and usually the other side steps into the gap
+                q = lvl.qty
+                del levels[0]
+                if buy:
+                    j = lix.get(asks[-1].price if asks else price, top_ix)
+                    if j < top_ix:
+                        asks.append(level(ladder[j + 1], lqs[int(rnd() * nlq)]))
+                    ba = asks[0].price if asks else 0
+                    if rnd() < 0.6 and bb < price and (not ba or price < ba):
+                        bids.insert(0, level(price, lqs[int(rnd() * nlq)]))
+                        del bids[BOOK_LEVELS:]
+                        bb = price
+                else:
+                    j = lix.get(bids[-1].price if bids else price, 0)
+                    if j > 0:
+                        bids.append(level(ladder[j - 1], lqs[int(rnd() * nlq)]))
+                    bb = bids[0].price if bids else 0
+                    if rnd() < 0.6 and (not ba or ba > price) and price > bb:
+                        asks.insert(0, level(price, lqs[int(rnd() * nlq)]))
+                        del asks[BOOK_LEVELS:]
+                        ba = price
+                gap = True
+                p_buy = 0.5 - 1.5 * (price / base - 1.0)
+                p_buy = 0.8 if p_buy > 0.8 else (0.2 if p_buy < 0.2 else p_buy)
+            else:
+                lvl.qty -= q
+            pl.append(price)
+            vl.append(q if buy else -q)
+            al.append(ba)
+            bl.append(bb)
+            if price >= vi_hi or price <= vi_lo:
+                vi_hit = True
+                break
+        m = len(pl)
+        if not m:
+            return 0
+        # columns derived in C (accumulate/map) rather than per trade in the loop
+        step = span / m
+        last_us = datetime_to_us(st.last_trade_time) if st.last_trade_time else 0
+        tl = [t0 + int((i + rnd()) * step) for i in range(m)]
+        if tl[0] < last_us:
+            tl = [t if t > last_us else last_us for t in tl]
+        ql = list(map(abs, vl))
+        cvl = list(accumulate(ql, initial=cumv0))
+        del cvl[0]
+        cval = list(accumulate(map(mul, pl, ql), initial=cumval0))
+        del cval[0]
+        if not op:
+            op = pl[0]
+            hl = list(accumulate(pl, max))
+            ll = list(accumulate(pl, min))
+        else:
+            hl = list(accumulate(pl, max, initial=st.high))
+            del hl[0]
+            ll = list(accumulate(pl, min, initial=st.low))
+            del ll[0]
+        st.open, st.high, st.low = op, hl[-1], ll[-1]
+        st.last = pl[-1]
+        st.cum_volume, st.cum_value = cvl[-1], cval[-1]
+        seq0 = st.seq
+        st.seq += m
+        last_t = us_to_datetime(tl[-1])
+        st.last_trade_time = last_t
+        batch = TradeBatch(st.stock.code, base, op, seq0, tl, pl, vl, cvl, cval, hl, ll, al, bl)
+        st.trades.extend_batch(batch)
+        self.ground_truth.add_batch(batch)
+        self._bars_from_batch(st, batch)
+        self._dirty[st.stock.code] = st
+        self._emit_batch(batch)
+        if vi_hit:
+            self._check_vi(st, last_t, pl[-1])
+        return m
+
+    @staticmethod
+    def _bars_from_batch(st: StockState, b: TradeBatch) -> None:
+        """Fold a batch into the 1-minute bars (per minute slice, not per trade)."""
+        tl, pl, cvl, cval = b.time_us, b.price, b.cum_volume, b.cum_value
+        n = len(tl)
+        prev_cum = cvl[0] - abs(b.volume[0])
+        prev_val = cval[0] - pl[0] * abs(b.volume[0])
+        bars = st.minute_bars
+        i = 0
+        while i < n:
+            minute = tl[i] - tl[i] % 60_000_000
+            j = bisect.bisect_left(tl, minute + 60_000_000, i)
+            seg = pl[i:j]
+            hi, lo, close = max(seg), min(seg), pl[j - 1]
+            vol, val = cvl[j - 1] - prev_cum, cval[j - 1] - prev_val
+            start = us_to_datetime(minute)
+            if bars and bars[-1].start == start:
+                bar = bars[-1]
+                bar.high = max(bar.high, hi)
+                bar.low = min(bar.low, lo)
+                bar.close = close
+                bar.volume += vol
+                bar.value += val
+                bar.cum_volume = cvl[j - 1]
+            else:
+                bars.append(Bar(start, pl[i], hi, lo, close, vol, val, cvl[j - 1]))
+            prev_cum, prev_val = cvl[j - 1], cval[j - 1]
+            i = j
+
+    def _emit_batch(self, batch: TradeBatch) -> None:
+        """Listeners with ``on_batch`` get the batch; the others its :class:`Trade` events."""
+        trades: list[Trade] | None = None
+        for listener in list(self._listeners):
+            on_batch = getattr(listener, "on_batch", None)
+            if on_batch is not None:
+                on_batch(batch)
+                continue
+            if trades is None:
+                trades = batch.trades()
+            for t in trades:
+                listener(t)
 
     def _jitter(self, st: StockState) -> None:
         """Small book changes between trades: refill a spread gap, nudge a quantity."""
@@ -768,6 +1098,28 @@ class GroundTruth:
         self.volume.append(t.volume)
         self.cum_volume.append(t.cum_volume)
         self.seq.append(t.seq)
+
+    def add_batch(self, b: TradeBatch) -> None:
+        """Append a :class:`TradeBatch` (flood path) column by column."""
+        n = len(b.price)
+        room = self.cap - len(self.code)
+        if n > room:
+            self.dropped += n - max(room, 0)
+            n = max(room, 0)
+            if not n:
+                return
+        self.code.extend(array("I", (self._index[b.code],)) * n)
+        if n == len(b.price):
+            self.time_us.extend(b.time_us)
+            self.price.extend(b.price)
+            self.volume.extend(b.volume)
+            self.cum_volume.extend(b.cum_volume)
+        else:
+            self.time_us.extend(b.time_us[:n])
+            self.price.extend(b.price[:n])
+            self.volume.extend(b.volume[:n])
+            self.cum_volume.extend(b.cum_volume[:n])
+        self.seq.extend(range(b.seq0 + 1, b.seq0 + n + 1))
 
     def rows(
         self, since_seq: int = 0, limit: int | None = None, code: str | None = None
