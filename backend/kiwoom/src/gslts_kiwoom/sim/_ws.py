@@ -147,8 +147,11 @@ class _Session:
     sid: int
     ws: WebSocket
     identity: WsIdentity
-    #: outbound queue: ``(True, frame_text)`` raw frames, ``(False, entry)`` REAL entries
-    out: deque[tuple[bool, Any]] = field(default_factory=deque)
+    #: outbound frames ``(real_items, text)``: REAL frames built when routed (``real_items``
+    #: entries each), control frames with 0
+    out: deque[tuple[int, str]] = field(default_factory=deque)
+    #: REAL entries queued in ``out`` (the slow-consumer cap counts these)
+    pending: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     groups: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     #: caches of ``groups`` for routing (rebuilt on REG/REMOVE)
@@ -169,8 +172,9 @@ class _Session:
         self.pair_set = frozenset(self.pairs())
         self.account_types = frozenset(t for (t, _i) in self.pair_set if t in _ACCOUNT_TYPES)
 
-    def put(self, raw: bool, payload: Any) -> None:
-        self.out.append((raw, payload))
+    def put(self, text: str) -> None:
+        """Queue a control frame (LOGIN/REG replies, PING, SYSTEM, garbage)."""
+        self.out.append((0, text))
         self.wake.set()
 
     def wants(self, typ: str, item: str) -> bool:
@@ -313,7 +317,7 @@ class SimWsHub:
         sessions = list(self._sessions.values())
         for s in sessions:
             for text in frames:
-                s.put(True, text)
+                s.put(text)
         return len(sessions)
 
     # -- the endpoint -----------------------------------------------------------------
@@ -419,14 +423,13 @@ class SimWsHub:
             elif trnm in ("REG", "REMOVE"):
                 code, reply_msg = self._register(s, trnm, msg)
                 reply = {"trnm": trnm, "return_code": code, "return_msg": reply_msg}
-                s.put(True, orjson.dumps(reply).decode())
+                s.put(orjson.dumps(reply).decode())
             elif trnm == "SYSTEM":
                 self.stats["system_echoed"] += 1
                 await self._close(s, 1008)
                 return
             elif trnm == "LOGIN":
                 s.put(
-                    True,
                     orjson.dumps(
                         {
                             "trnm": "LOGIN",
@@ -490,11 +493,11 @@ class SimWsHub:
                     return
             s.awaiting_pong = True
             self.stats["ping"] += 1
-            s.put(True, PING_FRAME)
+            s.put(PING_FRAME)
 
     async def _writer(self, s: _Session) -> None:
-        limit = self.config.max_items_per_frame
         out = s.out
+        stats = self.stats
         while not s.closed:
             if not out:
                 s.wake.clear()
@@ -504,53 +507,66 @@ class SimWsHub:
                 await s.unstall.wait()
             if s.closed:
                 return
-            raw, payload = out.popleft()
-            if raw:
-                await self._send(s, payload)
-                continue
-            parts = [payload[2] if isinstance(payload, tuple) else _dumps(payload)]
-            # batch the REAL entries queued right behind (several items per frame)
-            while out and len(parts) < limit and not out[0][0]:
-                p2 = out.popleft()[1]
-                parts.append(p2[2] if isinstance(p2, tuple) else _dumps(p2))
-            await self._send(s, '{"trnm":"REAL","data":[' + ",".join(parts) + "]}")
-            self.stats["real_items"] += len(parts)
-            self.stats["real_frames"] += 1
+            n, text = out.popleft()
+            await self._send(s, text)
+            if n:
+                s.pending -= n
+                stats["real_items"] += n
+                stats["real_frames"] += 1
 
     def _route(self, entries: Sequence[Mapping[str, Any] | RawItem]) -> None:
+        """Fan entries out to the sessions that want them, as ready REAL frames.
+
+        Per entry only the routing decision (cached across consecutive entries of one
+        ``(type, item)``, e.g. a stock's trades of a step) and a list append happen; each
+        session's entries are then joined into frames of ``max_items_per_frame`` once, and
+        a mapping entry is serialised once whatever the number of sessions."""
         sessions = [s for s in self._sessions.values() if not s.closed and not s.stalled]
         if not sessions:
             return
-        cap = self.config.max_pending_per_session
-        touched: list[_Session] = []
+        texts: dict[int, list[str]] = {s.sid: [] for s in sessions}
+        last_typ: str | None = None
+        last_item: str | None = None
+        targets: list[list[str]] = []
         for entry in entries:
-            account = None
             if isinstance(entry, tuple):
-                typ, item, _text = entry
-            else:
-                typ_any, item_any = entry.get("type"), entry.get("item", "")
-                if not isinstance(typ_any, str) or not isinstance(item_any, str):
-                    continue
-                typ, item = typ_any, item_any
-            if typ in _ACCOUNT_TYPES and not isinstance(entry, tuple):
+                typ, item, text = entry
+                if typ != last_typ or item != last_item:
+                    last_typ, last_item = typ, item
+                    targets = [texts[s.sid] for s in sessions if _wants(s, typ, item, None)]
+                for lst in targets:
+                    lst.append(text)
+                continue
+            typ_any, item_any = entry.get("type"), entry.get("item", "")
+            if not isinstance(typ_any, str) or not isinstance(item_any, str):
+                continue
+            account = None
+            if typ_any in _ACCOUNT_TYPES:
                 values = entry.get("values")
                 account = values.get("9201") if isinstance(values, Mapping) else None
-            for s in sessions:
-                if account is not None and s.identity.account != account:
+            wanted = [s for s in sessions if _wants(s, typ_any, item_any, account)]
+            if wanted:
+                text = _dumps(entry)
+                for s in wanted:
+                    texts[s.sid].append(text)
+            last_typ = None  # keep the order of entries; recompute the next targets
+        cap = self.config.max_pending_per_session
+        limit = self.config.max_items_per_frame
+        for s in sessions:
+            lst = texts[s.sid]
+            if not lst:
+                continue
+            room = cap - s.pending
+            if len(lst) > room:
+                self.stats["real_dropped"] += len(lst) - max(room, 0)
+                if room <= 0:
                     continue
-                if typ in _ACCOUNT_TYPES:
-                    if typ not in s.account_types:
-                        continue
-                elif (typ, item) not in s.pair_set and not (
-                    typ in _ANY_ITEM_TYPES and (typ, "") in s.pair_set
-                ):
-                    continue
-                if len(s.out) >= cap:
-                    self.stats["real_dropped"] += 1
-                    continue
-                s.out.append((False, entry))
-                touched.append(s)
-        for s in touched:
+                del lst[room:]
+            s.pending += len(lst)
+            append = s.out.append
+            for i in range(0, len(lst), limit):
+                chunk = lst[i : i + limit]
+                append((len(chunk), '{"trnm":"REAL","data":[' + ",".join(chunk) + "]}"))
             s.wake.set()
 
     async def _send(self, s: _Session, text: str) -> None:
@@ -573,6 +589,14 @@ class SimWsHub:
         self._sessions.pop(s.sid, None)
         with contextlib.suppress(Exception):
             await s.ws.close(code)
+
+
+def _wants(s: _Session, typ: str, item: str, account: str | None) -> bool:
+    """Does session ``s`` receive an entry of ``typ``/``item`` (account types: of
+    ``account``)?"""
+    if typ in _ACCOUNT_TYPES:
+        return typ in s.account_types and (account is None or s.identity.account == account)
+    return (typ, item) in s.pair_set or (typ in _ANY_ITEM_TYPES and (typ, "") in s.pair_set)
 
 
 def _system_frame(code: str, message: str) -> str:
