@@ -29,11 +29,12 @@ log = logging.getLogger(__name__)
 Event = dict[str, Any]
 Subscriber = Callable[[str, Event], None]
 
-TICK_CHANNEL = "gslts:tick:"
-BOOK_CHANNEL = "gslts:book:"
-ORDER_CHANNEL = "gslts:order"
-CANDLE_CHANNEL = "gslts:candle:"
-QUOTE_KEY = "gslts:quote:"
+PREFIX = "gslts:"
+TICK_CHANNEL = PREFIX + "tick:"
+BOOK_CHANNEL = PREFIX + "book:"
+ORDER_CHANNEL = PREFIX + "order"
+CANDLE_CHANNEL = PREFIX + "candle:"
+QUOTE_KEY = PREFIX + "quote:"
 
 
 class Bus(Protocol):
@@ -111,20 +112,41 @@ class RedisBus(InProcessBus):
         url: ``redis://…``.
         queue_max: messages waiting for Redis before new ones are dropped.
         quote_ttl_s: latest-quote keys expire (a dead hub must not look live).
+        prefix: replaces ``gslts:`` in Redis channel and key names (several installations
+            or test runs on one Redis; pub/sub channels ignore the database number).
+        timeout_s: Redis connect/read timeout: a slow Redis costs the publisher thread at
+            most this per batch (the batch is then dropped and counted).
     """
 
-    def __init__(self, url: str, *, queue_max: int = 100_000, quote_ttl_s: int = 86_400) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        queue_max: int = 100_000,
+        quote_ttl_s: int = 86_400,
+        prefix: str = PREFIX,
+        timeout_s: float = 2.0,
+    ) -> None:
         super().__init__()
         import redis
 
-        self._redis = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
         self._queue: queue.Queue[tuple[str, str, bytes] | None] = queue.Queue(queue_max)
         self._ttl = quote_ttl_s
+        self._prefix = prefix
         self.errors = 0
+        #: messages Redis accepted (pub/sub + quote keys)
+        self.redis_sent = 0
         self._thread = threading.Thread(target=self._run, name="hub-bus", daemon=True)
         self._thread.start()
 
+    def _key(self, key: str) -> str:
+        return key if self._prefix == PREFIX else self._prefix + key[len(PREFIX) :]
+
     def _put(self, kind: str, key: str, event: Event) -> None:
+        key = self._key(key)
         try:
             self._queue.put_nowait((kind, key, orjson.dumps(event)))
         except queue.Full:
@@ -143,7 +165,7 @@ class RedisBus(InProcessBus):
         if local is not None:
             return local
         try:
-            raw = self._redis.get(QUOTE_KEY + code)
+            raw = self._redis.get(self._key(QUOTE_KEY + code))
         except Exception:
             return None
         return None if raw is None else orjson.loads(raw)
@@ -174,7 +196,7 @@ class RedisBus(InProcessBus):
                 else:
                     pipe.set(key, data, ex=self._ttl)
             pipe.execute()
-            self.published += 0
+            self.redis_sent += len(batch)
         except Exception as exc:
             self.errors += 1
             self.dropped += len(batch)
@@ -189,6 +211,7 @@ class RedisBus(InProcessBus):
         self._redis.close()
 
 
-def make_bus(redis_url: str | None) -> InProcessBus:
-    """RedisBus when ``redis_url`` is set, else InProcessBus."""
-    return RedisBus(redis_url) if redis_url else InProcessBus()
+def make_bus(redis_url: str | None, prefix: str = PREFIX) -> InProcessBus:
+    """RedisBus (channels and keys under ``prefix``) when ``redis_url`` is set, else
+    InProcessBus."""
+    return RedisBus(redis_url, prefix=prefix) if redis_url else InProcessBus()

@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gslts_backend.kiwoom_client import make_kiwoom_client
 from gslts_db import (
     StockMaster,
     UniverseEntry,
@@ -46,7 +47,7 @@ from gslts_hub.schedule import Schedule
 from gslts_hub.settings import HubSettings
 from gslts_hub.universe import TopSelector
 from gslts_hub.writer import JournalWriter
-from gslts_kiwoom import FileTokenCache, KiwoomClient, KiwoomError, RedisTokenCache, TokenCache
+from gslts_kiwoom import KiwoomClient, KiwoomError
 from gslts_kiwoom._ws import KiwoomWebSocket, WsConfig
 from gslts_kiwoom.realtime import KST, BalanceEvent, OrderBook, OrderEvent, Trade
 
@@ -115,7 +116,7 @@ class Hub:
         self._owns_engine = engine is None
         self._connect = connect
         self.schedule = Schedule(settings.schedule_mode())
-        self.bus: InProcessBus = make_bus(settings.redis_url)
+        self.bus: InProcessBus = make_bus(settings.redis_url, settings.hub_bus_prefix)
         self.journal = Journal(
             settings.journal_dir(), fsync_interval_s=settings.hub_journal_fsync_s
         )
@@ -132,7 +133,6 @@ class Hub:
         )
         self._client = client
         self._owns_client = client is None
-        self._redis_for_tokens: Any = None
         self.ws: KiwoomWebSocket | None = None
         self.ws_state = "stopped"
         self.selector = TopSelector(
@@ -208,19 +208,12 @@ class Hub:
     # ------------------------------------------------------------------ Kiwoom clients
     @property
     def client(self) -> KiwoomClient:
+        """The REST client, from the one factory the backend and the CLI use too: with
+        ``REDIS_URL`` they share one token and one per-api-id request budget (Kiwoom
+        counts both per app key)."""
         if self._client is None:
-            self._client = KiwoomClient(
-                self.settings.kiwoom_config(), token_cache=self._token_cache()
-            )
+            self._client = make_kiwoom_client(self.settings)
         return self._client
-
-    def _token_cache(self) -> TokenCache:
-        if self.settings.redis_url:
-            import redis
-
-            self._redis_for_tokens = redis.Redis.from_url(self.settings.redis_url)
-            return RedisTokenCache(self._redis_for_tokens)
-        return FileTokenCache(self.settings.data_dir / "tokens")
 
     def get_token(self, force_new: bool) -> str:
         """The WebSocket's token provider (shared with REST): re-issued when refused."""
@@ -360,18 +353,24 @@ class Hub:
                     self._anchors.put((t.code, pending[0], pending[1], anchor))
                 st.last_cum = t.cum_volume
                 st.last_trade_time = t.time
-        last = trades[-1]
-        self.bus.publish_tick(
-            last.code,
-            {
-                "code": last.code,
-                "price": last.price,
-                "volume": last.volume,
-                "cum_volume": last.cum_volume,
-                "time": last.time.isoformat(),
-                "n": len(trades),
-            },
-        )
+        # the bus gets each stock's last trade of the frame (with how many it stands for)
+        # and the latest quote; both are non-blocking (RedisBus queues, drops when full)
+        last: dict[str, tuple[Trade, int]] = {}
+        for t in trades:
+            prev = last.get(t.code)
+            last[t.code] = (t, 1 if prev is None else prev[1] + 1)
+        bus = self.bus
+        for code, (t, n) in last.items():
+            event = {
+                "code": code,
+                "price": t.price,
+                "volume": t.volume,
+                "cum_volume": t.cum_volume,
+                "time": t.time.isoformat(),
+                "n": n,
+            }
+            bus.publish_tick(code, event)
+            bus.set_quote(code, event)
 
     def _on_ws_state(self, state: str) -> None:
         self.ws_state = state

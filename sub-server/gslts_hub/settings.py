@@ -43,6 +43,11 @@ class HubSettings(Settings):
     hub_ws_max_groups: int = 20
     #: gap backfill from ka10079 after every reconnect
     hub_backfill: bool = True
+    #: a stock with no live tick this long after a reconnect/restart has its gap filled by
+    #: walking forward from its last stored trade (ka10079); 0 = only on its next live tick
+    hub_backfill_forward_after_s: float = 30.0
+    #: Redis channel/key prefix of the bus (``<prefix>tick:<code>``, ``<prefix>quote:<code>``)
+    hub_bus_prefix: str = "gslts:"
 
     def journal_dir(self) -> Path:
         """Where the tick journal lives."""

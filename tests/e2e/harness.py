@@ -133,13 +133,15 @@ class PausableProxy:
     """A loopback TCP proxy (asyncio, own thread) that can simulate a database outage.
 
     ``pause()`` cuts every open connection and refuses new ones (accept + close) until
-    ``resume()``: to the hub it looks like MariaDB went away.
+    ``resume()``: to the hub it looks like MariaDB went away. ``stall()`` keeps connections
+    open but swallows everything sent through them until ``resume()`` (a hung server).
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.port = free_port()
         self.paused = False
+        self.stalled = False
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -176,6 +178,8 @@ class PausableProxy:
         async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             try:
                 while data := await r.read(65536):
+                    if self.stalled:
+                        continue  # a hung server: requests vanish, no answer comes
                     w.write(data)
                     await w.drain()
             except (OSError, asyncio.IncompleteReadError):
@@ -197,8 +201,12 @@ class PausableProxy:
         self._loop.call_soon_threadsafe(cut)
         time.sleep(0.1)
 
+    def stall(self) -> None:
+        self.stalled = True
+
     def resume(self) -> None:
         self.paused = False
+        self.stalled = False
 
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
