@@ -13,6 +13,14 @@ volume the gap *adds up* and every reconstructed trade gets its exact key (a tra
 did receive live is then deduplicated by ``INSERT IGNORE``). When it does not (the chart is
 missing trades, or reaches back too little) the gap is flagged: trades whose key cannot be
 trusted are not stored, and the status page shows the flagged gap.
+
+A stock that never trades again after the reconnect gives no live anchor. For it the hub
+**walks forward** (:func:`walk_forward`) from the last stored trade instead: find that trade
+in the chart (time, price, quantity), then ``cum(next row) = cum(previous) + qty(next)``.
+A forward walk has no second anchor of its own, so it is checked against what is known: the
+stored trades of the anchor's second must be the chart rows just before the anchor (several
+identical rows in one second → each is tried), and the walk must pass exactly through the
+stock's current cumulative volume (ka10001 주식기본정보요청) when that is known.
 """
 
 from __future__ import annotations
@@ -137,6 +145,86 @@ def _walk(
         )
     out.reverse()
     return GapResult(out, True, f"{len(out)} trades")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnchor:
+    """The last trade stored before a gap."""
+
+    time: datetime
+    price: int
+    qty: int
+    cum_volume: int
+    cum_value: int  # KRW million
+
+
+def walk_forward(
+    rows_newest_first: Sequence[ChartTick],
+    last: StoredAnchor,
+    *,
+    same_second: Sequence[tuple[int, int]] | None = None,
+    close_cum: int | None = None,
+) -> GapResult:
+    """Rebuild the trades after the last stored one, oldest first (no live anchor).
+
+    Args:
+        rows_newest_first: ka10079 rows (one trade each) since the stored anchor's second.
+        last: the last trade stored before the gap.
+        same_second: ``(price, qty)`` of every stored trade in ``last``'s second, oldest
+            first (ending with ``last``): they must be the chart rows up to the anchor.
+        close_cum: the stock's cumulative volume now (ka10001, fetched *before* the chart):
+            the walk must hit it exactly.
+
+    Returns:
+        The trades after ``last``; ``consistent`` False (nothing to store) when the anchor is
+        not in the chart, no candidate anchor passes the checks, or several do and disagree.
+    """
+    rows = list(reversed(rows_newest_first))
+    starts = [
+        i
+        for i, r in enumerate(rows)
+        if r.time == last.time and r.price == last.price and r.qty == last.qty
+    ]
+    if not starts:
+        return GapResult([], False, "the last stored trade is not in the tick chart")
+    good: list[GapResult] = []
+    reasons: list[str] = []
+    for start in starts:
+        if same_second is not None and not _stored_second_matches(rows, start, same_second):
+            reasons.append("stored trades of the anchor second differ")
+            continue
+        cum, value = last.cum_volume, last.cum_value * 1_000_000
+        ticks: list[BackfillTick] = []
+        hit = close_cum is None or close_cum == cum
+        for r in rows[start + 1 :]:
+            cum += r.qty
+            value += r.price * r.qty
+            ticks.append(BackfillTick(r.time, r.price, r.qty, cum, value // 1_000_000))
+            hit = hit or cum == close_cum
+        if not hit:
+            reasons.append(f"the walk misses the current volume {close_cum} (ends at {cum})")
+            continue
+        good.append(GapResult(ticks, True, f"{len(ticks)} trades (forward)"))
+    if not good:
+        return GapResult([], False, "; ".join(sorted(set(reasons))))
+    if any(g.ticks != good[0].ticks for g in good[1:]):
+        return GapResult([], False, f"ambiguous anchor: {len(good)} candidates fit")
+    return good[0]
+
+
+def _stored_second_matches(
+    rows_oldest_first: Sequence[ChartTick], start: int, same_second: Sequence[tuple[int, int]]
+) -> bool:
+    """The stored trades of the anchor's second are the chart rows ending at ``start``."""
+    n = len(same_second)
+    if n > start + 1:
+        return False
+    window = rows_oldest_first[start + 1 - n : start + 1]
+    second = rows_oldest_first[start].time
+    return all(
+        r.time == second and (r.price, r.qty) == pq
+        for r, pq in zip(window, same_second, strict=True)
+    )
 
 
 def fetch_tick_chart(client: KiwoomClient, code: str, since: datetime) -> list[ChartTick]:

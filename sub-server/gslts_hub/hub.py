@@ -38,7 +38,14 @@ from gslts_db import (
     make_engine,
     upgrade,
 )
-from gslts_hub.backfill import LiveAnchor, fetch_tick_chart, reconstruct_gap
+from gslts_hub.backfill import (
+    GapResult,
+    LiveAnchor,
+    StoredAnchor,
+    fetch_tick_chart,
+    reconstruct_gap,
+    walk_forward,
+)
 from gslts_hub.bus import InProcessBus, make_bus
 from gslts_hub.candles import CandleAggregator
 from gslts_hub.journal import Journal
@@ -78,6 +85,9 @@ class StockState:
     last_tick_at: float | None = None  # receive time, epoch s
     last_cum: int | None = None  # KRX cumulative volume of the last live trade
     last_trade_time: datetime | None = None
+    last_krx_price: int = 0  # … and its price, quantity, cumulative value (forward walk)
+    last_qty: int = 0
+    last_cum_value: int = 0
     day: date | None = None
 
 
@@ -152,9 +162,12 @@ class Hub:
         self.events: deque[dict[str, Any]] = deque(maxlen=200)
         self.backfill = BackfillStats()
         self._backfill_q: queue.Queue[tuple[str, int, datetime] | None] = queue.Queue()
-        self._await_first: dict[str, tuple[int, datetime]] = {}
-        self._anchors: queue.Queue[tuple[str, int, datetime, LiveAnchor]] = queue.Queue()
+        #: stocks whose stored history has a gap: last stored trade, since when (epoch s)
+        self._await_first: dict[str, tuple[StoredAnchor, float]] = {}
+        #: gaps to fill: (code, last stored trade, first live trade or None = walk forward)
+        self._anchors: queue.Queue[tuple[str, StoredAnchor, LiveAnchor | None]] = queue.Queue()
         self._was_ready = False
+        self._ready_at = 0.0
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.RLock()
@@ -282,14 +295,20 @@ class Hub:
             with self.engine.connect() as conn:
                 for code in todo:
                     row = conn.execute(
-                        sa.select(t.cum_volume, t.trade_time)
+                        sa.select(t.cum_volume, t.trade_time, t.price, t.volume, t.cum_value)
                         .where(t.stock_code == code, t.trade_date == today, t.venue == "KRX")
                         .order_by(t.cum_volume.desc())
                         .limit(1)
                     ).first()
                     if row is not None:
-                        when = row.trade_time.replace(tzinfo=KST)
-                        self._await_first.setdefault(code, (int(row.cum_volume), when))
+                        stored = StoredAnchor(
+                            row.trade_time.replace(tzinfo=KST),
+                            int(row.price),
+                            abs(int(row.volume)),
+                            int(row.cum_volume),
+                            int(row.cum_value),
+                        )
+                        self._await_first.setdefault(code, (stored, self.clock()))
         except sa.exc.SQLAlchemyError as exc:
             # the journal still has everything received; only a restart gap stays open
             self.event("backfill", f"stored history unreadable ({type(exc).__name__}); no gap fill")
@@ -350,9 +369,12 @@ class Hub:
                 pending = self._await_first.pop(t.code, None) if self._await_first else None
                 if pending is not None:
                     anchor = LiveAnchor(t.time, t.price, abs(t.volume), t.cum_volume, t.cum_value)
-                    self._anchors.put((t.code, pending[0], pending[1], anchor))
+                    self._anchors.put((t.code, pending[0], anchor))
                 st.last_cum = t.cum_volume
                 st.last_trade_time = t.time
+                st.last_krx_price = t.price
+                st.last_qty = t.volume if t.volume >= 0 else -t.volume
+                st.last_cum_value = t.cum_value
         # the bus gets each stock's last trade of the frame (with how many it stands for)
         # and the latest quote; both are non-blocking (RedisBus queues, drops when full)
         last: dict[str, tuple[Trade, int]] = {}
@@ -376,14 +398,23 @@ class Hub:
         self.ws_state = state
         if state == "disconnected" and self._was_ready:
             # remember where each stock's stored history ends: the gap starts here
+            now = self.clock()
             for st in list(self.stocks.values()):
                 if st.last_cum is not None and st.last_trade_time is not None:
-                    self._await_first.setdefault(st.code, (st.last_cum, st.last_trade_time))
+                    stored = StoredAnchor(
+                        st.last_trade_time,
+                        st.last_krx_price,
+                        st.last_qty,
+                        st.last_cum,
+                        st.last_cum_value,
+                    )
+                    self._await_first.setdefault(st.code, (stored, now))
             self.event("ws", "disconnected")
         elif state == "ready":
             if self._was_ready:
                 self.event("ws", f"reconnected; backfilling {len(self._await_first)} stocks")
             self._was_ready = True
+            self._ready_at = self.clock()
 
     def _on_db_state(self, ok: bool, error: str | None) -> None:
         if ok:
@@ -439,6 +470,7 @@ class Hub:
             self.get_token(True)
             if self.ws is not None:
                 self.ws._abort_socket()  # re-LOGIN with the fresh token
+        self._queue_forward_walks(now_epoch)
         if now_epoch - self._last_universe >= self.settings.hub_universe_refresh_s:
             self._last_universe = now_epoch
             self.refresh_universe()
@@ -506,7 +538,7 @@ class Hub:
         done = filled = flagged = failed = 0
         while not self._stop.is_set():
             try:
-                code, last_cum, last_time, anchor = self._anchors.get(timeout=0.5)
+                code, stored, live = self._anchors.get(timeout=0.5)
             except queue.Empty:
                 if done:  # one event per burst of gaps (a reconnect), not one per stock
                     self.event(
@@ -521,7 +553,10 @@ class Hub:
             done += 1
             before = self.backfill.gaps_flagged
             try:
-                filled += self.backfill_gap(code, last_cum, last_time, anchor)
+                if live is None:
+                    filled += self.backfill_forward(code, stored)
+                else:
+                    filled += self.backfill_gap(code, stored.cum_volume, stored.time, live)
             except Exception as exc:
                 failed += 1
                 self.backfill.errors += 1
@@ -536,18 +571,76 @@ class Hub:
             return 0  # nothing was missed
         rows = fetch_tick_chart(self.client, code, last_time)
         res = reconstruct_gap(rows, anchor, last_cum)
+        self._store_gap(code, anchor.time.date(), res)
+        return len(res.ticks)
+
+    def _queue_forward_walks(self, now_epoch: float) -> None:
+        """Gaps of stocks that stayed silent ``hub_backfill_forward_after_s`` after the
+        (re)connect are filled forward from the last stored trade: their next live tick may
+        never come today. Whoever pops a stock first (this or its live tick) fills it."""
+        after = self.settings.hub_backfill_forward_after_s
+        if after <= 0 or self.ws_state != "ready" or now_epoch - self._ready_at < after:
+            return
+        for code, (_, since) in list(self._await_first.items()):
+            if now_epoch - since >= after:
+                pending = self._await_first.pop(code, None)
+                if pending is not None:
+                    self._anchors.put((code, pending[0], None))
+
+    def backfill_forward(self, code: str, last: StoredAnchor) -> int:
+        """Fill one silent stock's gap walking forward from its last stored trade (ka10079,
+        checked against ka10001's cumulative volume); returns trades added."""
+        close_cum: int | None = None
+        try:
+            close_cum = int(self.client.get_quote(code).volume)  # before the chart: ≤ its end
+        except KiwoomError as exc:
+            log.info("backfill_forward_no_quote code=%s error=%s", code, type(exc).__name__)
+        if close_cum == last.cum_volume:
+            return 0  # it has not traded since
+        rows = fetch_tick_chart(self.client, code, last.time)
+        res = walk_forward(
+            rows, last, same_second=self._stored_second(code, last), close_cum=close_cum
+        )
+        self._store_gap(code, last.time.date(), res)
+        return len(res.ticks)
+
+    def _stored_second(self, code: str, last: StoredAnchor) -> list[tuple[int, int]] | None:
+        """(price, qty) of the stored trades in ``last``'s second, oldest first."""
+        from gslts_db import TickData
+
+        t = TickData.__table__.c
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(t.price, t.volume)
+                    .where(
+                        t.stock_code == code,
+                        t.trade_date == last.time.date(),
+                        t.venue == "KRX",
+                        t.cum_volume <= last.cum_volume,
+                        t.trade_time >= last.time.replace(microsecond=0),
+                    )
+                    .order_by(t.cum_volume)
+                ).all()
+        except sa.exc.SQLAlchemyError:
+            return None  # unchecked: the current-volume check still applies
+        out = [(int(p), abs(int(v))) for p, v in rows]
+        # the writer may not have stored the anchor itself yet: then the check is moot
+        return out if out and out[-1] == (last.price, last.qty) else None
+
+    def _store_gap(self, code: str, day: date, res: GapResult) -> None:
         b = self.backfill
         b.gaps += 1
         if not res.consistent:
             b.gaps_flagged += 1
             log.warning("backfill_gap_flagged code=%s %s", code, res.detail)
         if res.ticks:
-            day = anchor.time.date().toordinal()
+            ordinal = day.toordinal()
             arrays = [
                 [
                     code,
                     "KRX",
-                    day,
+                    ordinal,
                     t.cum_volume,
                     t.time.timestamp(),
                     t.price,
@@ -575,7 +668,6 @@ class Hub:
         log.info(
             "backfill_gap code=%s ticks=%d consistent=%s", code, len(res.ticks), res.consistent
         )
-        return len(res.ticks)
 
     # ------------------------------------------------------------------ watchlist
     def _load_watchlist(self) -> None:

@@ -115,6 +115,13 @@ class Market:
         out: dict[str, Any] = r.json()
         return out
 
+    def trade_only(self, codes: Sequence[str], trades_per_s: float = 300.0) -> None:
+        """``POST /_sim/rate`` with ``codes``: only those stocks trade from now on."""
+        import httpx
+
+        body = {"trades_per_s": trades_per_s, "codes": list(codes)}
+        httpx.post(self.rest_url + "/_sim/rate", json=body, timeout=10).raise_for_status()
+
     def drop_connections(self) -> None:
         self.fault(drop_connections=True)
 
