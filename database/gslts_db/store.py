@@ -2,7 +2,7 @@
 
 The hub writes tens of thousands of rows a second, so the writers here bypass the ORM:
 rows are plain tuples (or dicts). On MySQL/MariaDB ticks are bulk-loaded with
-``LOAD DATA LOCAL INFILE ... IGNORE`` from a TSV spool file (3-4x the rows/s of multi-row
+``LOAD DATA LOCAL INFILE ... IGNORE`` from a TSV spool file (~1.7x the rows/s of multi-row
 ``INSERT``; see ``database/README.md``), falling back to multi-row ``INSERT IGNORE``
 statements of about 1 MB when the server refuses LOAD DATA; on SQLite one prepared
 statement runs with ``executemany``. Writes are idempotent through the primary keys:
