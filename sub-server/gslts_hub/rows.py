@@ -36,6 +36,12 @@ from gslts_kiwoom.realtime import OrderBook, Trade
 #: epoch 0 as a naive KST wall-clock time
 EPOCH_KST = datetime(1970, 1, 1, 9, 0, 0)  # noqa: DTZ001 - naive KST by design
 _dates: dict[int, date] = {}
+# Write-path memos (writer thread only): trades come many per second and change rates /
+# strengths repeat, so a dict hit replaces a datetime addition or a Decimal parse per tick.
+# Bounded: cleared when full (a trading day has ~23k distinct seconds).
+_times: dict[float, datetime] = {}
+_decimals: dict[str, Decimal] = {}
+_MEMO_MAX = 200_000
 
 TickArray = list[Any]
 BookArray = list[Any]
@@ -44,14 +50,25 @@ BookArray = list[Any]
 T_CODE, T_VENUE, T_DATE, T_CUM, T_TIME, T_PRICE, T_VOLUME = 0, 1, 2, 3, 4, 5, 6
 
 
+#: memo of the last trade time and its epoch: trades come many per second, and comparing
+#: two KST datetimes is far cheaper than ``timestamp()`` on a zoned one. One tuple, swapped
+#: atomically, so concurrent callers never pair a time with another time's epoch.
+_last_time: tuple[datetime | None, float] = (None, 0.0)
+
+
 def trade_to_array(t: Trade) -> TickArray:
     """A decoded 0B 주식체결 trade as a journal tick array."""
+    global _last_time
+    tm = t.time
+    memo = _last_time
+    if tm != memo[0]:
+        memo = _last_time = (tm, tm.timestamp())
     return [
         t.code,
         str(t.venue),
         t.trade_date.toordinal(),
         t.cum_volume,
-        t.time.timestamp(),
+        memo[1],
         t.price,
         t.volume,
         t.cum_value,
@@ -114,6 +131,26 @@ def _date(ordinal: int) -> date:
     return d
 
 
+def _time(epoch_s: float) -> datetime:
+    t = _times.get(epoch_s)
+    if t is None:
+        if len(_times) >= _MEMO_MAX:
+            _times.clear()
+        t = _times[epoch_s] = EPOCH_KST + timedelta(seconds=epoch_s)
+    return t
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    d = _decimals.get(text)
+    if d is None:
+        if len(_decimals) >= _MEMO_MAX:
+            _decimals.clear()
+        d = _decimals[text] = Decimal(text)
+    return d
+
+
 def tick_row(a: TickArray, recv: datetime, source: str) -> TickRow:
     """A journal tick array as a ``tick_data`` row."""
     return TickRow(
@@ -121,15 +158,15 @@ def tick_row(a: TickArray, recv: datetime, source: str) -> TickRow:
         _date(a[2]),
         a[1],
         a[3],
-        naive_kst(a[4]),
+        _time(a[4]),
         recv,
         a[5],
         a[6],
         a[7],
         a[8],
         a[9],
-        None if a[10] is None else Decimal(a[10]),
-        None if a[11] is None else Decimal(a[11]),
+        _decimal(a[10]),
+        _decimal(a[11]),
         a[12],
         source,
     )
