@@ -60,7 +60,16 @@ so the last ``0B`` before a ``0D`` carries that book's best ask/bid (27/28).
 
 **Load.** ``trades_per_s`` (``--rate``; ``Simulator.set_rate`` / ``POST /_sim/rate``
 ``{"trades_per_s": N, "codes": [...]}``) and ``trade_universe`` (``--stocks N``: trade
-only the N most traded stocks). ``ws_items_per_frame`` items per REAL frame.
+only the N most traded stocks). ``ws_items_per_frame`` items per REAL frame. At or above
+``bulk_min_trades_per_s`` (1,000) the **flood path** runs: per step each trading stock draws
+its trade count (Poisson, its share of the rate) and makes them in one loop on a
+precomputed tick ladder (same book model; the touch moves a tick when a level empties), then
+records them once per batch (``TradeBatch``: columnar ground truth, trade history, minute
+bars) and the feed formats 0B text from per-price cached fragments; within a step trades
+are emitted stock by stock (each stock in time order), then one 0D per changed stock. The
+hub routes entries into ready REAL frames per session (one join per frame); ``gslts sim``
+serves with uvicorn's ``websockets-sansio`` (fastest here). Stocks with resting user
+orders keep the per-trade path. ``tests/bench/bench_sim.py`` measures the flood.
 
 **Ground truth.** ``sim.market.ground_truth`` keeps every trade of the run (column-wise,
 cap ``ground_truth_cap``, overflow counted in ``dropped``); ``GET /_sim/ground-truth``

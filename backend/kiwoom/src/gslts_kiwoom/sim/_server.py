@@ -30,4 +30,12 @@ def serve(config: SimConfig) -> None:
         config.time_warp,
         len(sim.universe),
     )
-    uvicorn.run(create_app(sim), host=config.host, port=config.port, log_level="warning")
+    # websockets-sansio: the fastest of uvicorn's WebSocket implementations for the
+    # flood (tests/bench/bench_sim.py: ~67k vs ~57k ticks/s delivered with "websockets")
+    uvicorn.run(
+        create_app(sim),
+        host=config.host,
+        port=config.port,
+        log_level="warning",
+        ws="websockets-sansio",
+    )
