@@ -2,15 +2,53 @@
 
 Two implementations of one interface (:class:`Bus`):
 
-* :class:`RedisBus` (``REDIS_URL`` set): pub/sub channels ``gslts:tick:<code>``,
-  ``gslts:book:<code>``, ``gslts:order`` and latest-quote keys ``gslts:quote:<code>``.
+* :class:`RedisBus` (``REDIS_URL`` set): Redis pub/sub channels and latest-quote keys (below).
   Publishing never blocks the socket thread: messages go into a bounded queue drained by
   one publisher thread; when Redis is slow or down the queue fills and messages are
   **dropped and counted** (``dropped``) — the journal, not the bus, is the durable path.
 * :class:`InProcessBus` (no Redis): subscribers registered in-process receive every event
-  synchronously (they must be quick, e.g. put into an asyncio queue).
+  ``fn(channel, event)`` synchronously (they must be quick, e.g. put into an asyncio
+  queue). The channel names and event dicts are exactly what Redis carries (as JSON).
 
 Payloads are small JSON objects (orjson) with domain field names, never Kiwoom's.
+
+Message format (``<prefix>`` is ``HUB_BUS_PREFIX``, default ``gslts:``)
+-----------------------------------------------------------------------
+
+``<prefix>tick:<code>`` (pub/sub) — **every** trade of the stock, batched: one message per
+received WebSocket frame per stock (and one per stock per gap backfill), never one per
+trade. Columnar: the arrays are parallel, index *i* of each is trade *i*, oldest first::
+
+    {"code": "005930",            # stock code
+     "source": "live",            # "live" (0B 주식체결) or "backfill" (ka10079 gap fill)
+     "n": 3,                      # number of trades = length of every array
+     "venue": ["KRX", ...],       # "KRX" / "NXT"
+     "trade_date": ["2026-03-03", ...],  # KST trading day (ISO date)
+     "time": [1772496000.0, ...],  # trade time, epoch seconds (0B carries whole seconds)
+     "price": [70000, ...],       # KRW
+     "volume": [12, -3, ...],     # signed: + buy-initiated, - sell-initiated (backfill: +)
+     "cum_volume": [...],         # day's cumulative volume after the trade (per venue)
+     "cum_value": [...],          # day's cumulative value, KRW million (백만원)
+     "best_ask": [...],           # best ask/bid after the trade (null for backfill)
+     "best_bid": [...]}
+
+A trade is identified by ``(code, venue, trade_date, cum_volume)`` — the same key as the
+``tick_data`` table — so a consumer can de-duplicate against stored history. Live batches
+of one stock arrive in order; a backfill batch arrives later and holds older trades.
+
+``<prefix>quote:<code>`` (string key, TTL 1 day) — the stock's latest live trade, updated
+once per frame: ``{"code", "venue", "price", "volume", "cum_volume", "cum_value",
+"time"}`` with ``time`` an ISO-8601 KST timestamp.
+
+``<prefix>book:<code>`` (pub/sub) — every 10-level book (0D 주식호가잔량): ``{"code",
+"venue", "time" (ISO), "asks": [[price, qty] × 10], "bids": [...], "total_ask",
+"total_bid"}``; ``asks[0]``/``bids[0]`` are the best levels.
+
+``<prefix>candle:<code>`` (pub/sub) — each closed 1-minute candle: ``{"code", "interval",
+"start" (ISO), "open", "high", "low", "close", "volume", "closed": true}``.
+
+``<prefix>order`` (pub/sub) — order/fill (00 주문체결) and balance (04 잔고) events of the
+account: the event's fields plus ``"kind": "order" | "balance"``.
 """
 
 from __future__ import annotations
@@ -19,7 +57,8 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any, Protocol
 
 import orjson
@@ -37,13 +76,59 @@ CANDLE_CHANNEL = PREFIX + "candle:"
 QUOTE_KEY = PREFIX + "quote:"
 
 
+_iso_days: dict[int, str] = {}
+
+
+def _iso_day(ordinal: int) -> str:
+    day = _iso_days.get(ordinal)
+    if day is None:
+        if len(_iso_days) > 1000:
+            _iso_days.clear()
+        day = _iso_days[ordinal] = date.fromordinal(ordinal).isoformat()
+    return day
+
+
+def tick_batches(arrays: Sequence[Sequence[Any]], source: str = "live") -> dict[str, Event]:
+    """Journal tick arrays (:mod:`gslts_hub.rows`) → one ``tick:<code>`` message per stock.
+
+    Every array becomes one entry of its stock's message (order kept), so publishing the
+    result publishes every trade exactly once; see the module docstring for the format.
+    """
+    grouped: dict[str, list[Sequence[Any]]] = {}
+    for a in arrays:
+        rows = grouped.get(a[0])
+        if rows is None:
+            grouped[a[0]] = [a]
+        else:
+            rows.append(a)
+    out: dict[str, Event] = {}
+    for code, rows in grouped.items():
+        # indexes as in gslts_hub.rows: 1 venue 2 date 3 cum 4 time 5 price 6 volume
+        # 7 cum_value 8 best_ask 9 best_bid
+        out[code] = {
+            "code": code,
+            "source": source,
+            "n": len(rows),
+            "venue": [a[1] for a in rows],
+            "trade_date": [_iso_day(a[2]) for a in rows],
+            "time": [a[4] for a in rows],
+            "price": [a[5] for a in rows],
+            "volume": [a[6] for a in rows],
+            "cum_volume": [a[3] for a in rows],
+            "cum_value": [a[7] for a in rows],
+            "best_ask": [a[8] for a in rows],
+            "best_bid": [a[9] for a in rows],
+        }
+    return out
+
+
 class Bus(Protocol):
     """What the hub publishes to; all methods are non-blocking."""
 
     dropped: int
     published: int
 
-    def publish_tick(self, code: str, event: Event) -> None: ...
+    def publish_ticks(self, code: str, event: Event) -> None: ...
     def publish_book(self, code: str, event: Event) -> None: ...
     def publish_order_event(self, event: Event) -> None: ...
     def publish_candle(self, code: str, event: Event) -> None: ...
@@ -83,7 +168,8 @@ class InProcessBus:
                 self.dropped += 1
                 log.exception("bus_subscriber_failed channel=%s", channel)
 
-    def publish_tick(self, code: str, event: Event) -> None:
+    def publish_ticks(self, code: str, event: Event) -> None:
+        """One stock's trades of one frame (see :func:`tick_batches` and the module doc)."""
         self._emit(TICK_CHANNEL + code, event)
 
     def publish_book(self, code: str, event: Event) -> None:

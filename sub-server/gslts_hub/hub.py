@@ -46,17 +46,31 @@ from gslts_hub.backfill import (
     reconstruct_gap,
     walk_forward,
 )
-from gslts_hub.bus import InProcessBus, make_bus
+from gslts_hub.bus import InProcessBus, make_bus, tick_batches
 from gslts_hub.candles import CandleAggregator
 from gslts_hub.journal import Journal
-from gslts_hub.rows import book_to_array, encode_record, trade_to_array
+from gslts_hub.rows import (
+    T_CODE,
+    T_CUM,
+    T_CUM_VALUE,
+    T_DATE,
+    T_PRICE,
+    T_TIME,
+    T_VENUE,
+    T_VOLUME,
+    book_to_array,
+    decode_record,
+    encode_record,
+    trade_to_array,
+)
 from gslts_hub.schedule import Schedule
 from gslts_hub.settings import HubSettings
 from gslts_hub.universe import TopSelector
+from gslts_hub.vi import VI_TYPE, ViTracker
 from gslts_hub.writer import JournalWriter
 from gslts_kiwoom import KiwoomClient, KiwoomError
 from gslts_kiwoom._ws import KiwoomWebSocket, WsConfig
-from gslts_kiwoom.realtime import KST, BalanceEvent, OrderBook, OrderEvent, Trade
+from gslts_kiwoom.realtime import KST, BalanceEvent, OrderBook, OrderEvent, Trade, ViEvent
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +174,16 @@ class Hub:
         self._book_last: dict[tuple[str, str], float] = {}
         self._rate: deque[tuple[float, int]] = deque(maxlen=120)
         self.events: deque[dict[str, Any]] = deque(maxlen=200)
+        #: per-stock VI (1h VI발동/해제): a stock in VI is silent by design
+        self.vi = ViTracker(grace_s=settings.hub_stale_after_s)
+        #: True when the server refused 1h for every stock (item ""): 1h goes per stock
+        self._vi_per_stock = False
         self.backfill = BackfillStats()
         self._backfill_q: queue.Queue[tuple[str, int, datetime] | None] = queue.Queue()
         #: stocks whose stored history has a gap: last stored trade, since when (epoch s)
         self._await_first: dict[str, tuple[StoredAnchor, float]] = {}
+        #: where each stock's history ended when the previous process stopped (read at start)
+        self._restart_anchors: dict[str, StoredAnchor] = {}
         #: gaps to fill: (code, last stored trade, first live trade or None = walk forward)
         self._anchors: queue.Queue[tuple[str, StoredAnchor, LiveAnchor | None]] = queue.Queue()
         self._was_ready = False
@@ -185,6 +205,8 @@ class Hub:
         self._ensure_partitions()
         self._load_watchlist()
         self._initial_count = self._count_today()
+        if self.settings.hub_backfill:
+            self._restart_anchors = self._load_restart_anchors()
         self.writer.start()  # resumes at the checkpoint: the crash replay is just this
         if self._connect:
             self._spawn(self._control_loop, "hub-control")
@@ -214,7 +236,11 @@ class Hub:
     def event(self, kind: str, message: str) -> None:
         """Remember an event for the monitoring page (and log it)."""
         self.events.append(
-            {"time": datetime.now(KST).isoformat(), "kind": kind, "message": message}
+            {
+                "time": datetime.fromtimestamp(self.clock(), KST).isoformat(),
+                "kind": kind,
+                "message": message,
+            }
         )
         log.info("hub_event kind=%s %s", kind, message)
 
@@ -257,6 +283,32 @@ class Hub:
             self.ws.subscribe([""], ACCOUNT_TYPES, owner="hub")
         if self.watchlist:
             self._subscribe(sorted(self.watchlist), OWNER_WATCH)
+        if self.selector.members:
+            # back after a scheduled stop: registrations died with the old socket, and the
+            # next ranking only reports changes to the membership
+            self._subscribe(sorted(self.selector.members), OWNER_TOP)
+        self._subscribe_vi()
+
+    def _market_types(self) -> tuple[str, ...]:
+        return (*MARKET_TYPES, VI_TYPE) if self._vi_per_stock else MARKET_TYPES
+
+    def _subscribe_vi(self) -> None:
+        """1h VI발동/해제 for every stock (item ``""``, PROTOCOL §5.6); when the server
+        refuses that, 1h is registered per collected stock alongside 0B/0D instead."""
+        ws = self.ws
+        if ws is None or self._vi_per_stock:
+            return
+        ws.wait_ready(5.0)  # registered live, so a refusal reaches us (not only the log)
+        try:
+            ws.subscribe([""], (VI_TYPE,), owner="hub")
+            return
+        except Exception as exc:
+            self.event("vi", f"VI for all stocks refused ({exc}); registering per stock")
+        self._vi_per_stock = True
+        for owner, codes in ((OWNER_WATCH, self.watchlist), (OWNER_TOP, self.selector.members)):
+            if codes:
+                with contextlib.suppress(Exception):
+                    ws.subscribe(sorted(codes), (VI_TYPE,), owner=owner)
 
     def _stop_ws(self) -> None:
         ws, self.ws = self.ws, None
@@ -271,53 +323,117 @@ class Hub:
         codes = list(codes)
         if ws is None or not codes:
             return failed
+        for c in codes:
+            self.stocks.setdefault(c, StockState(c))
+        # Seed *before* REG: the first live frame can arrive while subscribe() still waits
+        # for the ack, and that tick must be the one that closes the restart gap.
+        seeded = self._seed_anchors(codes)
         try:
-            ws.subscribe(codes, MARKET_TYPES, owner=owner)
+            ws.subscribe(codes, self._market_types(), owner=owner)
         except Exception as exc:
             self.event("subscribe_failed", f"{len(codes)} stocks: {exc}")
             failed = codes
-        for c in codes:
-            self.stocks.setdefault(c, StockState(c))
-        self._seed_anchors([c for c in codes if c not in failed])
+            for c in seeded:  # nothing was registered: keep the anchor for a later attempt
+                pending = self._await_first.pop(c, None)
+                if pending is not None:
+                    self._restart_anchors.setdefault(c, pending[0])
         return failed
 
-    def _seed_anchors(self, codes: list[str]) -> None:
+    def _seed_anchors(self, codes: list[str]) -> list[str]:
         """After a restart the stored history of a stock ends where the old process died:
-        make that the gap start, so its first live tick triggers a backfill (ka10079)."""
-        todo = [c for c in codes if self.stocks[c].last_cum is None and c not in self._await_first]
-        if not todo or not self.settings.hub_backfill:
-            return
+        make that the gap start, so its first live tick triggers a backfill (ka10079).
+        Returns the codes seeded."""
+        if not self.settings.hub_backfill:
+            return []
+        now = self.clock()
+        today = datetime.fromtimestamp(now, KST).date()
+        seeded: list[str] = []
+        for code in codes:
+            stored = self._restart_anchors.pop(code, None)
+            if (
+                stored is None
+                or stored.time.date() != today  # a later day starts from cum 0: no gap
+                or self.stocks[code].last_cum is not None  # this process already has it
+                or code in self._await_first
+            ):
+                continue
+            self._await_first[code] = (stored, now)
+            seeded.append(code)
+            log.info(
+                "backfill_anchor_seeded code=%s cum=%d time=%s",
+                code,
+                stored.cum_volume,
+                stored.time.isoformat(),
+            )
+        return seeded
+
+    def _load_restart_anchors(self) -> dict[str, StoredAnchor]:
+        """Each stock's last KRX trade of today that the previous process kept: the
+        latest of the database and the journal backlog (received, not yet written; the
+        writer replays it concurrently). Read once at start, before any live tick exists,
+        so the anchor can neither be a tick of this process (which would hide the gap) nor
+        miss the backlog (which would lengthen the ka10079 walk)."""
         from gslts_db import TickData
 
         today = datetime.fromtimestamp(self.clock(), KST).date()
         t = TickData.__table__.c
+        anchors: dict[str, StoredAnchor] = {}
         try:
             with self.engine.connect() as conn:
-                for code in todo:
-                    row = conn.execute(
-                        sa.select(t.cum_volume, t.trade_time, t.price, t.volume, t.cum_value)
-                        .where(t.stock_code == code, t.trade_date == today, t.venue == "KRX")
-                        .order_by(t.cum_volume.desc())
-                        .limit(1)
-                    ).first()
-                    if row is not None:
-                        stored = StoredAnchor(
-                            row.trade_time.replace(tzinfo=KST),
-                            int(row.price),
-                            abs(int(row.volume)),
-                            int(row.cum_volume),
-                            int(row.cum_value),
-                        )
-                        self._await_first.setdefault(code, (stored, self.clock()))
+                last = (
+                    sa.select(t.stock_code, sa.func.max(t.cum_volume).label("cum"))
+                    .where(t.trade_date == today, t.venue == "KRX")
+                    .group_by(t.stock_code)
+                    .subquery()
+                )
+                on = sa.and_(t.stock_code == last.c.stock_code, t.cum_volume == last.c.cum)
+                rows = conn.execute(
+                    sa.select(
+                        t.stock_code, t.cum_volume, t.trade_time, t.price, t.volume, t.cum_value
+                    )
+                    .select_from(TickData.__table__.join(last, on))
+                    .where(t.trade_date == today, t.venue == "KRX")
+                ).all()
         except sa.exc.SQLAlchemyError as exc:
-            # the journal still has everything received; only a restart gap stays open
+            # the journal still has everything received; only restart gaps stay open
             self.event("backfill", f"stored history unreadable ({type(exc).__name__}); no gap fill")
+            return {}
+        for r in rows:
+            anchors[r.stock_code] = StoredAnchor(
+                r.trade_time.replace(tzinfo=KST),
+                int(r.price),
+                abs(int(r.volume)),
+                int(r.cum_volume),
+                int(r.cum_value),
+            )
+        ordinal = today.toordinal()
+        pos = self.journal.committed_position
+        end = self.journal.end_position
+        while pos < end:
+            start = pos
+            for after, payload in self.journal.read(start, max_records=10_000):
+                pos = after
+                for a in decode_record(payload)[2]:
+                    if a[T_VENUE] != "KRX" or a[T_DATE] != ordinal:
+                        continue
+                    cur = anchors.get(a[T_CODE])
+                    if cur is None or a[T_CUM] > cur.cum_volume:
+                        anchors[a[T_CODE]] = StoredAnchor(
+                            datetime.fromtimestamp(a[T_TIME], KST),
+                            int(a[T_PRICE]),
+                            abs(int(a[T_VOLUME])),
+                            int(a[T_CUM]),
+                            int(a[T_CUM_VALUE]),
+                        )
+            if pos == start:
+                break  # nothing readable past here (torn tail)
+        return anchors
 
     def _unsubscribe(self, codes: Iterable[str], owner: str) -> None:
         ws = self.ws
         if ws is not None:
             with contextlib.suppress(Exception):
-                ws.unsubscribe(list(codes), MARKET_TYPES, owner=owner)
+                ws.unsubscribe(list(codes), self._market_types(), owner=owner)
 
     def collected_codes(self) -> list[str]:
         ws = self.ws
@@ -349,6 +465,10 @@ class Hub:
             elif tp is OrderEvent or tp is BalanceEvent:
                 self.order_events += 1
                 self.bus.publish_order_event(_order_event(ev))
+            elif tp is ViEvent:
+                msg = self.vi.apply(ev, now)
+                if msg is not None:
+                    self.event("vi", msg)
         if ticks or books:
             self.journal.append(encode_record(now, ticks, books))
             self.books_journaled += len(books)
@@ -375,24 +495,26 @@ class Hub:
                 st.last_krx_price = t.price
                 st.last_qty = t.volume if t.volume >= 0 else -t.volume
                 st.last_cum_value = t.cum_value
-        # the bus gets each stock's last trade of the frame (with how many it stands for)
-        # and the latest quote; both are non-blocking (RedisBus queues, drops when full)
-        last: dict[str, tuple[Trade, int]] = {}
-        for t in trades:
-            prev = last.get(t.code)
-            last[t.code] = (t, 1 if prev is None else prev[1] + 1)
+        # the bus gets every trade: one message per stock per frame (all its trades, as
+        # arrays) and the stock's latest quote; non-blocking (RedisBus queues, drops when
+        # full), and one message per stock rather than per trade keeps Redis off the hot path
         bus = self.bus
-        for code, (t, n) in last.items():
-            event = {
-                "code": code,
-                "price": t.price,
-                "volume": t.volume,
-                "cum_volume": t.cum_volume,
-                "time": t.time.isoformat(),
-                "n": n,
-            }
-            bus.publish_tick(code, event)
-            bus.set_quote(code, event)
+        last: dict[str, Trade] = {t.code: t for t in trades}
+        for code, event in tick_batches(ticks).items():
+            bus.publish_ticks(code, event)
+            t = last[code]
+            bus.set_quote(
+                code,
+                {
+                    "code": code,
+                    "venue": str(t.venue),
+                    "price": t.price,
+                    "volume": t.volume,
+                    "cum_volume": t.cum_volume,
+                    "cum_value": t.cum_value,
+                    "time": t.time.isoformat(),
+                },
+            )
 
     def _on_ws_state(self, state: str) -> None:
         self.ws_state = state
@@ -460,6 +582,7 @@ class Hub:
             if self.ws is not None:
                 self.event("schedule", "outside collection hours: stopping")
                 self._stop_ws()
+                self._end_session()
             return
         if self.ws is None:
             self.event("schedule", "collection hours: connecting")
@@ -474,6 +597,37 @@ class Hub:
         if now_epoch - self._last_universe >= self.settings.hub_universe_refresh_s:
             self._last_universe = now_epoch
             self.refresh_universe()
+
+    def _end_session(self) -> None:
+        """After the scheduled stop: flush, and forget the session's gap anchors.
+
+        The stop is deliberate, not a gap: without this, the disconnect would leave every
+        stock waiting for a backfill that tomorrow's first tick (another day's cumulative
+        volume) or the forward walk would try against today's last trade.
+        """
+        self._await_first.clear()
+        self._was_ready = False
+        caught_up = self.flush(timeout=30.0)
+        backlog = self.journal.stats().backlog_bytes
+        if caught_up:
+            self.event("schedule", f"stopped; all {self.ticks_received} received ticks flushed")
+        else:
+            self.event("schedule", f"stopped; {backlog} journal bytes not yet in the database")
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until the writer has committed everything journaled so far (fsyncs the
+        journal first); False on timeout (e.g. the database is down: the journal keeps it)."""
+        self.journal.sync()
+        deadline = time.monotonic() + timeout
+        while (
+            self.journal.stats().backlog_bytes > 0
+            or self.writer.stats.oldest_pending_recv is not None
+        ):
+            if time.monotonic() >= deadline or not self.writer.running:
+                return False
+            self.writer.notify()
+            time.sleep(0.02)
+        return True
 
     def refresh_universe(self) -> None:
         """Top-N by trading value (ka10032, 000 = KOSPI+KOSDAQ, stex_tp 3) with hysteresis."""
@@ -567,6 +721,13 @@ class Hub:
         self, code: str, last_cum: int, last_time: datetime, anchor: LiveAnchor
     ) -> int:
         """Fill one stock's gap from ka10079 into the journal; returns trades added."""
+        log.info(
+            "backfill_gap_anchors code=%s stored_cum=%d live_cum=%d live_qty=%d",
+            code,
+            last_cum,
+            anchor.cum_volume,
+            anchor.qty,
+        )
         if anchor.cum_volume - anchor.qty == last_cum:
             return 0  # nothing was missed
         rows = fetch_tick_chart(self.client, code, last_time)
@@ -656,6 +817,8 @@ class Hub:
             ]
             self.journal.append(encode_record(self.clock(), arrays, source="backfill"))
             b.ticks += len(arrays)
+            for c, event in tick_batches(arrays, "backfill").items():
+                self.bus.publish_ticks(c, event)  # every stored trade reaches the bus once
         b.recent.append(
             {
                 "code": code,
@@ -813,6 +976,11 @@ class Hub:
             return False
 
     def stock_health(self, st: StockState, now_epoch: float, expected: bool) -> str:
+        """``vi`` (in a volatility interruption: silence expected), ``no_data``, ``ok``
+        (a tick within ``hub_stale_after_s``), else ``stale`` when ticks are expected now
+        (continuous session, socket ready) or ``quiet``."""
+        if self.vi.active(st.code, now_epoch):
+            return "vi"
         if st.last_tick_at is None:
             return "no_data"
         age = now_epoch - st.last_tick_at
@@ -837,6 +1005,7 @@ class Hub:
                     "ticks_today": st.ticks_today,
                     "last_tick_age_s": age,
                     "health": self.stock_health(st, now_epoch, expected),
+                    "vi": None if (vi := self.vi.get(code)) is None else vi.as_dict(),
                     "rank": self.ranks.get(code),
                     "watchlist": code in self.watchlist,
                 }

@@ -96,10 +96,33 @@ def test_ticks_on_redis_channels_quotes_and_one_shared_token(
     finally:
         listener.close()
     truth = {(t.code, t.cum_volume): t for t in market.feed.truth(codes)}
+    published: list[tuple[str, str, str, int]] = []
     for channel, ev in listener.messages:
         assert channel == f"{prefix}tick:{ev['code']}"
-        t = truth[(ev["code"], ev["cum_volume"])]  # every message is a real trade …
-        assert (ev["price"], ev["volume"]) == (t.price, t.volume)  # … with its price/qty
+        assert ev["source"] == "live"
+        n = ev["n"]
+        assert n >= 1
+        assert all(len(ev[k]) == n for k in ("venue", "trade_date", "time", "price", "volume"))
+        for i in range(n):
+            key = (ev["code"], ev["cum_volume"][i])
+            t = truth[key]  # every published trade is a real trade …
+            # … with its price, signed quantity, day and time
+            assert (ev["price"][i], ev["volume"][i]) == (t.price, t.volume)
+            assert ev["trade_date"][i] == t.time.date().isoformat()
+            assert ev["time"][i] == int(t.time.timestamp())  # 0B carries whole seconds
+            published.append((ev["code"], ev["venue"][i], ev["trade_date"][i], key[1]))
+    # far fewer messages than trades: one per stock per frame, not one per trade
+    assert len(listener.messages) < len(published)
+    # every stored trade was published exactly once, and nothing else was
+    with db_engine.connect() as conn:
+        stored = [
+            (r.stock_code, r.venue, r.trade_date.isoformat(), int(r.cum_volume))
+            for r in conn.execute(
+                sa.text("SELECT stock_code, venue, trade_date, cum_volume FROM tick_data")
+            )
+        ]
+    assert len(published) == len(set(published))  # each cum_volume exactly once
+    assert sorted(published) == sorted(stored)
     # the latest-quote key of every collected stock holds its last trade's price
     r = redis.Redis.from_url(redis_server_url)
     try:

@@ -24,7 +24,7 @@ function fmtAge(s) {
   if (s === null || s === undefined) return "–";
   return s < 60 ? `${s.toFixed(1)}초 전` : `${fmtDuration(s)} 전`;
 }
-const HEALTH_TEXT = { ok: "정상", quiet: "휴장/대기", stale: "지연", no_data: "수신 없음", dead: "중단" };
+const HEALTH_TEXT = { ok: "정상", quiet: "휴장/대기", vi: "VI 발동", stale: "지연", no_data: "수신 없음", dead: "중단" };
 
 const chart = new Chart(document.getElementById("tps-chart"), {
   type: "line",
