@@ -48,6 +48,7 @@ BookArray = list[Any]
 
 #: index of fields in a tick array (used by other modules)
 T_CODE, T_VENUE, T_DATE, T_CUM, T_TIME, T_PRICE, T_VOLUME = 0, 1, 2, 3, 4, 5, 6
+T_CUM_VALUE = 7
 
 
 #: memo of the last trade time and its epoch: trades come many per second, and comparing

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -379,3 +380,80 @@ def wait_for(pred: Callable[[], bool], timeout: float, poll: float = 0.2) -> boo
             return True
         time.sleep(poll)
     return pred()
+
+
+_LOG_FIELDS = re.compile(r"(\w+)=(\S+)")
+
+
+def _log_lines(log_text: str, kind: str) -> list[dict[str, str]]:
+    """``key=value`` fields of the hub log lines of one kind (e.g. ``backfill_gap``)."""
+    out = []
+    for line in log_text.splitlines():
+        if f" {kind} " in line or line.rstrip().endswith(f" {kind}"):
+            out.append(dict(_LOG_FIELDS.findall(line.split(f" {kind} ", 1)[-1])))
+    return out
+
+
+def loss_report(
+    res: Comparison, truth: Sequence[Trade], marks: Mapping[str, int], log_text: str
+) -> str:
+    """What a developer needs to act on missing trades, per stock and run of consecutive
+    missing trades: their cumulative volumes and times, where they lie relative to the
+    ``marks`` (name → number of ground-truth trades recorded at that moment, e.g. the kill
+    and the restart), the restart gap's anchors (seeded = last trade the previous process
+    kept; live = first trade received after the restart) and the backfill result, all from
+    the hub's log."""
+    if not res.missing:
+        return "nothing missing"
+    index = {(t.code, t.cum_volume): i for i, t in enumerate(truth)}
+    seeded = {d["code"]: d for d in _log_lines(log_text, "backfill_anchor_seeded")}
+    gaps = {d["code"]: d for d in _log_lines(log_text, "backfill_gap_anchors")}
+    filled = {d["code"]: d for d in _log_lines(log_text, "backfill_gap")}
+    order = sorted(marks.items(), key=lambda kv: kv[1])
+
+    def phase(i: int) -> str:
+        before = [name for name, n in order if n <= i]
+        after = [name for name, n in order if n > i]
+        return f"after {before[-1] if before else 'start'}" + (
+            f", before {after[0]}" if after else ""
+        )
+
+    lines = [f"{len(res.missing)} of {res.expected} trades missing; marks {dict(marks)}"]
+    by_code: dict[str, list[int]] = {}
+    for code, cum in res.missing:
+        by_code.setdefault(code, []).append(cum)
+    for code, cums in sorted(by_code.items()):
+        seed, gap, fill = seeded.get(code), gaps.get(code), filled.get(code)
+        lines.append(
+            f"{code}: {len(cums)} missing; seeded anchor cum={seed and seed.get('cum')}; "
+            f"gap stored_cum={gap and gap.get('stored_cum')} first live "
+            f"cum={gap and gap.get('live_cum')}; backfill "
+            f"ticks={fill and fill.get('ticks')} consistent={fill and fill.get('consistent')}"
+        )
+        stock = sorted((t for t in truth if t.code == code), key=lambda t: t.cum_volume)
+        pos = {t.cum_volume: k for k, t in enumerate(stock)}
+        runs: list[list[int]] = []
+        for cum in sorted(cums):
+            if runs and pos.get(cum, -9) == pos.get(runs[-1][-1], -9) + 1:
+                runs[-1].append(cum)
+            else:
+                runs.append([cum])
+        for run in runs:
+            first = stock[pos[run[0]]] if run[0] in pos else None
+            last = stock[pos[run[-1]]] if run[-1] in pos else None
+
+            def where(c: int, code: str = code) -> str:
+                i = index.get((code, c))
+                return "?" if i is None else phase(i)
+
+            rel = []
+            for name, d, key in (("seeded", seed, "cum"), ("live", gap, "live_cum")):
+                if d is not None and key in d:
+                    a = int(d[key])
+                    rel.append(f"{'≤' if run[-1] <= a else '>'}{name}")
+            lines.append(
+                f"  cum {run[0]}..{run[-1]} ({len(run)} trades, "
+                f"{first.time.time() if first else '?'}..{last.time.time() if last else '?'}): "
+                f"first {where(run[0])}; last {where(run[-1])}; {' '.join(rel)}"
+            )
+    return "\n".join(lines)

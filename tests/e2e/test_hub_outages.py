@@ -17,6 +17,7 @@ from tests.e2e.harness import (
     compare,
     free_port,
     hub_env,
+    loss_report,
     wait_for,
 )
 from tests.e2e.test_hub_lossless import _assert_exact, _settle_and_compare
@@ -69,13 +70,18 @@ def test_kill_9_mid_flush_then_restart_replays_and_backfills(
         with db_engine.connect() as conn:
             return int(conn.exec_driver_sql("SELECT COUNT(*) FROM tick_data").scalar() or 0)
 
+    # ground-truth trades recorded at each moment: where a missing trade lies
+    marks: dict[str, int] = {}
     first = HubProcess(env, port, log_path).start()
     try:
         assert wait_for(lambda: stored() > 200, 20)
         first.kill9()  # flushing every 50 ms under a steady flow: mid-flush or close to it
+        marks["kill"] = len(market.feed.trades)
         after_kill = stored()
         time.sleep(2.0)  # the market trades on while nobody listens
+        marks["restart"] = len(market.feed.trades)
         second = HubProcess(env, port, log_path).start()
+        marks["restarted"] = len(market.feed.trades)
     finally:
         first.terminate()
     try:
@@ -94,10 +100,14 @@ def test_kill_9_mid_flush_then_restart_replays_and_backfills(
             st = second.status()
             return bool(st["journal_backlog_bytes"] == 0 and st["flush_lag_s"] == 0)
 
+        marks["halt"] = len(market.feed.trades)
         time.sleep(1.5)
         assert wait_for(settled, 20)
         status = second.status()
-        res = compare(db_engine, market.feed.truth(codes), codes)
+        truth = market.feed.truth()
+        res = compare(db_engine, truth, codes)
+        if res.missing:
+            pytest.fail(loss_report(res, truth, marks, log_path.read_text()))
         _assert_exact(res)
         assert res.stored > after_kill
         assert status["backfill"]["ticks"] > 0, status["backfill"]
