@@ -477,6 +477,24 @@ def load_data_ignore(
         LoadDataRefusedError: the server or the connection refuses LOAD DATA LOCAL (nothing
             was written; the transaction is intact).
     """
+    return _load_data_chunks(conn, table, columns, _tsv_lines(table, columns, rows))
+
+
+def _line_chunks(lines: Iterable[str]) -> Iterable[tuple[int, str]]:
+    """Pre-encoded TSV lines (no terminator) as ``(row count, text)`` chunks."""
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= _SPOOL_CHUNK_ROWS:
+            yield len(chunk), "\n".join(chunk) + "\n"
+            chunk = []
+    if chunk:
+        yield len(chunk), "\n".join(chunk) + "\n"
+
+
+def _load_data_chunks(
+    conn: Connection, table: sa.Table, columns: Sequence[str], chunks: Iterable[tuple[int, str]]
+) -> int:
     dbapi = conn.connection.dbapi_connection
     if dbapi is None:  # pragma: no cover - an open Connection always has one
         raise RuntimeError("connection is closed")
@@ -484,7 +502,7 @@ def load_data_ignore(
     try:
         n = 0
         with os.fdopen(fd, "wb") as f:
-            for count, text in _tsv_lines(table, columns, rows):
+            for count, text in chunks:
                 f.write(text.encode("utf-8"))
                 n += count
         if n == 0:
@@ -509,13 +527,53 @@ def load_data_ignore(
         os.unlink(path)
 
 
-def _insert_ticks_mysql(conn: Connection, rows: Iterable[TickRow | Row]) -> int:
+def tsv_text(v: str | None) -> str:
+    """A text value as one LOAD DATA field (backslash escapes; ``None`` = ``\\N``)."""
+    return "\\N" if v is None else _tsv_str(v)
+
+
+def tsv_decimal(v: str | Decimal | None) -> str:
+    """A decimal value (or its text, e.g. ``"+0.71"``) as one LOAD DATA field: fixed-point
+    text like the bulk load of :class:`TickRow` values; ``None``/NaN/inf = ``\\N``."""
+    return "\\N" if v is None else _tsv_decimal(v)
+
+
+def tsv_date_text(v: date) -> str:
+    """A date as one LOAD DATA field."""
+    return _tsv_date(v)
+
+
+def tsv_datetime(v: datetime) -> str:
+    """A datetime as one LOAD DATA field (naive = KST; aware values converted to KST)."""
+    return _tsv_datetime(v)
+
+
+@functools.cache
+def _tick_encoder() -> Callable[[Sequence[Any]], str]:
+    return _row_encoder(_tsv_kinds(TickData.__table__, TICK_COLUMNS))  # type: ignore[arg-type]
+
+
+def tick_tsv_line(row: TickRow | Sequence[Any]) -> str:
+    """The LOAD DATA line (no terminator) :func:`insert_ticks` writes for ``row``: the
+    reference a caller's own encoder (``insert_ticks(..., tsv=...)``) must match."""
+    return _tick_encoder()(row)
+
+
+def _insert_ticks_mysql(
+    conn: Connection,
+    rows: Iterable[TickRow | Row],
+    tsv: Callable[[], Iterable[str]] | None,
+) -> int:
     table: sa.Table = TickData.__table__  # type: ignore[assignment]
     engine = conn.engine
     if not _LOAD_DATA_REFUSED.get(engine, False):
-        materialized = rows if isinstance(rows, list | tuple) else list(rows)
         try:
-            return load_data_ignore(conn, table, materialized, columns=TICK_COLUMNS)
+            if tsv is not None:
+                # the caller encoded the lines itself (e.g. the hub, from its journal
+                # arrays): ``rows`` stays untouched unless the fallback below needs it
+                return _load_data_chunks(conn, table, TICK_COLUMNS, _line_chunks(tsv()))
+            rows = rows if isinstance(rows, list | tuple) else list(rows)
+            return load_data_ignore(conn, table, rows, columns=TICK_COLUMNS)
         except LoadDataRefusedError as exc:
             _LOAD_DATA_REFUSED[engine] = True
             log.warning(
@@ -523,11 +581,15 @@ def _insert_ticks_mysql(conn: Connection, rows: Iterable[TickRow | Row]) -> int:
                 "enable local_infile on the server (SET GLOBAL local_infile=ON)",
                 exc,
             )
-        rows = materialized
     return _insert_ignore_mysql(conn, table, TICK_COLUMNS, rows)
 
 
-def insert_ticks(conn: Connection, rows: Iterable[TickRow | Row]) -> int:
+def insert_ticks(
+    conn: Connection,
+    rows: Iterable[TickRow | Row],
+    *,
+    tsv: Callable[[], Iterable[str]] | None = None,
+) -> int:
     """Store trades (real-time 0B 주식체결); a trade already stored is skipped.
 
     On MySQL/MariaDB the batch is bulk-loaded with ``LOAD DATA LOCAL INFILE ... IGNORE``
@@ -538,12 +600,16 @@ def insert_ticks(conn: Connection, rows: Iterable[TickRow | Row]) -> int:
         conn: an open connection; the caller commits (a rollback removes the rows).
         rows: :class:`TickRow` values, plain tuples in :data:`TICK_COLUMNS` order, or dicts.
             Datetimes may be aware (any zone, stored as KST) or naive (taken as KST).
+        tsv: optional fast path: returns the same rows already encoded as LOAD DATA lines
+            (each exactly :func:`tick_tsv_line` of its row, in :data:`TICK_COLUMNS` order).
+            When the bulk load runs, these lines are loaded and ``rows`` is never iterated
+            (so it may be a lazy iterable); ``rows`` serves SQLite and the INSERT fallback.
 
     Returns:
         The number of new trades stored.
     """
     if is_mysql(conn):
-        return _insert_ticks_mysql(conn, rows)
+        return _insert_ticks_mysql(conn, rows, tsv)
     return insert_ignore(conn, TickData.__table__, rows, columns=TICK_COLUMNS)  # type: ignore[arg-type]
 
 

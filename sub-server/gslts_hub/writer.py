@@ -31,7 +31,14 @@ from gslts_db import (
 )
 from gslts_hub.candles import Bar, CandleAggregator, bar_from_ticks
 from gslts_hub.journal import Journal
-from gslts_hub.rows import book_row, decode_record, naive_kst, tick_row
+from gslts_hub.rows import (
+    TickArray,
+    book_row,
+    decode_record,
+    naive_kst,
+    tick_lines,
+    tick_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,45 +158,50 @@ class JournalWriter:
 
     def cycle(self, *, block: bool = True) -> bool:
         """Read one batch, commit it (retrying while the DB is down); True when caught up."""
-        ticks: list[TickRow] = []
+        # tick arrays stay as read; TickRows are only built where needed (SQLite, the INSERT
+        # fallback, ``on_commit``): on MariaDB the arrays become LOAD DATA lines directly
+        records: list[tuple[float, str, list[TickArray]]] = []
+        n_ticks = 0
         books: list[OrderbookRow] = []
         recv_times: list[float] = []
         end = self._pos
         deadline = time.monotonic() + (self.flush_interval_s if block else 0.0)
         caught_up = False
-        agg_add = self.aggregator.add if self.aggregator is not None else None
+        agg_add = self.aggregator.add_arrays if self.aggregator is not None else None
+        max_rows = self.max_rows
         while True:
-            n_before = len(ticks) + len(books)
+            n_before = n_ticks + len(books)
             for pos, payload in self.journal.read(end, max_records=2000):
                 recv, source, tarr, barr = decode_record(payload)
-                recv_dt = naive_kst(recv)
-                ticks.extend(tick_row(a, recv_dt, source) for a in tarr)
-                if agg_add is not None:
-                    # straight from the arrays: no datetime arithmetic per tick
-                    for a in tarr:
-                        agg_add(a[0], a[1], a[3], a[4], a[5], abs(a[6]))
-                books.extend(book_row(a, recv_dt) for a in barr)
                 if tarr:
+                    records.append((recv, source, tarr))
+                    n_ticks += len(tarr)
+                    if agg_add is not None:
+                        agg_add(tarr)  # straight from the arrays, no datetime per tick
                     recv_times.append(recv)
                     if self.stats.oldest_pending_recv is None:
                         self.stats.oldest_pending_recv = recv
+                if barr:
+                    recv_dt = naive_kst(recv)
+                    books.extend(book_row(a, recv_dt) for a in barr)
                 end = pos
-                if len(ticks) >= self.max_rows:
+                if n_ticks >= max_rows:
                     break
-            if len(ticks) >= self.max_rows:
+            if n_ticks >= max_rows:
                 break
-            if len(ticks) + len(books) == n_before:
+            if n_ticks + len(books) == n_before:
                 caught_up = end >= self.journal.end_position
             if time.monotonic() >= deadline or (self._stop.is_set() and caught_up):
                 break
             self._wake.wait(min(0.05, max(0.0, deadline - time.monotonic())))
             self._wake.clear()
-        self.stats.ticks_read += len(ticks)
+        self.stats.ticks_read += n_ticks
         agg = self.aggregator
         closed = agg.close_due(self.clock()) if agg is not None else []
         if end == self._pos and not (agg is not None and agg.has_work):
             return caught_up
-        self._commit(ticks, books, end)
+        ticks = list(tick_rows(records)) if self.on_commit is not None else None
+        self._commit(records, ticks, books, end)
         self._pos = end
         self.stats.oldest_pending_recv = None
         now = self.clock()
@@ -200,12 +212,19 @@ class JournalWriter:
             self.on_candles(closed)
         return caught_up and end >= self.journal.end_position
 
-    def _commit(self, ticks: list[TickRow], books: list[OrderbookRow], end: int) -> None:
+    def _commit(
+        self,
+        records: list[tuple[float, str, list[TickArray]]],
+        ticks: list[TickRow] | None,
+        books: list[OrderbookRow],
+        end: int,
+    ) -> None:
         backoff = self.backoff_initial_s
+        n_ticks = sum(len(r[2]) for r in records)
         while True:
             t0 = time.perf_counter()
             try:
-                rebuilt = self._transaction(ticks, books)
+                rebuilt = self._transaction(records, ticks, books)
             except Exception as exc:
                 st = self.stats
                 st.db_errors += 1
@@ -216,7 +235,7 @@ class JournalWriter:
                 if st.db_errors <= 5 or st.db_errors % 50 == 0:
                     log.warning(
                         "writer_db_error rows=%d retry_in_s=%.1f error=%s",
-                        len(ticks),
+                        n_ticks,
                         backoff,
                         st.last_error,
                     )
@@ -241,16 +260,25 @@ class JournalWriter:
             st.flush_seconds.append(elapsed)
             if self.aggregator is not None:
                 self.aggregator.settle(rebuilt, self.clock())
-            if ticks:
-                log.debug("tick_batch_flushed rows=%d ms=%d", len(ticks), int(elapsed * 1000))
+            if n_ticks:
+                log.debug("tick_batch_flushed rows=%d ms=%d", n_ticks, int(elapsed * 1000))
             return
 
     def _transaction(
-        self, ticks: list[TickRow], books: list[OrderbookRow]
+        self,
+        records: list[tuple[float, str, list[TickArray]]],
+        ticks: list[TickRow] | None,
+        books: list[OrderbookRow],
     ) -> dict[tuple[str, int], Bar | None]:
         rebuilt: dict[tuple[str, int], Bar | None] = {}
         with self.engine.begin() as conn:
-            new = insert_ticks(conn, ticks) if ticks else 0
+            new = 0
+            if records:
+                new = insert_ticks(
+                    conn,
+                    ticks if ticks is not None else tick_rows(records),
+                    tsv=lambda: tick_lines(records),
+                )
             nb = insert_orderbook_snapshots(conn, books) if books else 0
             agg = self.aggregator
             rows: list[Any] = []
