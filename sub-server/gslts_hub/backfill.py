@@ -9,10 +9,19 @@ our trade key — so it is reconstructed by walking back from the live anchor::
     cum(older row) = cum(newer row) − qty(newer row)
 
 down to the last stored tick. When the walk lands exactly on the stored tick's cumulative
-volume the gap *adds up* and every reconstructed trade gets its exact key (a trade the hub
-did receive live is then deduplicated by ``INSERT IGNORE``). When it does not (the chart is
-missing trades, or reaches back too little) the gap is flagged: trades whose key cannot be
-trusted are not stored, and the status page shows the flagged gap.
+volume, *on the stored trade itself* (its second, price and quantity, and the stored trades
+of its second before it), the gap *adds up* and every reconstructed trade gets its exact
+key (a trade the hub did receive live is then deduplicated by ``INSERT IGNORE``). When it
+does not (the chart is missing trades, or reaches back too little) the gap is flagged:
+trades whose key cannot be trusted are not stored, and the status page shows the flagged
+gap.
+
+The first live trade is found in the chart by (second, price, quantity), which a busy
+stock repeats within one second (small lots at the touch). Landing on the right
+cumulative volume alone does not tell the right row from a wrong one — quantities are
+small, so a walk from a wrong row often adds up too, and then every key in the gap is
+shifted (trades stored under other trades' keys, the real keys missing). Hence the check
+of the landing row, and a gap whose candidate walks still disagree is flagged.
 
 A stock that never trades again after the reconnect gives no live anchor. For it the hub
 **walks forward** (:func:`walk_forward`) from the last stored trade instead: find that trade
@@ -76,7 +85,12 @@ class GapResult:
 
 
 def reconstruct_gap(
-    rows_newest_first: Sequence[ChartTick], first_live: LiveAnchor, last_stored_cum: int
+    rows_newest_first: Sequence[ChartTick],
+    first_live: LiveAnchor,
+    last_stored_cum: int,
+    *,
+    stored: StoredAnchor | None = None,
+    same_second: Sequence[tuple[int, int]] | None = None,
 ) -> GapResult:
     """Rebuild the cumulative volume of the trades between two anchors.
 
@@ -84,13 +98,18 @@ def reconstruct_gap(
         rows_newest_first: ka10079 rows (one trade each), newest first, covering the gap.
         first_live: the first live trade after the reconnect.
         last_stored_cum: cumulative volume of the last trade stored before the gap.
+        stored: the last stored trade itself: the walk must land on its row (second,
+            price, quantity); candidate walks that then still differ flag the gap.
+            None = only its cumulative volume is checked (first walk that adds up wins).
+        same_second: ``(price, qty)`` of every stored trade in ``stored``'s second, oldest
+            first (ending with it): they must be the chart rows up to the landing row.
 
     Returns:
         The gap's trades oldest first, ``consistent`` False (with ``detail``) when the
-        quantities do not add up to exactly the stored anchor.
+        quantities do not add up to exactly the stored anchor, or (with ``stored``) no
+        walk or more than one different walk lands on it.
     """
-    # Several trades can share (second, price, qty): try each such row as the anchor and
-    # keep the first walk that adds up exactly (a wrong anchor almost never does).
+    # Several trades can share (second, price, qty): try each such row as the anchor.
     starts = [
         i
         for i, row in enumerate(rows_newest_first)
@@ -104,11 +123,18 @@ def reconstruct_gap(
         return GapResult([], True, "no trade was missed")
     results = []
     for start in starts:
-        res = _walk(rows_newest_first, start, first_live, last_stored_cum)
-        if res.consistent:
+        res = _walk(rows_newest_first, start, first_live, last_stored_cum, stored, same_second)
+        if res.consistent and stored is None:
             return res
         results.append(res)
-    return results[0]
+    good = [r for r in results if r.consistent]
+    if not good:
+        return results[0]
+    if any(g.ticks != good[0].ticks for g in good[1:]):
+        return GapResult(
+            [], False, f"ambiguous first live trade: {len(good)} walks land on the stored one"
+        )
+    return good[0]
 
 
 def _walk(
@@ -116,16 +142,21 @@ def _walk(
     start: int,
     first_live: LiveAnchor,
     last_stored_cum: int,
+    stored: StoredAnchor | None = None,
+    same_second: Sequence[tuple[int, int]] | None = None,
 ) -> GapResult:
     cum, qty, price = first_live.cum_volume, first_live.qty, first_live.price
     value = first_live.cum_value * 1_000_000
     out: list[BackfillTick] = []
     overshoot = False
-    for row in rows_newest_first[start + 1 :]:
+    landing: int | None = None  # the row the walk gives the stored cumulative volume
+    for i in range(start + 1, len(rows_newest_first)):
+        row = rows_newest_first[i]
         row_cum = cum - qty
         row_value = value - price * qty
         if row_cum <= last_stored_cum:
             overshoot = row_cum < last_stored_cum
+            landing = i
             break
         out.append(
             BackfillTick(row.time, row.price, row.qty, row_cum, max(0, row_value) // 1_000_000)
@@ -143,8 +174,33 @@ def _walk(
         return GapResult(
             [], False, f"quantities do not add up: {excess} shares more than the gap holds"
         )
+    if stored is not None:
+        bad = _landing_mismatch(rows_newest_first, landing, stored, same_second)
+        if bad:
+            return GapResult([], False, bad)
     out.reverse()
     return GapResult(out, True, f"{len(out)} trades")
+
+
+def _landing_mismatch(
+    rows_newest_first: Sequence[ChartTick],
+    landing: int | None,
+    stored: StoredAnchor,
+    same_second: Sequence[tuple[int, int]] | None,
+) -> str:
+    """Why the walk's landing row is not the stored trade ('' = it is)."""
+    if landing is None:
+        return "the last stored trade is not in the tick chart"
+    row = rows_newest_first[landing]
+    if (row.time, row.price, row.qty) != (stored.time, stored.price, stored.qty):
+        return "the walk adds up but lands on another trade than the last stored one"
+    if same_second is not None:
+        oldest_first = list(reversed(rows_newest_first))
+        if not _stored_second_matches(
+            oldest_first, len(rows_newest_first) - 1 - landing, same_second
+        ):
+            return "the walk lands on the stored trade but its second differs"
+    return ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -710,7 +710,9 @@ class Hub:
                 if live is None:
                     filled += self.backfill_forward(code, stored)
                 else:
-                    filled += self.backfill_gap(code, stored.cum_volume, stored.time, live)
+                    filled += self.backfill_gap(
+                        code, stored.cum_volume, stored.time, live, stored=stored
+                    )
             except Exception as exc:
                 failed += 1
                 self.backfill.errors += 1
@@ -718,9 +720,19 @@ class Hub:
             flagged += self.backfill.gaps_flagged - before
 
     def backfill_gap(
-        self, code: str, last_cum: int, last_time: datetime, anchor: LiveAnchor
+        self,
+        code: str,
+        last_cum: int,
+        last_time: datetime,
+        anchor: LiveAnchor,
+        *,
+        stored: StoredAnchor | None = None,
     ) -> int:
-        """Fill one stock's gap from ka10079 into the journal; returns trades added."""
+        """Fill one stock's gap from ka10079 into the journal; returns trades added.
+
+        With ``stored`` (the last stored trade) the walk must land on that very trade and
+        the stored trades of its second, which tells a busy stock's repeated (second,
+        price, quantity) rows apart (see :mod:`gslts_hub.backfill`)."""
         log.info(
             "backfill_gap_anchors code=%s stored_cum=%d live_cum=%d live_qty=%d",
             code,
@@ -731,7 +743,8 @@ class Hub:
         if anchor.cum_volume - anchor.qty == last_cum:
             return 0  # nothing was missed
         rows = fetch_tick_chart(self.client, code, last_time)
-        res = reconstruct_gap(rows, anchor, last_cum)
+        same = None if stored is None else self._stored_second(code, stored)
+        res = reconstruct_gap(rows, anchor, last_cum, stored=stored, same_second=same)
         self._store_gap(code, anchor.time.date(), res)
         return len(res.ticks)
 

@@ -137,7 +137,7 @@ def test_restart_gap_is_filled_when_the_first_live_frame_beats_the_subscribe(
         assert stored.cum_volume == market[14].cum_volume  # the journal backlog counts
         assert live is not None
         assert live.cum_volume == market[25].cum_volume
-        assert hub.backfill_gap(code, stored.cum_volume, stored.time, live) == 10
+        assert hub.backfill_gap(code, stored.cum_volume, stored.time, live, stored=stored) == 10
         _settle(hub)
         assert _stored_cums(hub) == [t.cum_volume for t in market]
         assert hub.backfill.gaps_flagged == 0
@@ -168,7 +168,7 @@ def test_restart_anchor_is_the_last_stored_trade_when_the_journal_is_caught_up(
             abs(market[5].volume),
         )
         assert live is not None
-        assert hub.backfill_gap(code, stored.cum_volume, stored.time, live) == 3
+        assert hub.backfill_gap(code, stored.cum_volume, stored.time, live, stored=stored) == 3
         _settle(hub)
         assert _stored_cums(hub) == [t.cum_volume for t in market[:10]]
         with hub.engine.connect() as conn:
