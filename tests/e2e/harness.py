@@ -424,8 +424,10 @@ def loss_report(
         by_code.setdefault(code, []).append(cum)
     for code, cums in sorted(by_code.items()):
         seed, gap, fill = seeded.get(code), gaps.get(code), filled.get(code)
+        wrong = sum(1 for c, _ in res.unexpected if c == code)
         lines.append(
-            f"{code}: {len(cums)} missing; seeded anchor cum={seed and seed.get('cum')}; "
+            f"{code}: {len(cums)} missing, {wrong} stored under keys no trade has; "
+            f"seeded anchor cum={seed and seed.get('cum')}; "
             f"gap stored_cum={gap and gap.get('stored_cum')} first live "
             f"cum={gap and gap.get('live_cum')}; backfill "
             f"ticks={fill and fill.get('ticks')} consistent={fill and fill.get('consistent')}"
