@@ -61,6 +61,7 @@ from gslts_hub.rows import (
     book_to_array,
     decode_record,
     encode_record,
+    iso_time,
     trade_to_array,
 )
 from gslts_hub.schedule import Schedule
@@ -512,7 +513,7 @@ class Hub:
                     "volume": t.volume,
                     "cum_volume": t.cum_volume,
                     "cum_value": t.cum_value,
-                    "time": t.time.isoformat(),
+                    "time": iso_time(t.time),
                 },
             )
 

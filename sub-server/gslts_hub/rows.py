@@ -88,6 +88,21 @@ def trade_to_array(t: Trade) -> TickArray:
     ]
 
 
+#: memo of the last trade time's ISO text (the bus quote), swapped atomically like above
+_last_iso: tuple[datetime | None, str] = (None, "")
+
+
+def iso_time(tm: datetime) -> str:
+    """``tm.isoformat()``, memoised for the run of trades stamped with the same second
+    (``isoformat`` of a zoned datetime costs ~1.5 µs, a tick's budget is ~20)."""
+    global _last_iso
+    memo = _last_iso
+    prev = memo[0]
+    if tm is not prev and (prev is None or tm != prev or tm.tzinfo is not prev.tzinfo):
+        memo = _last_iso = (tm, tm.isoformat())
+    return memo[1]
+
+
 def book_to_array(b: OrderBook) -> BookArray:
     """A decoded 0D 주식호가잔량 book as a journal book array."""
     return [

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -13,13 +15,14 @@ from gslts_hub.candles import CandleAggregator
 from gslts_hub.rows import (
     decode_record,
     encode_record,
+    iso_time,
     naive_kst,
     tick_lines,
     tick_row,
     tick_rows,
     trade_to_array,
 )
-from gslts_kiwoom.realtime import KST, Trade
+from gslts_kiwoom.realtime import KST, RealtimeDecoder, Trade
 
 T0 = datetime(2026, 3, 3, 9, 0, 1, tzinfo=KST)
 
@@ -130,3 +133,61 @@ def test_tick_rows_and_candle_arrays_follow_the_journal() -> None:
     assert (bar.open, bar.high, bar.low, bar.close, bar.volume, bar.trade_count) == (
         70_100, 70_100, 69_900, 69_900, 7, 2
     )  # fmt: skip
+
+
+def test_candle_arrays_equal_per_tick_add_on_a_disordered_stream() -> None:
+    rng = random.Random(7)
+    a, b = CandleAggregator(), CandleAggregator()
+    cum = {("A", "KRX"): 100, ("B", "KRX"): 100, ("A", "NXT"): 100}
+    base = 1_772_496_000.0
+    for step in range(400):
+        ticks: list[list[Any]] = []
+        for _ in range(rng.randint(1, 8)):
+            code, venue = rng.choice(list(cum))
+            if rng.random() < 0.1:  # replayed / late trade
+                c = cum[(code, venue)] - rng.randint(0, 5)
+            else:
+                c = cum[(code, venue)] = cum[(code, venue)] + rng.randint(1, 9)
+            sec = step * 1.5 - (30 if rng.random() < 0.05 else 0)  # sometimes an older minute
+            ticks.append([code, venue, 0, c, base + sec, rng.randint(90, 110),
+                          rng.choice([-1, 1]) * rng.randint(1, 50)])  # fmt: skip
+        a.add_arrays(ticks)
+        for t in ticks:
+            b.add(t[0], t[1], t[3], t[4], t[5], abs(t[6]))
+        assert a.plan() == b.plan()
+        assert a._last_cum == b._last_cum
+        if step % 50 == 49:  # a flush: the plan is written, the rebuilds come back empty
+            done = dict.fromkeys(a.plan()[0])
+            a.settle(dict(done), base + step * 1.5)
+            b.settle(dict(done), base + step * 1.5)
+            assert a.close_due(base + step * 1.5) == b.close_due(base + step * 1.5)
+    assert [a.open_bar(c) for c in "AB"] == [b.open_bar(c) for c in "AB"]
+    assert a.rebuilds == b.rebuilds > 0
+
+
+def test_iso_time_memo_keeps_each_zone_and_second() -> None:
+    utc = T0.astimezone(ZoneInfo("UTC"))  # the same instant in another zone
+    later = T0.replace(second=2)
+    for tm in (T0, T0, utc, T0, later, T0.replace(second=1)):
+        assert iso_time(tm) == tm.isoformat()
+
+
+def test_decoder_rate_memo_keeps_the_wire_text() -> None:
+    dec = RealtimeDecoder(clock=lambda: T0.timestamp())
+    dec.set_clock(T0.timestamp())
+    base = dict.fromkeys(("14", "16", "17", "18", "27", "28"), "1")
+    base.update({"20": "090001", "10": "-70000", "11": "-100", "15": "+3", "13": "10"})
+    got = [
+        dec.decode_items([{"type": "0B", "item": "005930", "values": {**base, **v}}])[0]
+        for v in (
+            {"12": "0.70", "228": "0.7"},
+            {"12": "0.7", "228": "0.70"},
+            {"12": "0.70", "228": ""},
+            {"12": "x"},  # malformed: the slow path counts it, rate falls back to 0
+        )
+    ]
+    trades = [t for t in got if isinstance(t, Trade)]
+    assert [(str(t.change_rate), str(t.strength)) for t in trades] == [
+        ("0.70", "0.7"), ("0.7", "0.70"), ("0.70", "None"), ("0", "None")
+    ]  # fmt: skip
+    assert dec.malformed["0B:field:12"] == 1

@@ -393,6 +393,8 @@ class RealtimeDecoder:
         self._tcache: dict[str, datetime] = {}
         self._epoch = 0.0
         self._icache: dict[tuple[str, str | None], tuple[str, Exchange]] = {}
+        #: wire text → Decimal of 0B rates/strengths (Decimals are immutable: shared safely)
+        self._dcache: dict[str, Decimal] = {}
         #: Receive time (epoch s) of the last decoded item per wire item (``005930``,
         #: ``005930_NX``, ``001``…): the per-stock "last tick age" health signal.
         self.last_seen: dict[str, float] = {}
@@ -443,6 +445,15 @@ class RealtimeDecoder:
         if len(self._tcache) < 100_000:
             self._tcache[hhmmss] = ts
         return ts
+
+    def _decimal(self, text: str) -> Decimal:
+        """``Decimal(text)``, remembered for the fast path (raises like ``Decimal``)."""
+        d = Decimal(text)
+        decs = self._dcache
+        if len(decs) >= 10_000:
+            decs.clear()
+        decs[text] = d
+        return d
 
     def _split_cached(self, key: tuple[str, str | None]) -> tuple[str, Exchange]:
         split = _split_item(*key)
@@ -597,7 +608,18 @@ class RealtimeDecoder:
             ts = self._tcache.get(t)
             if ts is None:
                 ts = self._hms(t)
+            # rates/strengths repeat from tick to tick: a dict hit instead of a Decimal parse
+            decs = self._dcache
+            s12 = v["12"]
+            rate = decs.get(s12)
+            if rate is None:
+                rate = self._decimal(s12)
             s228 = v.get("228")
+            strength = None
+            if s228:
+                strength = decs.get(s228)
+                if strength is None:
+                    strength = self._decimal(s228)
             return _new_trade(
                 code,
                 venue,
@@ -605,7 +627,7 @@ class RealtimeDecoder:
                 ts,
                 abs(int(v["10"])),
                 int(v["11"]),
-                Decimal(v["12"]),
+                rate,
                 int(v["15"]),
                 int(v["13"]),
                 int(v["14"]),
@@ -614,7 +636,7 @@ class RealtimeDecoder:
                 abs(int(v["18"])),
                 abs(int(v["27"])),
                 abs(int(v["28"])),
-                Decimal(s228) if s228 else None,
+                strength,
                 v.get("290", ""),
             )
         except _DECODE_ERRORS:
