@@ -8,9 +8,10 @@ cumulative volume growing by the trade's quantity. The frames are deterministic,
 benchmark knows every trade that was sent (the ground truth).
 
 * ``ingest.ticks_per_s`` — :class:`gslts_hub.hub.Hub` with its journal on (one ``write(2)``
-  per frame, fsync every second), its writer committing multi-row ``INSERT IGNORE`` batches
-  and 1-minute candles into a day-partitioned MariaDB ``tick_data``: ticks / (last commit −
-  first receipt). ``ingest.lost`` = sent trades missing from the table afterwards;
+  per frame, fsync every second), its writer committing ``LOAD DATA LOCAL INFILE`` batches
+  (journal arrays → TSV lines) and 1-minute candles into a day-partitioned MariaDB
+  ``tick_data``: ticks / (last commit − first receipt). ``ingest.lost`` = sent trades
+  missing from the table afterwards;
   ``ingest.p50_commit_ms`` / ``ingest.p99_commit_ms`` = receipt → committed row.
 * ``ingest.raw_rows_per_s`` — the same table, pre-built rows, ``gslts_db.insert_ticks`` in
   10k batches (no socket, no parsing, no journal): the ceiling.
