@@ -1,8 +1,7 @@
 """Sub-server (tick hub) settings: the shared :class:`Settings` plus the hub's own knobs.
 
-Every field here is documented (commented out, with its default) in ``.env.example``; a unit
-test checks it. The base class's test only knows the base fields, so the hub's lines are
-written ``# HUB_NAME=value`` there.
+Every field here is documented in ``.env.example`` (``tests/unit/backend/test_settings.py``
+checks every settings class of every service against it).
 """
 
 from __future__ import annotations
