@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     kiwoom_allow_real_orders: bool = False
 
     sim_port: int = DEFAULT_SIM_PORT
+    #: Where clients find the simulator in ``sim`` mode (compose: the ``simulator`` service).
+    sim_host: str = "127.0.0.1"
     sim_clock: Literal["always", "krx"] = "always"
     #: When set, the simulator accepts only this app key / secret pair (else any non-empty).
     sim_app_key: SecretStr | None = None
@@ -74,8 +76,8 @@ class Settings(BaseSettings):
         rest_url = self.kiwoom_rest_url
         ws_url = self.kiwoom_ws_url
         if self.kiwoom_mode == "sim":
-            rest_url = rest_url or f"http://127.0.0.1:{self.sim_port}"
-            ws_url = ws_url or f"ws://127.0.0.1:{self.sim_port}/api/dostk/websocket"
+            rest_url = rest_url or f"http://{self.sim_host}:{self.sim_port}"
+            ws_url = ws_url or f"ws://{self.sim_host}:{self.sim_port}/api/dostk/websocket"
         return KiwoomConfig.for_mode(
             self.kiwoom_mode,
             app_key=app_key,

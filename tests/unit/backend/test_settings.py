@@ -84,3 +84,16 @@ def test_env_example_copied_to_env_gives_working_defaults(
     assert hub.database_url is None
     assert hub.hub_journal_dir is None
     assert hub.kiwoom_config().rest_url == "http://127.0.0.1:8002"
+
+
+def test_sim_host_only_applies_in_sim_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """compose sets SIM_HOST=simulator; a real-mode user must still reach api.kiwoom.com."""
+    monkeypatch.delenv("KIWOOM_REST_URL", raising=False)
+    monkeypatch.setenv("KIWOOM_APP_KEY", "a")
+    monkeypatch.setenv("KIWOOM_SECRET_KEY", "b")
+    sim = Settings(_env_file=None, sim_host="simulator").kiwoom_config()  # type: ignore[call-arg]
+    assert sim.rest_url == "http://simulator:8002"
+    real = Settings(  # type: ignore[call-arg]
+        _env_file=None, sim_host="simulator", kiwoom_mode="real"
+    ).kiwoom_config()
+    assert real.rest_url == "https://api.kiwoom.com"
