@@ -46,7 +46,7 @@ from gslts_hub.backfill import (
     reconstruct_gap,
     walk_forward,
 )
-from gslts_hub.bus import InProcessBus, make_bus, tick_batches
+from gslts_hub.bus import InProcessBus, make_bus, tick_batch, tick_batches
 from gslts_hub.candles import CandleAggregator
 from gslts_hub.journal import Journal
 from gslts_hub.rows import (
@@ -449,12 +449,22 @@ class Hub:
         ticks: list[list[Any]] = []
         books: list[list[Any]] = []
         trades: list[Trade] = []
+        # the frame's trades (and their arrays) per stock, in frame order: state, bus
+        # message and quote are then per stock per frame, not per trade
+        by_code: dict[str, tuple[list[Trade], list[Any]]] = {}
         sample = self.settings.hub_book_sample_s
         for ev in events:
             tp = type(ev)
             if tp is Trade:
-                ticks.append(trade_to_array(ev))
+                arr = trade_to_array(ev)
+                ticks.append(arr)
                 trades.append(ev)
+                g = by_code.get(ev.code)
+                if g is None:
+                    by_code[ev.code] = ([ev], [arr])
+                else:
+                    g[0].append(ev)
+                    g[1].append(arr)
             elif tp is OrderBook:
                 self.books_received += 1
                 key = (ev.code, str(ev.venue))
@@ -476,6 +486,62 @@ class Hub:
         if not trades:
             return
         self.ticks_received += len(trades)
+        day = trades[0].trade_date
+        if self._await_first or not all(t.trade_date == day for t in trades):
+            # a pending gap wants each stock's *first* live KRX trade, and a frame spanning
+            # two days resets a count mid-frame: the per-trade walk handles both (rare)
+            self._apply_trades(trades, now)
+        else:
+            self._apply_groups(by_code, day, now)
+        # the bus gets every trade: one message per stock per frame (all its trades, as
+        # arrays) and the stock's latest quote; non-blocking (RedisBus queues, drops when
+        # full), and one message per stock rather than per trade keeps Redis off the hot path
+        bus = self.bus
+        publish = bus.publish_ticks
+        set_quote = bus.set_quote
+        for code, (ts, arrs) in by_code.items():
+            publish(code, tick_batch(code, arrs))
+            t = ts[-1]
+            set_quote(
+                code,
+                {
+                    "code": code,
+                    "venue": str(t.venue),
+                    "price": t.price,
+                    "volume": t.volume,
+                    "cum_volume": t.cum_volume,
+                    "cum_value": t.cum_value,
+                    "time": iso_time(t.time),
+                },
+            )
+
+    def _apply_groups(
+        self, by_code: dict[str, tuple[list[Trade], list[Any]]], day: date, now: float
+    ) -> None:
+        """Per-stock state from one frame's trades grouped per stock, all dated ``day``
+        and with no gap pending: the same end state as :meth:`_apply_trades`."""
+        stocks = self.stocks
+        for code, (ts, _) in by_code.items():
+            st = stocks.get(code)
+            if st is None:
+                st = stocks[code] = StockState(code)
+            if st.day != day:
+                st.day, st.ticks_today = day, 0
+            st.ticks_today += len(ts)
+            st.last_price = ts[-1].price
+            st.last_tick_at = now
+            for t in reversed(ts):  # the last KRX trade (usually the very last one)
+                if t.venue == "KRX":
+                    st.last_cum = t.cum_volume
+                    st.last_trade_time = t.time
+                    st.last_krx_price = t.price
+                    st.last_qty = t.volume if t.volume >= 0 else -t.volume
+                    st.last_cum_value = t.cum_value
+                    break
+
+    def _apply_trades(self, trades: list[Trade], now: float) -> None:
+        """Per-stock state, trade by trade; a pending gap's first live KRX trade queues
+        its backfill (ka10079)."""
         stocks = self.stocks
         for t in trades:
             st = stocks.get(t.code)
@@ -496,26 +562,6 @@ class Hub:
                 st.last_krx_price = t.price
                 st.last_qty = t.volume if t.volume >= 0 else -t.volume
                 st.last_cum_value = t.cum_value
-        # the bus gets every trade: one message per stock per frame (all its trades, as
-        # arrays) and the stock's latest quote; non-blocking (RedisBus queues, drops when
-        # full), and one message per stock rather than per trade keeps Redis off the hot path
-        bus = self.bus
-        last: dict[str, Trade] = {t.code: t for t in trades}
-        for code, event in tick_batches(ticks).items():
-            bus.publish_ticks(code, event)
-            t = last[code]
-            bus.set_quote(
-                code,
-                {
-                    "code": code,
-                    "venue": str(t.venue),
-                    "price": t.price,
-                    "volume": t.volume,
-                    "cum_volume": t.cum_volume,
-                    "cum_value": t.cum_value,
-                    "time": iso_time(t.time),
-                },
-            )
 
     def _on_ws_state(self, state: str) -> None:
         self.ws_state = state
