@@ -25,19 +25,17 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gslts_db import TICK_COLUMNS, TickData, TickRow, ensure_partitions, make_engine, upgrade
+from gslts_db import TICK_COLUMNS, TickData, TickRow
 from gslts_db.store import _insert_ignore_mysql, insert_ticks, load_data_ignore
+from tests.bench._mysql import fresh_schema
 
-MYSQL_URL = os.environ.get("BENCH_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 N_ROWS = int(os.environ.get("BENCH_DB_ROWS", "300000"))
 BATCH = 10_000
 N_STOCKS = 60
@@ -111,25 +109,6 @@ METHODS: dict[str, Callable[[Connection, list[TickRow]], int]] = {
 }
 
 
-@contextmanager
-def fresh_schema() -> Iterator[sa.Engine]:
-    name = f"gslts_bench_{uuid.uuid4().hex[:8]}"
-    root = make_engine(sa.make_url(MYSQL_URL)._replace(database=None))
-    with root.begin() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-    eng = make_engine(sa.make_url(MYSQL_URL).set(database=name))
-    try:
-        upgrade(eng)
-        # partitions for the first two days; the third goes to p_future
-        ensure_partitions(eng, 1, DAYS[0])
-        yield eng
-    finally:
-        eng.dispose()
-        with root.begin() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        root.dispose()
-
-
 def time_method(
     engine: sa.Engine, fn: Callable[[Connection, list[TickRow]], int], rows: list[TickRow]
 ) -> float:
@@ -154,7 +133,8 @@ def run() -> dict[str, float]:
     rows = build_rows(N_ROWS)
     best: dict[str, float] = dict.fromkeys(METHODS, 0.0)
     names = list(METHODS)
-    with fresh_schema() as engine:
+    # partitions for the first two days; the third goes to p_future
+    with fresh_schema(DAYS[0], 1) as engine:
         for r in range(ROUNDS):
             order = names[r % len(names) :] + names[: r % len(names)]
             for name in order:

@@ -24,8 +24,6 @@ benchmark knows every trade that was sent (the ground truth).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -34,10 +32,8 @@ import statistics
 import tempfile
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -47,13 +43,13 @@ import orjson
 import sqlalchemy as sa
 import websocket
 
-from gslts_db import TickData, TickRow, ensure_partitions, insert_ticks, make_engine, upgrade
+from gslts_db import TickData, TickRow, insert_ticks
 from gslts_kiwoom import KiwoomWebSocket, WsConfig
 from gslts_kiwoom.realtime import KST
-from tests.bench.bench_ws import _GUID, _read_client_frame, _ws_frame
+from tests.bench._mysql import fresh_schema
+from tests.bench.bench_ws import _read_client_frame, _ws_frame, accept_kiwoom_session
 
 ITEMS_PER_FRAME = 10
-MYSQL_URL = os.environ.get("BENCH_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 
 
 def codes(n: int) -> list[str]:
@@ -139,23 +135,7 @@ def _flood_server(port_q: Any, runs: list[tuple[int, int]]) -> None:
         chunks = build_chunks(n_ticks, n_stocks)
         conn, _addr = srv.accept()
         with conn:
-            req = b""
-            while b"\r\n\r\n" not in req:
-                req += conn.recv(4096)
-            key = next(
-                line.split(b":", 1)[1].strip()
-                for line in req.split(b"\r\n")
-                if line.lower().startswith(b"sec-websocket-key:")
-            )
-            accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())  # noqa: S324 - RFC 6455
-            conn.sendall(
-                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-            )
-            _read_client_frame(conn)  # LOGIN
-            conn.sendall(
-                _ws_frame(b'{"trnm":"LOGIN","return_code":0,"return_msg":"","sor_yn":"N"}')
-            )
+            accept_kiwoom_session(conn)
             lock = threading.Lock()
             go = threading.Event()
 
@@ -195,24 +175,6 @@ def _start_server(runs: list[tuple[int, int]]) -> tuple[Any, int]:
     proc = ctx.Process(target=_flood_server, args=(q, runs), daemon=True)
     proc.start()
     return proc, int(q.get(timeout=60))
-
-
-@contextmanager
-def fresh_schema() -> Iterator[sa.Engine]:
-    name = f"gslts_bench_{uuid.uuid4().hex[:8]}"
-    root = make_engine(sa.make_url(MYSQL_URL)._replace(database=None))
-    with root.begin() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-    eng = make_engine(sa.make_url(MYSQL_URL).set(database=name))
-    try:
-        upgrade(eng)
-        ensure_partitions(eng, 2, datetime.now(KST).date())
-        yield eng
-    finally:
-        eng.dispose()
-        with root.begin() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        root.dispose()
 
 
 def _stored_keys(engine: sa.Engine) -> set[tuple[str, int]]:
@@ -353,11 +315,11 @@ def run() -> dict[str, float]:
     proc, port = _start_server([(n_ticks, n_stocks), (naive_ticks, n_stocks)])
     url = f"ws://127.0.0.1:{port}/api/dostk/websocket"
     try:
-        with fresh_schema() as eng:
+        with fresh_schema(datetime.now(KST).date(), 2) as eng:
             hub = run_hub(url, eng, n_ticks, n_stocks)
-        with fresh_schema() as eng:
+        with fresh_schema(datetime.now(KST).date(), 2) as eng:
             naive = run_naive(url, eng, naive_ticks, n_stocks)
-        with fresh_schema() as eng:
+        with fresh_schema(datetime.now(KST).date(), 2) as eng:
             raw = run_raw(eng, n_ticks, n_stocks)
     finally:
         proc.join(10)

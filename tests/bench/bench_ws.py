@@ -117,6 +117,25 @@ def _recv_exact(conn: socket.socket, n: int) -> bytes:
     return buf
 
 
+def accept_kiwoom_session(conn: socket.socket) -> None:
+    """Server side of the WebSocket handshake (RFC 6455) plus Kiwoom's LOGIN exchange."""
+    req = b""
+    while b"\r\n\r\n" not in req:
+        req += conn.recv(4096)
+    key = next(
+        line.split(b":", 1)[1].strip()
+        for line in req.split(b"\r\n")
+        if line.lower().startswith(b"sec-websocket-key:")
+    )
+    accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())  # noqa: S324 - RFC 6455
+    conn.sendall(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+    )
+    _read_client_frame(conn)  # LOGIN
+    conn.sendall(_ws_frame(b'{"trnm":"LOGIN","return_code":0,"return_msg":"","sor_yn":"N"}'))
+
+
 def _read_client_frame(conn: socket.socket) -> bytes:
     _b0, b1 = _recv_exact(conn, 2)
     n = b1 & 0x7F
@@ -140,23 +159,7 @@ def _flood_server(port_q: Any, frames_per_connection: list[int]) -> None:
     for n_frames in frames_per_connection:
         conn, _addr = srv.accept()
         with conn:
-            req = b""
-            while b"\r\n\r\n" not in req:
-                req += conn.recv(4096)
-            key = next(
-                line.split(b":", 1)[1].strip()
-                for line in req.split(b"\r\n")
-                if line.lower().startswith(b"sec-websocket-key:")
-            )
-            accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())  # noqa: S324 - RFC 6455
-            conn.sendall(
-                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-            )
-            _read_client_frame(conn)  # LOGIN
-            conn.sendall(
-                _ws_frame(b'{"trnm":"LOGIN","return_code":0,"return_msg":"","sor_yn":"N"}')
-            )
+            accept_kiwoom_session(conn)
             full, rest = divmod(n_frames, len(frames))
             try:
                 for _ in range(full):
