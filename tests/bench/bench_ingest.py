@@ -47,7 +47,12 @@ from gslts_db import TickData, TickRow, insert_ticks
 from gslts_kiwoom import KiwoomWebSocket, WsConfig
 from gslts_kiwoom.realtime import KST
 from tests.bench._mysql import fresh_schema
-from tests.bench.bench_ws import _read_client_frame, _ws_frame, accept_kiwoom_session
+from tests.bench.bench_ws import (
+    ZERO_B_STATIC_FIDS,
+    _read_client_frame,
+    _ws_frame,
+    accept_kiwoom_session,
+)
 
 ITEMS_PER_FRAME = 10
 
@@ -83,23 +88,7 @@ def _values(cum: int, price: int, qty: int, hhmmss: str) -> dict[str, str]:
         "17": "+55000",
         "18": "-49000",
         "25": "2",
-        "26": "-1234567",
-        "29": "-98765432",
-        "30": "-45.12",
-        "31": "0.21",
-        "32": "",
-        "228": "97.31",
-        "311": "4178021",
-        "290": "2",
-        "691": "0",
-        "567": "000000",
-        "568": "000000",
-        "851": "",
-        "1890": "090000",
-        "1891": "093312",
-        "1892": "100211",
-        "620": "70412",
-        "9081": "1",
+        **ZERO_B_STATIC_FIDS,
     }
 
 
