@@ -69,6 +69,7 @@ from gslts_hub.settings import HubSettings
 from gslts_hub.universe import TopSelector
 from gslts_hub.vi import VI_TYPE, ViTracker
 from gslts_hub.writer import JournalWriter
+from gslts_hub.writer_proc import WriterProcess
 from gslts_kiwoom import KiwoomClient, KiwoomError
 from gslts_kiwoom._ws import KiwoomWebSocket, WsConfig
 from gslts_kiwoom.realtime import KST, BalanceEvent, OrderBook, OrderEvent, Trade, ViEvent
@@ -145,17 +146,27 @@ class Hub:
         self.journal = Journal(
             settings.journal_dir(), fsync_interval_s=settings.hub_journal_fsync_s
         )
-        self.aggregator = CandleAggregator()
-        self.writer = JournalWriter(
-            self.journal,
-            self.engine,
-            aggregator=self.aggregator,
-            flush_interval_s=settings.hub_flush_interval_s,
-            max_rows=settings.hub_flush_max_rows,
-            on_candles=self._on_candles_closed,
-            on_db_state=self._on_db_state,
-            clock=clock,
-        )
+        self.writer: JournalWriter | WriterProcess
+        if _writer_in_process(settings.hub_writer_process, self.engine, clock):
+            self.writer = WriterProcess(
+                self.journal,
+                self.engine.url.render_as_string(hide_password=False),
+                flush_interval_s=settings.hub_flush_interval_s,
+                max_rows=settings.hub_flush_max_rows,
+                on_candles=self._on_candles_closed,
+                on_db_state=self._on_db_state,
+            )
+        else:
+            self.writer = JournalWriter(
+                self.journal,
+                self.engine,
+                aggregator=CandleAggregator(),
+                flush_interval_s=settings.hub_flush_interval_s,
+                max_rows=settings.hub_flush_max_rows,
+                on_candles=self._on_candles_closed,
+                on_db_state=self._on_db_state,
+                clock=clock,
+            )
         self._client = client
         self._owns_client = client is None
         self.ws: KiwoomWebSocket | None = None
@@ -1103,7 +1114,7 @@ class Hub:
                 "errors": self.backfill.errors,
                 "recent": list(self.backfill.recent)[-10:],
             },
-            "candles": {"rebuilds": self.aggregator.rebuilds, "closed": self.aggregator.closed},
+            "candles": dict(zip(("rebuilds", "closed"), self.writer.candle_counts(), strict=True)),
             "token_expires_at": token_exp.isoformat() if token_exp else None,
             "token_seconds_left": (
                 None if token_exp is None else max(0, int((token_exp - now).total_seconds()))
@@ -1114,6 +1125,15 @@ class Hub:
             "watchlist": sorted(self.watchlist),
             "events": list(self.events)[-100:],
         }
+
+
+def _writer_in_process(mode: str, engine: sa.Engine, clock: Callable[[], float]) -> bool:
+    """``HUB_WRITER_PROCESS``: ``on``/``off``, or ``auto`` = a child process on MySQL/MariaDB
+    (the production path, where the writer's CPU matters) with the real clock; a thread on
+    SQLite (one file, no gain) and under an injected test clock (the child has its own)."""
+    if mode in ("on", "off"):
+        return mode == "on"
+    return engine.url.get_backend_name() in ("mysql", "mariadb") and clock is time.time
 
 
 def _book_event(b: OrderBook) -> dict[str, Any]:

@@ -68,6 +68,10 @@ class Journal:
         segment_bytes: roll to a new segment file after this many bytes.
         fsync_interval_s: at most this long between an append and its ``fsync``;
             0 means fsync on every append (slow, for tests of power-loss semantics).
+        reader: open the journal of *another process* to read and commit only (the
+            writer process, :mod:`gslts_hub.writer_proc`): no torn-tail repair, no
+            appends; the end is wherever the appender's newest segment ends now (a
+            record it is still writing fails its length/CRC check and is read next time).
     """
 
     def __init__(
@@ -76,8 +80,10 @@ class Journal:
         *,
         segment_bytes: int = 64 * 1024 * 1024,
         fsync_interval_s: float = 1.0,
+        reader: bool = False,
     ) -> None:
         self.directory = directory
+        self._reader = reader
         self.directory.mkdir(parents=True, exist_ok=True)
         self._segment_bytes = segment_bytes
         self._fsync_interval_s = fsync_interval_s
@@ -86,7 +92,7 @@ class Journal:
         self._last_fsync = time.monotonic()
         self._dirty = False
         self._committed = self._read_checkpoint()
-        self._end = self._recover_end()
+        self._end = self._tail_end() if reader else self._recover_end()
         self._fd: int | None = None
         self._seg_start = self._end
         self._seg_size = 0
@@ -136,6 +142,17 @@ class Journal:
                 os.fsync(f.fileno())
         return max(start + valid, self._committed)
 
+    def _tail_end(self) -> int:
+        """Reader mode: the global offset where the appender's newest segment ends now."""
+        segments = self._segments()
+        if not segments:
+            return self._committed
+        start, path = segments[-1]
+        try:
+            return max(start + path.stat().st_size, self._committed)
+        except FileNotFoundError:
+            return self._committed
+
     # ------------------------------------------------------------------ append side
     def append(self, payload: bytes) -> int:
         """Append one record; returns the global position just past it.
@@ -143,6 +160,8 @@ class Journal:
         When this returns, the record is in the kernel: it survives a crash of this
         process. It reaches the disk within ``fsync_interval_s``.
         """
+        if self._reader:
+            raise RuntimeError("journal opened as a reader: another process appends")
         if len(payload) > _MAX_RECORD:
             raise ValueError(f"journal record too large: {len(payload)} bytes")
         header = _HEADER.pack(len(payload), zlib.crc32(payload))
@@ -195,12 +214,20 @@ class Journal:
     # ------------------------------------------------------------------ read side
     @property
     def end_position(self) -> int:
+        if self._reader:
+            return self._tail_end()
         with self._lock:
             return self._end
 
     @property
     def committed_position(self) -> int:
         return self._committed
+
+    def note_committed(self, position: int) -> None:
+        """The appender's side of a commit made by the writer *process* (which owns the
+        checkpoint file): keeps :meth:`stats` backlog figures current."""
+        if position > self._committed:
+            self._committed = position
 
     def read(self, start: int, max_records: int = 1_000_000) -> Iterator[tuple[int, bytes]]:
         """Records from global position ``start`` up to what has been appended so far.

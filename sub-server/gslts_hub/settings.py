@@ -24,6 +24,9 @@ class HubSettings(Settings):
     hub_flush_interval_s: float = 0.5
     #: … or as soon as this many ticks are waiting.
     hub_flush_max_rows: int = 10_000
+    #: the journal → database writer: ``auto`` = its own process on MySQL/MariaDB (so it
+    #: does not share the socket thread's GIL), a thread on SQLite; or ``on`` / ``off``
+    hub_writer_process: Literal["auto", "on", "off"] = "auto"
     #: journal directory; empty = DATA_DIR/journal
     hub_journal_dir: Path | None = None
     hub_journal_fsync_s: float = 1.0

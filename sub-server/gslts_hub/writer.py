@@ -136,6 +136,11 @@ class JournalWriter:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def candle_counts(self) -> tuple[int, int]:
+        """``(rebuilds, closed)`` of the candle aggregator."""
+        agg = self.aggregator
+        return (0, 0) if agg is None else (agg.rebuilds, agg.closed)
+
     def flush_lag_s(self) -> float:
         """Age of the oldest tick read from the journal but not yet committed (0 = none)."""
         oldest = self.stats.oldest_pending_recv

@@ -259,6 +259,23 @@ def hub_env(market: Market, db_url: str, data_dir: Path, **extra: str) -> dict[s
     return env
 
 
+def child_pids(pid: int) -> list[int]:
+    """PIDs of ``pid``'s direct children (Linux ``/proc``)."""
+    out: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # "pid (comm) state ppid ...": comm may hold spaces, so split after the ")"
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+    return out
+
+
+def _zombie(pid: int) -> bool:
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    return True
+
+
 class HubProcess:
     """``gslts sub-server`` as a subprocess (so a test can ``kill -9`` it)."""
 
@@ -299,10 +316,18 @@ class HubProcess:
         out: dict[str, Any] = r.json()
         return out
 
-    def kill9(self) -> None:
+    def kill9(self, children_grace_s: float = 10.0) -> list[int]:
+        """``kill -9`` the hub; returns the PIDs of its child processes (the writer process)
+        still alive ``children_grace_s`` later — they must notice and exit on their own."""
         assert self.proc is not None
+        kids = child_pids(self.proc.pid)
         self.proc.kill()
         self.proc.wait(10)
+        deadline = time.monotonic() + children_grace_s
+        while kids and time.monotonic() < deadline:
+            kids = [k for k in kids if Path(f"/proc/{k}").exists() and not _zombie(k)]
+            time.sleep(0.1)
+        return kids
 
     def terminate(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

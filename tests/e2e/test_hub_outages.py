@@ -14,6 +14,7 @@ from tests.e2e.harness import (
     HubProcess,
     Market,
     PausableProxy,
+    child_pids,
     compare,
     free_port,
     hub_env,
@@ -75,7 +76,10 @@ def test_kill_9_mid_flush_then_restart_replays_and_backfills(
     first = HubProcess(env, port, log_path).start()
     try:
         assert wait_for(lambda: stored() > 200, 20)
-        first.kill9()  # flushing every 50 ms under a steady flow: mid-flush or close to it
+        assert child_pids(first.proc.pid), "the hub runs its writer in a child process"
+        # flushing every 50 ms under a steady flow: mid-flush or close to it; the writer
+        # process must not outlive the hub (it would race the next hub's writer)
+        assert first.kill9() == []
         marks["kill"] = len(market.feed.trades)
         after_kill = stored()
         time.sleep(2.0)  # the market trades on while nobody listens

@@ -80,3 +80,55 @@ def test_writer_stores_every_tick_once_and_a_candle(engine: sa.Engine, tmp_path:
         bar = conn.exec_driver_sql("SELECT volume, trade_count FROM candles").one()
     assert n == 200
     assert tuple(bar) == (1000, 200)
+
+
+def test_writer_process_commits_the_parent_journal_and_mirrors_its_stats(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """``HUB_WRITER_PROCESS``: the same writer in a child process (own GIL): every journaled
+    tick stored once, the parent's backlog reaches 0, counters and closed candles come back
+    over the pipe, and ``stop`` drains."""
+    from gslts_hub.writer_proc import WriterProcess
+
+    journal = Journal(tmp_path / "j")
+    candles: list[object] = []
+    db_states: list[bool] = []
+    writer = WriterProcess(
+        journal,
+        engine.url.render_as_string(hide_password=False),
+        flush_interval_s=0.05,
+        on_candles=candles.extend,
+        on_db_state=lambda ok, _err: db_states.append(ok),
+    )
+    writer.start()
+    try:
+        for i in range(20):
+            arrays = [trade_to_array(_trade(c, i)) for c in range(i * 50 + 5, i * 50 + 55, 5)]
+            journal.append(encode_record(time.time(), arrays))
+        journal.append(encode_record(time.time(), [trade_to_array(_trade(5, 0))]))  # replay
+        deadline = time.monotonic() + 30
+        while (
+            journal.stats().backlog_bytes or writer.stats.ticks_written < 200
+        ) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert writer.running
+        assert journal.stats().backlog_bytes == 0
+        assert writer.stats.ticks_written == 200
+        assert writer.stats.ticks_read == 201
+        assert writer.stats.batches >= 1
+        assert writer.stats.db_ok
+        assert len(writer.stats.commit_latency) >= 1
+        assert writer.flush_lag_s() == 0.0
+        # one more record after a quiet spell, then stop: the drain commits it
+        journal.append(encode_record(time.time(), [trade_to_array(_trade(2000, 59))]))
+    finally:
+        writer.stop(drain=True)
+    assert not writer.running
+    assert writer.stats.ticks_written == 201
+    assert journal.stats().backlog_bytes == 0
+    journal.close()
+    with engine.connect() as conn:
+        n = conn.exec_driver_sql("SELECT COUNT(*) FROM tick_data").scalar()
+    assert n == 201
+    assert db_states == []  # the database never went away
+    assert writer.candle_counts()[1] == len(candles)

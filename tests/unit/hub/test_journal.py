@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from gslts_hub.journal import Journal
 
 
@@ -99,3 +101,32 @@ def test_kill_9_after_append_loses_nothing(tmp_path: Path) -> None:
     assert len(got) == 5000
     assert got[0] == b"tick-0"
     assert got[-1] == b"tick-4999"
+
+
+def test_reader_tails_another_appender_without_repairing_its_tail(tmp_path: Path) -> None:
+    """The writer process opens the hub's journal as a reader: it sees what the appender
+    wrote so far, stops at a record still being written, never truncates, never appends."""
+    j = Journal(tmp_path, segment_bytes=120)
+    first = [j.append(f"rec-{i}".encode()) for i in range(5)]
+    r = Journal(tmp_path, reader=True)
+    assert r.end_position == first[-1]
+    assert _payloads(r) == [f"rec-{i}".encode() for i in range(5)]
+    # a record in flight: its header is there, half its payload is not
+    seg = sorted(tmp_path.glob("seg-*.log"))[-1]
+    size = seg.stat().st_size
+    with open(seg, "ab") as f:
+        f.write(b"\x10\x00\x00\x00\x00\x00\x00\x00half")
+    assert _payloads(r, first[-1]) == []
+    assert seg.stat().st_size == size + 12  # untouched: the appender owns the tail
+    with open(seg, "r+b") as f:
+        f.truncate(size)
+    later = [j.append(f"later-{i}".encode()) for i in range(5)]  # rolls segments too
+    assert _payloads(r, first[-1]) == [f"later-{i}".encode() for i in range(5)]
+    # the reader commits (checkpoint + pruning); the appender learns the position
+    r.commit(later[2])
+    j.note_committed(r.committed_position)
+    assert j.stats().backlog_bytes == later[-1] - later[2]
+    assert _payloads(j, j.committed_position) == [b"later-3", b"later-4"]
+    with pytest.raises(RuntimeError, match="reader"):
+        r.append(b"nope")
+    j.close()
