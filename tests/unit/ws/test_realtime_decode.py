@@ -201,6 +201,25 @@ ORDER_VALUES = {
 }
 
 
+def test_deferred_books_arrive_raw_and_decode_identically_later() -> None:
+    """``defer={"0D"}``: books come as RawRealtime (counted, timestamped); ``decode`` gives
+    exactly what the eager path gives, malformed ones included (None, counted)."""
+    v = book_values()
+    v["6044"] = "7"  # the KRX split present on one field only: the slow path decides
+    entries = [item("0D", "005930", book_values()), item("0D", "000660_NX", v)]
+    eager = decode(*entries)
+    dec = RealtimeDecoder(defer=frozenset({"0D"}))
+    dec.set_clock(RECEIVED.timestamp())
+    raw = dec.decode_items([*entries, item("0B", "005930", TRADE_VALUES)])
+    assert [type(r) for r in raw] == [RawRealtime, RawRealtime, Trade]
+    assert dec.items_by_type["0D"] == 2
+    assert dec.last_seen["000660_NX"] == RECEIVED.timestamp()
+    assert [dec.decode(r) for r in raw[:2]] == eager
+    bad = RawRealtime("0D", "005930", {"21": "nonsense"})
+    assert dec.decode(bad) is None
+    assert sum(n for k, n in dec.malformed.items() if k.startswith("0D")) >= 1
+
+
 def test_order_event_fill() -> None:
     (o,) = decode(item("00", "A005930", ORDER_VALUES, "주문체결"))
     assert isinstance(o, OrderEvent)

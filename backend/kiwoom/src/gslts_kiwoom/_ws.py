@@ -18,12 +18,14 @@ Failure handling:
   ERROR; reconnect only if ``WsConfig.reconnect_on_takeover`` (after ``takeover_delay_s``),
   otherwise the client stops. ``R10002``/``R10004`` → logged; the server closes, we reconnect.
 
-Consumers: either pass ``on_events`` (called on the socket thread with each frame's decoded
-batch — it must be fast: append to a buffer, never do I/O) or read batches with
+Consumers: either pass ``on_events`` (called on the socket thread with each decoded batch —
+the REAL items of every frame one socket read brought, in order; it must be fast: append to
+a buffer, never do I/O) or read batches with
 :meth:`KiwoomWebSocket.get_events`. The receive loop never blocks on a consumer: batches go
 through a bounded queue and, when it is full, the batch is dropped and counted per type in
 ``stats.dropped_items`` with a WARNING. Trade/order consumers must keep up; size
-``queue_max_batches`` for bursts (one batch = one frame, typically <= ~10 items).
+``queue_max_batches`` for bursts (one batch = one read: one frame of ~10 items when idle,
+up to ``recv_bytes`` worth of frames under load).
 
 Tokens are never logged: the LOGIN frame is built and sent without being logged, and
 errors carry only server messages.
@@ -46,7 +48,7 @@ from typing import Any
 import orjson
 import websocket
 
-from gslts_kiwoom.realtime import KST, RealtimeDecoder, RealtimeEvent
+from gslts_kiwoom.realtime import KST, RawRealtime, RealtimeDecoder, RealtimeEvent
 
 __all__ = [
     "KiwoomWebSocket",
@@ -125,6 +127,13 @@ class WsConfig:
     queue_max_batches: int = 20_000
     reconnect_on_takeover: bool = True
     takeover_delay_s: float = 5.0
+    #: Bytes asked of the socket per read: every complete frame in it is handled, and the
+    #: REAL items of all of them reach the consumer as one batch.
+    recv_bytes: int = 256 * 1024
+    #: Realtime types delivered undecoded (:class:`~gslts_kiwoom.realtime.RawRealtime`) for
+    #: a consumer that keeps only some (e.g. the latest 0D book per stock of a batch) and
+    #: decodes those with :meth:`KiwoomWebSocket.decode`.
+    defer_types: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -184,6 +193,103 @@ class _Closed(Exception):
 
 Pair = tuple[str, str]  # (type, item)
 
+_OP_CONT, _OP_TEXT, _OP_CLOSE, _OP_PING = 0x0, 0x1, 0x8, 0x9
+_MAX_MESSAGE = 64 * 1024 * 1024
+
+
+class _FrameReader:
+    """Server → client frames read straight off the socket, many per ``recv`` (RFC 6455 §5).
+
+    ``websocket-client`` reads each frame with three ``recv`` calls (header, length,
+    payload); at tens of thousands of frames a second those syscalls, and the GIL hand-offs
+    around each, were a fifth of the socket thread. Here one ``recv`` of up to
+    ``recv_bytes`` fills a buffer and every complete frame in it is parsed from memory.
+    The library still does the handshake and every send (PONG included); after the
+    handshake it has read nothing past the HTTP headers, so no frame is split between the
+    two readers. Fragmented messages are reassembled; PING is answered with PONG.
+    """
+
+    __slots__ = ("_buf", "_frag", "_frag_op", "_pos", "_recv", "_size", "_ws")
+
+    def __init__(self, ws: websocket.WebSocket, recv_bytes: int) -> None:
+        self._ws = ws
+        if ws.sock is None:
+            raise websocket.WebSocketConnectionClosedException("socket already closed")
+        self._recv = ws.sock.recv
+        self._size = recv_bytes
+        self._buf = bytearray()
+        self._pos = 0
+        self._frag: list[bytes] = []
+        self._frag_op = 0
+
+    def fill(self) -> None:
+        """Block until more bytes arrive (the socket's timeout is the watchdog)."""
+        if self._pos:
+            del self._buf[: self._pos]
+            self._pos = 0
+        try:
+            chunk = self._recv(self._size)
+        except TimeoutError as exc:  # socket.timeout, also for TLS sockets
+            raise websocket.WebSocketTimeoutException(str(exc) or "timed out") from exc
+        if not chunk:
+            raise websocket.WebSocketConnectionClosedException("connection closed by the server")
+        self._buf += chunk
+
+    def next(self) -> tuple[int, bytes] | None:
+        """The next complete message ``(opcode, payload)`` in the buffer, or ``None``."""
+        buf = self._buf
+        while True:
+            pos = self._pos
+            avail = len(buf) - pos
+            if avail < 2:
+                return None
+            b0, b1 = buf[pos], buf[pos + 1]
+            n = b1 & 0x7F
+            head = 2
+            if n == 126:
+                if avail < 4:
+                    return None
+                n = int.from_bytes(buf[pos + 2 : pos + 4], "big")
+                head = 4
+            elif n == 127:
+                if avail < 10:
+                    return None
+                n = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                head = 10
+            if n > _MAX_MESSAGE:
+                raise websocket.WebSocketProtocolException(f"frame of {n} bytes")
+            mask = b1 & 0x80
+            if mask:
+                head += 4
+            if avail < head + n:
+                return None
+            payload = bytes(buf[pos + head : pos + head + n])
+            if mask:  # servers must not mask (§5.1), but be lenient
+                payload = websocket.ABNF.mask(bytes(buf[pos + head - 4 : pos + head]), payload)
+            self._pos = pos + head + n
+            opcode = b0 & 0x0F
+            if opcode >= _OP_CLOSE:  # control frames may sit between fragments
+                if opcode == _OP_PING:
+                    self._ws.pong(payload)
+                    continue
+                if opcode == _OP_CLOSE:
+                    return opcode, payload
+                continue  # PONG
+            fin = b0 & 0x80
+            if opcode == _OP_CONT:
+                self._frag.append(payload)
+                if sum(map(len, self._frag)) > _MAX_MESSAGE:
+                    raise websocket.WebSocketProtocolException("message too large")
+                if not fin:
+                    continue
+                payload = b"".join(self._frag)
+                opcode, self._frag = self._frag_op, []
+                return opcode, payload
+            if not fin:
+                self._frag_op, self._frag = opcode, [payload]
+                continue
+            return opcode, payload
+
 
 class KiwoomWebSocket:
     """Realtime client for Kiwoom's WebSocket (PROTOCOL.md §5; 실시간 시세 REG/REMOVE).
@@ -193,8 +299,9 @@ class KiwoomWebSocket:
         get_token: ``get_token(force_new) -> access token``; ``force_new=True`` after the
             server rejected the token (plug in the REST token manager).
         config: limits and timeouts (:class:`WsConfig`).
-        on_events: optional callback receiving each frame's decoded events on the socket
-            thread; when ``None`` batches are queued for :meth:`get_events`.
+        on_events: optional callback receiving each batch of decoded events (the frames of
+            one socket read) on the socket thread; when ``None`` batches are queued for
+            :meth:`get_events`.
         on_error: optional callback for asynchronous errors (login failures, restore
             registration errors, :class:`SessionTakenOver`).
         on_state: optional callback with ``"connecting"``, ``"ready"``, ``"disconnected"``,
@@ -221,7 +328,7 @@ class KiwoomWebSocket:
         self._on_error = on_error
         self._on_state = on_state
         self._name = name
-        self._decoder = RealtimeDecoder()
+        self._decoder = RealtimeDecoder(defer=self.config.defer_types)
         self.stats = WsStats(
             items_by_type=self._decoder.items_by_type,
             malformed=self._decoder.malformed,
@@ -234,6 +341,7 @@ class KiwoomWebSocket:
         self._thread: threading.Thread | None = None
         self._ws: websocket.WebSocket | None = None  # current socket (any phase)
         self._live: websocket.WebSocket | None = None  # logged in and restored
+        self._reader: _FrameReader | None = None  # reads the current socket
         # Guards the registration tables and serialises REG/REMOVE exchanges (Kiwoom acks
         # carry no correlation id, so only one may be in flight).
         self._sub_lock = threading.RLock()
@@ -297,6 +405,11 @@ class KiwoomWebSocket:
                 log.exception("ws_on_error_callback_failed")
 
     # -- consumer API -----------------------------------------------------------------
+    def decode(self, raw: RawRealtime) -> RealtimeEvent | None:
+        """Decode an item of a ``defer_types`` type (call it from ``on_events``: it uses the
+        receive clock of the batch being delivered); ``None`` when malformed (counted)."""
+        return self._decoder.decode(raw)
+
     def get_events(self, timeout: float | None = None) -> list[RealtimeEvent]:
         """Next decoded batch (one frame's events), or ``[]`` after ``timeout`` seconds."""
         try:
@@ -527,6 +640,7 @@ class KiwoomWebSocket:
                     sockopt=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
                 )
                 self._ws = ws
+                self._reader = _FrameReader(ws, self.config.recv_bytes)
                 if self._stop.is_set():
                     break
                 self._login(ws, force_new)
@@ -623,44 +737,72 @@ class KiwoomWebSocket:
                 return obj
 
     def _recv_loop(self, ws: websocket.WebSocket) -> None:
-        """Hot loop: read frames until the session ends (raises to end it)."""
-        recv = ws.recv_data
+        """Hot loop: read the socket until the session ends (raises to end it).
+
+        Each read hands every complete frame in it to the decoders, and the REAL items of
+        all of them to the consumer as **one** batch (dated with the read's receive time):
+        under load a batch spans many frames, so per-batch work — a journal append, a bus
+        message per stock — is paid once per read instead of once per frame."""
+        reader = self._reader
+        if reader is None:
+            raise _Closed("no reader")
+        nxt = reader.next
         loads = orjson.loads
         dec = self._decoder
         st = self.stats
         dispatch = self._dispatch
         clock = time.time
         stop = self._stop
+        batch: list[RealtimeEvent] = []
         while not stop.is_set():
-            opcode, raw = recv()
             now = clock()
-            st.frames += 1
-            st.last_frame_at = now
-            if opcode != websocket.ABNF.OPCODE_TEXT:
-                self._control_frame(ws, opcode, raw)
-                continue
-            try:
-                obj = loads(raw)
-            except orjson.JSONDecodeError:
-                self._non_json(ws, raw)
-                continue
-            if type(obj) is dict and obj.get("trnm") == "REAL":
-                dec.set_clock(now)
-                events = dec.decode_items(obj.get("data"))
-                if events:
-                    dispatch(events)
-                continue
-            reply = self._control(ws, raw, obj)
-            if reply is not None:
-                self._acks.put(reply)
+            dec.set_clock(now)
+            while True:
+                frame = nxt()
+                if frame is None:
+                    break
+                st.frames += 1
+                opcode, raw = frame
+                if opcode != _OP_TEXT:
+                    if batch:
+                        dispatch(batch)
+                        batch = []
+                    self._control_frame(ws, opcode, raw)
+                    continue
+                try:
+                    obj = loads(raw)
+                except orjson.JSONDecodeError:
+                    self._non_json(ws, raw)
+                    continue
+                if type(obj) is dict and obj.get("trnm") == "REAL":
+                    batch += dec.decode_items(obj.get("data"))
+                    continue
+                if batch:  # keep order: items before a control reply go out first
+                    dispatch(batch)
+                    batch = []
+                reply = self._control(ws, raw, obj)
+                if reply is not None:
+                    self._acks.put(reply)
+            if batch:
+                dispatch(batch)
+                batch = []
+            reader.fill()
+            st.last_frame_at = clock()
 
     def _recv_one(self, ws: websocket.WebSocket) -> dict[str, Any] | None:
         """Read and handle one frame (slow path used during login/restore)."""
-        opcode, raw = ws.recv_data()
+        reader = self._reader
+        if reader is None:
+            raise _Closed("no reader")
+        frame = reader.next()
+        while frame is None:
+            reader.fill()
+            frame = reader.next()
         now = time.time()
         self.stats.frames += 1
         self.stats.last_frame_at = now
-        if opcode != websocket.ABNF.OPCODE_TEXT:
+        opcode, raw = frame
+        if opcode != _OP_TEXT:
             self._control_frame(ws, opcode, raw)
             return None
         try:
@@ -677,7 +819,7 @@ class KiwoomWebSocket:
         return self._control(ws, raw, obj)
 
     def _control_frame(self, ws: websocket.WebSocket, opcode: int, raw: bytes) -> None:
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
+        if opcode == _OP_CLOSE:
             code = int.from_bytes(raw[:2], "big") if len(raw) >= 2 else None
             raise _Closed(f"server close code={code} {raw[2:].decode('utf-8', 'replace')}")
         if opcode == websocket.ABNF.OPCODE_BINARY:
