@@ -62,6 +62,10 @@ class LiveAnchor:
     qty: int
     cum_volume: int
     cum_value: int  # KRW million, as 0B reports it
+    #: ``(time, price, qty)`` of the live KRX trades that followed it, oldest first: in the
+    #: chart the true anchor row is followed by exactly these, which tells it apart from
+    #: other rows with the same (second, price, quantity)
+    after: tuple[tuple[datetime, int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,17 @@ def reconstruct_gap(
     ]
     if not starts:
         return GapResult([], False, "the first live trade is not in the tick chart")
+    if len(starts) > 1 and first_live.after:
+        # the true row is followed in the chart by the live trades that came next; the
+        # chart was fetched after they happened, so it should hold them all (strict) — if
+        # no candidate passes that (a chart lagging the feed), as far as the chart reaches;
+        # if none passes either, the chart disagrees with the feed: keep every candidate
+        after = first_live.after
+        starts = (
+            [i for i in starts if _followed_by(rows_newest_first, i, after, strict=True)]
+            or [i for i in starts if _followed_by(rows_newest_first, i, after, strict=False)]
+            or starts
+        )
     if first_live.cum_volume - first_live.qty == last_stored_cum:
         return GapResult([], True, "no trade was missed")
     results = []
@@ -135,6 +150,25 @@ def reconstruct_gap(
             [], False, f"ambiguous first live trade: {len(good)} walks land on the stored one"
         )
     return good[0]
+
+
+def _followed_by(
+    rows_newest_first: Sequence[ChartTick],
+    start: int,
+    after: Sequence[tuple[datetime, int, int]],
+    *,
+    strict: bool,
+) -> bool:
+    """True when the rows newer than ``start`` begin with ``after``; ``strict=False``: as
+    far as the chart reaches."""
+    for k, (t, p, q) in enumerate(after):
+        j = start - 1 - k
+        if j < 0:
+            return not strict
+        r = rows_newest_first[j]
+        if r.time != t or r.price != p or r.qty != q:
+            return False
+    return True
 
 
 def _walk(

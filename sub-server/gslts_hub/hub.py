@@ -21,7 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -72,11 +72,26 @@ from gslts_hub.writer import JournalWriter
 from gslts_hub.writer_proc import WriterProcess
 from gslts_kiwoom import KiwoomClient, KiwoomError
 from gslts_kiwoom._ws import KiwoomWebSocket, WsConfig
-from gslts_kiwoom.realtime import KST, BalanceEvent, OrderBook, OrderEvent, Trade, ViEvent
+from gslts_kiwoom.realtime import (
+    KST,
+    BalanceEvent,
+    OrderBook,
+    OrderEvent,
+    RawRealtime,
+    RealtimeDecoder,
+    Trade,
+    ViEvent,
+)
 
 log = logging.getLogger(__name__)
 
 MARKET_TYPES = ("0B", "0D")
+#: a gap's backward walk waits for this many live trades after the first one, or this long
+FOLLOW_TRADES = 5
+FOLLOW_WAIT_S = 1.0
+#: 0D books come undecoded (WsConfig.defer_types): a batch keeps only each stock's latest
+#: book (a snapshot supersedes the ones before it), so under load most are never decoded
+WS_DEFER_TYPES = frozenset({"0D"})
 ACCOUNT_TYPES = ("00", "04")
 OWNER_TOP = "top"
 OWNER_WATCH = "watchlist"
@@ -184,6 +199,8 @@ class Hub:
         self.books_journaled = 0
         self.order_events = 0
         self._book_last: dict[tuple[str, str], float] = {}
+        #: decodes the deferred 0D books a batch keeps (WS_DEFER_TYPES)
+        self._book_decoder = RealtimeDecoder()
         self._rate: deque[tuple[float, int]] = deque(maxlen=120)
         self.events: deque[dict[str, Any]] = deque(maxlen=200)
         #: per-stock VI (1h VI발동/해제): a stock in VI is silent by design
@@ -198,6 +215,11 @@ class Hub:
         self._restart_anchors: dict[str, StoredAnchor] = {}
         #: gaps to fill: (code, last stored trade, first live trade or None = walk forward)
         self._anchors: queue.Queue[tuple[str, StoredAnchor, LiveAnchor | None]] = queue.Queue()
+        #: gaps whose first live trade came, collecting the live trades that follow it:
+        #: code → (last stored, first live, [(time, price, qty)…], since)
+        self._following: dict[
+            str, tuple[StoredAnchor, LiveAnchor, list[tuple[datetime, int, int]], float]
+        ] = {}
         self._was_ready = False
         self._ready_at = 0.0
         self._stop = threading.Event()
@@ -279,6 +301,7 @@ class Hub:
             max_items_per_group=s.hub_ws_max_items_per_group,
             max_groups=s.hub_ws_max_groups,
             backoff_max_s=5.0,
+            defer_types=WS_DEFER_TYPES,
         )
         self.ws = KiwoomWebSocket(
             s.kiwoom_config().ws_url,
@@ -455,15 +478,21 @@ class Hub:
 
     # ------------------------------------------------------------------ socket thread
     def on_events(self, events: list[Any]) -> None:
-        """Each frame's decoded events (socket thread): journal first, then state and bus."""
+        """Each batch of decoded events (socket thread): journal first, then state and bus.
+
+        Books are conflated per batch: only each stock's (and venue's) latest 0D of the
+        batch is decoded, sampled for storage and published; a book is a full snapshot, so
+        nothing a consumer could use is lost, and under load most books are never decoded.
+        """
         now = self.clock()
         ticks: list[list[Any]] = []
         books: list[list[Any]] = []
         trades: list[Trade] = []
-        # the frame's trades (and their arrays) per stock, in frame order: state, bus
-        # message and quote are then per stock per frame, not per trade
+        # the batch's trades (and their arrays) per stock, in order: state, bus message and
+        # quote are then per stock per batch, not per trade
         by_code: dict[str, tuple[list[Trade], list[Any]]] = {}
-        sample = self.settings.hub_book_sample_s
+        latest_book: dict[Any, OrderBook | RawRealtime] = {}
+        n_books = 0
         for ev in events:
             tp = type(ev)
             if tp is Trade:
@@ -476,14 +505,13 @@ class Hub:
                 else:
                     g[0].append(ev)
                     g[1].append(arr)
+            elif tp is RawRealtime:
+                if ev.type == "0D":
+                    latest_book[ev.item] = ev
+                    n_books += 1
             elif tp is OrderBook:
-                self.books_received += 1
-                key = (ev.code, str(ev.venue))
-                ts = ev.time.timestamp()
-                if ts >= self._book_last.get(key, 0.0) + sample:
-                    self._book_last[key] = ts
-                    books.append(book_to_array(ev))
-                self.bus.publish_book(ev.code, _book_event(ev))
+                latest_book[(ev.code, ev.venue)] = ev
+                n_books += 1
             elif tp is OrderEvent or tp is BalanceEvent:
                 self.order_events += 1
                 self.bus.publish_order_event(_order_event(ev))
@@ -491,6 +519,9 @@ class Hub:
                 msg = self.vi.apply(ev, now)
                 if msg is not None:
                     self.event("vi", msg)
+        if latest_book:
+            self.books_received += n_books
+            self._books(latest_book.values(), books)
         if ticks or books:
             self.journal.append(encode_record(now, ticks, books))
             self.books_journaled += len(books)
@@ -498,7 +529,7 @@ class Hub:
             return
         self.ticks_received += len(trades)
         day = trades[0].trade_date
-        if self._await_first or not all(t.trade_date == day for t in trades):
+        if self._await_first or self._following or not all(t.trade_date == day for t in trades):
             # a pending gap wants each stock's *first* live KRX trade, and a frame spanning
             # two days resets a count mid-frame: the per-trade walk handles both (rare)
             self._apply_trades(trades, now)
@@ -525,6 +556,29 @@ class Hub:
                     "time": iso_time(t.time),
                 },
             )
+
+    def _books(self, latest: Iterable[OrderBook | RawRealtime], books: list[list[Any]]) -> None:
+        """Decode (if deferred), sample for storage and publish each stock's latest book."""
+        sample = self.settings.hub_book_sample_s
+        dec = self._book_decoder
+        dec_clock = False
+        for ev in latest:
+            if isinstance(ev, RawRealtime):
+                if not dec_clock:
+                    dec.set_clock(time.time())  # the receive time, as the socket would
+                    dec_clock = True
+                decoded = dec.decode(ev)
+                if not isinstance(decoded, OrderBook):
+                    continue  # malformed: counted by the decoder
+                b = decoded
+            else:
+                b = ev
+            key = (b.code, str(b.venue))
+            ts = b.time.timestamp()
+            if ts >= self._book_last.get(key, 0.0) + sample:
+                self._book_last[key] = ts
+                books.append(book_to_array(b))
+            self.bus.publish_book(b.code, _book_event(b))
 
     def _apply_groups(
         self, by_code: dict[str, tuple[list[Trade], list[Any]]], day: date, now: float
@@ -564,21 +618,43 @@ class Hub:
             st.last_price = t.price
             st.last_tick_at = now
             if str(t.venue) == "KRX":
+                following = self._following.get(t.code) if self._following else None
+                if following is not None:
+                    following[2].append((t.time, t.price, abs(t.volume)))
+                    if len(following[2]) >= FOLLOW_TRADES:
+                        self._queue_gap(t.code)
                 pending = self._await_first.pop(t.code, None) if self._await_first else None
                 if pending is not None:
                     anchor = LiveAnchor(t.time, t.price, abs(t.volume), t.cum_volume, t.cum_value)
-                    self._anchors.put((t.code, pending[0], anchor))
+                    # the walk waits for the next few live trades (or FOLLOW_WAIT_S): they
+                    # pin the anchor's row among rows with the same (second, price, qty)
+                    self._following[t.code] = (pending[0], anchor, [], now)
                 st.last_cum = t.cum_volume
                 st.last_trade_time = t.time
                 st.last_krx_price = t.price
                 st.last_qty = t.volume if t.volume >= 0 else -t.volume
                 st.last_cum_value = t.cum_value
 
+    def _queue_gap(self, code: str) -> None:
+        """Hand a gap whose first live trade (and the ones that followed) is known to the
+        backfill thread (once: whoever pops it queues it)."""
+        entry = self._following.pop(code, None)
+        if entry is not None:
+            stored, anchor, after, _since = entry
+            self._anchors.put((code, stored, replace(anchor, after=tuple(after))))
+
+    def _queue_followed_gaps(self, now_epoch: float, *, all_: bool = False) -> None:
+        """Gaps still collecting following trades for ``FOLLOW_WAIT_S``: go with what came."""
+        for code, entry in list(self._following.items()):
+            if all_ or now_epoch - entry[3] >= FOLLOW_WAIT_S:
+                self._queue_gap(code)
+
     def _on_ws_state(self, state: str) -> None:
         self.ws_state = state
         if state == "disconnected" and self._was_ready:
-            # remember where each stock's stored history ends: the gap starts here
             now = self.clock()
+            self._queue_followed_gaps(now, all_=True)
+            # remember where each stock's stored history ends: the gap starts here
             for st in list(self.stocks.values()):
                 if st.last_cum is not None and st.last_trade_time is not None:
                     stored = StoredAnchor(
@@ -652,6 +728,7 @@ class Hub:
             if self.ws is not None:
                 self.ws._abort_socket()  # re-LOGIN with the fresh token
         self._queue_forward_walks(now_epoch)
+        self._queue_followed_gaps(now_epoch)
         if now_epoch - self._last_universe >= self.settings.hub_universe_refresh_s:
             self._last_universe = now_epoch
             self.refresh_universe()

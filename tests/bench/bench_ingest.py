@@ -4,8 +4,13 @@ A dedicated flood server (separate process, raw sockets, pre-built frames — th
 flood mode was not available when this was written) speaks the Kiwoom WebSocket protocol:
 handshake, LOGIN ack, REG acks, then ``REAL`` frames of ten 0B 주식체결 items each (full FID
 set, Korean ``name``) for ``BENCH_INGEST_STOCKS`` stocks (default 60), every stock's
-cumulative volume growing by the trade's quantity. The frames are deterministic, so the
-benchmark knows every trade that was sent (the ground truth).
+cumulative volume growing by the trade's quantity, each followed by a frame of 0D
+주식호가잔량 books (10 levels a side, the simulator's FID set) for
+``BENCH_INGEST_BOOKS_PER_TRADE`` (default 0.5) books per trade. The frames are deterministic,
+so the benchmark knows every trade that was sent (the ground truth). A separate pre-built
+feed rather than the simulator's flood mode, because the simulator generates its market in
+Python on the same two cores: it would cap the measurement at its own rate (~74k
+trades/s delivered) and take CPU from the pipeline under test.
 
 * ``ingest.ticks_per_s`` — :class:`gslts_hub.hub.Hub` with its journal on (one ``write(2)``
   per frame, fsync every second), its writer committing ``LOAD DATA LOCAL INFILE`` batches
@@ -92,11 +97,32 @@ def _values(cum: int, price: int, qty: int, hhmmss: str) -> dict[str, str]:
     }
 
 
-def build_chunks(n_ticks: int, n_stocks: int) -> list[bytes]:
-    """All frames of a run, joined 100 frames per chunk (acks go between chunks)."""
+def _book_values(cum: int, price: int, hhmmss: str) -> dict[str, str]:
+    """0D values as the simulator sends them (sim ``WireFeed.book_entry``)."""
+    v = {"21": hhmmss}
+    for i in range(10):
+        v[str(41 + i)] = f"+{price + 100 * (i + 1)}"
+        v[str(51 + i)] = f"+{price - 100 * i}"
+        v[str(61 + i)] = v[str(6044 + i)] = str(100 + 37 * i)
+        v[str(71 + i)] = v[str(6054 + i)] = str(90 + 41 * i)
+    v["121"] = v["6064"] = "2665"
+    v["125"] = v["6065"] = "2745"
+    v["128"], v["138"] = "80", "-80"
+    v["13"] = str(cum)
+    v["23"] = v["24"] = ""
+    v["215"] = "3"
+    return v
+
+
+def build_chunks(n_ticks: int, n_stocks: int, books_per_trade: float) -> tuple[list[bytes], int]:
+    """All frames of a run, joined 100 frames per chunk (acks go between chunks), and the
+    number of 0D books among them."""
     hhmmss = datetime.now(KST).strftime("%H%M%S")
     out: list[bytes] = []
     data: list[dict[str, Any]] = []
+    books: list[dict[str, Any]] = []
+    n_books = 0
+    owed = 0.0
     for code, cum, price, qty in trades(n_ticks, n_stocks):
         data.append(
             {
@@ -106,22 +132,39 @@ def build_chunks(n_ticks: int, n_stocks: int) -> list[bytes]:
                 "values": _values(cum, price, qty, hhmmss),
             }
         )
+        owed += books_per_trade
+        if owed >= 1.0:
+            owed -= 1.0
+            books.append(
+                {
+                    "type": "0D",
+                    "name": "주식호가잔량",
+                    "item": code,
+                    "values": _book_values(cum, price, hhmmss),
+                }
+            )
         if len(data) == ITEMS_PER_FRAME:
             out.append(_ws_frame(orjson.dumps({"trnm": "REAL", "data": data})))
             data = []
-    if data:
-        out.append(_ws_frame(orjson.dumps({"trnm": "REAL", "data": data})))
-    return [b"".join(out[i : i + 100]) for i in range(0, len(out), 100)]
+            if books:
+                out.append(_ws_frame(orjson.dumps({"trnm": "REAL", "data": books})))
+                n_books += len(books)
+                books = []
+    for rest in (data, books):
+        if rest:
+            out.append(_ws_frame(orjson.dumps({"trnm": "REAL", "data": rest})))
+    n_books += len(books)
+    return [b"".join(out[i : i + 100]) for i in range(0, len(out), 100)], n_books
 
 
-def _flood_server(port_q: Any, runs: list[tuple[int, int]]) -> None:
+def _flood_server(port_q: Any, runs: list[tuple[int, int, float]]) -> None:
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", 0))
     srv.listen(4)
     port_q.put(srv.getsockname()[1])
-    for n_ticks, n_stocks in runs:
-        chunks = build_chunks(n_ticks, n_stocks)
+    for n_ticks, n_stocks, books_per_trade in runs:
+        chunks, _n_books = build_chunks(n_ticks, n_stocks, books_per_trade)
         conn, _addr = srv.accept()
         with conn:
             accept_kiwoom_session(conn)
@@ -158,7 +201,7 @@ def _flood_server(port_q: Any, runs: list[tuple[int, int]]) -> None:
                 pass
 
 
-def _start_server(runs: list[tuple[int, int]]) -> tuple[Any, int]:
+def _start_server(runs: list[tuple[int, int, float]]) -> tuple[Any, int]:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     proc = ctx.Process(target=_flood_server, args=(q, runs), daemon=True)
@@ -176,7 +219,7 @@ def _stored_keys(engine: sa.Engine) -> set[tuple[str, int]]:
 
 def run_hub(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> dict[str, float]:
     """The real hub path: socket → on_events → journal → writer → MariaDB (+ candles)."""
-    from gslts_hub.hub import MARKET_TYPES, Hub
+    from gslts_hub.hub import MARKET_TYPES, WS_DEFER_TYPES, Hub
     from gslts_hub.settings import HubSettings
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -200,7 +243,7 @@ def run_hub(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> dict[st
         ws = KiwoomWebSocket(
             url,
             lambda _force: "bench-token",
-            WsConfig(watchdog_s=120),
+            WsConfig(watchdog_s=120, defer_types=WS_DEFER_TYPES),  # as the hub's own
             on_events=timed,
             on_state=hub._on_ws_state,
             name="bench-hub-ws",
@@ -228,6 +271,7 @@ def run_hub(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> dict[st
         "ingest.p50_commit_ms": round(statistics.median(lat) * 1000, 1) if lat else -1,
         "ingest.p99_commit_ms": round(lat[int(len(lat) * 0.99)] * 1000, 1) if lat else -1,
         "ingest.received": hub.ticks_received,
+        "ingest.books_received": hub.books_received,
     }
 
 
@@ -270,6 +314,8 @@ def run_naive(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> float
                     t0 = time.perf_counter()
                 now = datetime.now(KST)
                 for e in msg["data"]:
+                    if e["type"] != "0B":
+                        continue
                     v = e["values"]
                     hh, mm, ss = int(v["20"][:2]), int(v["20"][2:4]), int(v["20"][4:])
                     price = abs(int(v["10"]))
@@ -300,8 +346,9 @@ def run() -> dict[str, float]:
     """Hub, raw and naive runs; returns the ``ingest.*`` result keys."""
     n_ticks = int(os.environ.get("BENCH_INGEST_TICKS", "600000"))
     n_stocks = int(os.environ.get("BENCH_INGEST_STOCKS", "60"))
+    books = float(os.environ.get("BENCH_INGEST_BOOKS_PER_TRADE", "0.5"))
     naive_ticks = max(5_000, n_ticks // 10)
-    proc, port = _start_server([(n_ticks, n_stocks), (naive_ticks, n_stocks)])
+    proc, port = _start_server([(n_ticks, n_stocks, books), (naive_ticks, n_stocks, books)])
     url = f"ws://127.0.0.1:{port}/api/dostk/websocket"
     try:
         with fresh_schema(datetime.now(KST).date(), 2) as eng:
@@ -322,9 +369,11 @@ def run() -> dict[str, float]:
         "ingest.ratio_vs_raw": round(ours / raw, 2),
         "ingest.ratio_vs_naive": round(ours / naive, 2),
         "ingest.stocks": n_stocks,
+        "ingest.books_per_trade": books,
     }
     rows = [
         ("hub (journal + candles)", ours, f"lost {hub['ingest.lost']}, "
+         f"{hub['ingest.books_received']:,} books, "
          f"commit p50 {hub['ingest.p50_commit_ms']} ms / p99 {hub['ingest.p99_commit_ms']} ms"),
         ("raw insert_ticks ceiling", round(raw), "pre-built rows, 10k batches"),
         ("naive (ws defaults, json, ORM)", round(naive), f"{naive_ticks} ticks"),

@@ -68,3 +68,32 @@ def test_two_walks_that_land_on_the_stored_trade_and_differ_are_flagged() -> Non
     assert not res.consistent
     assert "ambiguous" in res.detail
     assert res.ticks == []
+
+
+def test_the_live_trades_that_followed_pick_the_anchor_row() -> None:
+    """The hub waits for a few live trades after the first one: in the chart the true
+    anchor row is followed by exactly those, which settles the case above."""
+    from dataclasses import replace
+
+    rows = [
+        ChartTick(_at(5), 503, 1),  # the second live trade after the gap
+        ChartTick(_at(4), 502, 2),
+        ChartTick(_at(4), 502, 2),
+        ChartTick(_at(3), 501, 3),
+        ChartTick(_at(2), 500, 2),
+        ChartTick(_at(2), 500, 2),
+    ]
+    stored = StoredAnchor(_at(2), 500, 2, 1005, 3)
+    # live: the older 502x2 came first, then the newer one, then 503x1
+    live = replace(LIVE, after=((_at(4), 502, 2), (_at(5), 503, 1)))
+    res = reconstruct_gap(rows, live, stored.cum_volume, stored=stored)
+    assert res.consistent, res.detail
+    assert [(t.time, t.price, t.qty, t.cum_volume) for t in res.ticks] == [
+        (_at(2), 500, 2, 1007),
+        (_at(3), 501, 3, 1010),
+    ]
+    # the newer copy came first: only 503x1 followed it
+    live = replace(LIVE, after=((_at(5), 503, 1),))
+    res = reconstruct_gap(rows, live, stored.cum_volume, stored=stored)
+    assert res.consistent, res.detail
+    assert [t.cum_volume for t in res.ticks] == [1005 + 3, 1010]

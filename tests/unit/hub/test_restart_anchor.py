@@ -132,6 +132,7 @@ def test_restart_gap_is_filled_when_the_first_live_frame_beats_the_subscribe(
         hub._subscribe([CODE], OWNER_TOP)
         hub.on_events(market[27:])
 
+        hub._queue_followed_gaps(0.0, all_=True)  # skip the wait for more live trades
         code, stored, live = hub._anchors.get_nowait()  # the gap the first live tick closed
         assert code == CODE
         assert stored.cum_volume == market[14].cum_volume  # the journal backlog counts
@@ -160,6 +161,7 @@ def test_restart_anchor_is_the_last_stored_trade_when_the_journal_is_caught_up(
     try:
         hub.ws = _RacingSocket(hub, market[9:10])  # type: ignore[assignment]
         hub._subscribe([CODE], OWNER_TOP)
+        hub._queue_followed_gaps(0.0, all_=True)  # skip the wait for more live trades
         code, stored, live = hub._anchors.get_nowait()
         assert (stored.cum_volume, stored.time, stored.price, stored.qty) == (
             market[5].cum_volume,
