@@ -198,7 +198,13 @@ class Hub:
         self.books_received = 0
         self.books_journaled = 0
         self.order_events = 0
-        self._book_last: dict[tuple[str, str], float] = {}
+        #: per stock (wire item, or (code, venue)): when its book was last stored / published,
+        #: and its newest book not yet published (rate-limited; see _books)
+        self._book_last: dict[Any, float] = {}
+        self._book_pub: dict[Any, float] = {}
+        self._book_pending: dict[Any, OrderBook | RawRealtime] = {}
+        self._book_flush_at = 0.0
+        self._book_lock = threading.Lock()
         #: decodes the deferred 0D books a batch keeps (WS_DEFER_TYPES)
         self._book_decoder = RealtimeDecoder()
         self._rate: deque[tuple[float, int]] = deque(maxlen=120)
@@ -480,9 +486,10 @@ class Hub:
     def on_events(self, events: list[Any]) -> None:
         """Each batch of decoded events (socket thread): journal first, then state and bus.
 
-        Books are conflated per batch: only each stock's (and venue's) latest 0D of the
-        batch is decoded, sampled for storage and published; a book is a full snapshot, so
-        nothing a consumer could use is lost, and under load most books are never decoded.
+        Books are conflated: a batch keeps each stock's (and venue's) latest 0D, which is
+        published at most every ``hub_book_publish_s`` and stored at most every
+        ``hub_book_sample_s`` per stock (see :meth:`_books`). A book is a full snapshot, so
+        a consumer always gets the newest one, and under load most books are never decoded.
         """
         now = self.clock()
         ticks: list[list[Any]] = []
@@ -521,7 +528,9 @@ class Hub:
                     self.event("vi", msg)
         if latest_book:
             self.books_received += n_books
-            self._books(latest_book.values(), books)
+            books = self._books(latest_book, now)
+        elif self._book_pending and now >= self._book_flush_at:
+            self.flush_books(now)  # held-back books whose turn came
         if ticks or books:
             self.journal.append(encode_record(now, ticks, books))
             self.books_journaled += len(books)
@@ -557,28 +566,61 @@ class Hub:
                 },
             )
 
-    def _books(self, latest: Iterable[OrderBook | RawRealtime], books: list[list[Any]]) -> None:
-        """Decode (if deferred), sample for storage and publish each stock's latest book."""
+    def _books(self, latest: dict[Any, OrderBook | RawRealtime], now: float) -> list[list[Any]]:
+        """Each stock's latest book of a batch: published on the bus at most every
+        ``hub_book_publish_s`` per stock (the newer ones wait, the last is published by
+        :meth:`flush_books`), stored at most every ``hub_book_sample_s``; decoded (when
+        deferred) only when it is one or the other. Returns the journal book arrays."""
         sample = self.settings.hub_book_sample_s
+        every = self.settings.hub_book_publish_s
+        stored: list[list[Any]] = []
+        with self._book_lock:
+            pub, last_stored, pending = self._book_pub, self._book_last, self._book_pending
+            for key, ev in latest.items():
+                publish = now >= pub.get(key, 0.0) + every
+                store = now >= last_stored.get(key, 0.0) + sample
+                if not (publish or store):
+                    pending[key] = ev  # superseded by a newer one, or published later
+                    continue
+                b = self._decode_book(ev)
+                if b is None:
+                    continue
+                if store:
+                    last_stored[key] = now
+                    stored.append(book_to_array(b))
+                if publish:
+                    pub[key] = now
+                    pending.pop(key, None)
+                    self.bus.publish_book(b.code, _book_event(b))
+                else:
+                    pending[key] = b
+            if pending and now >= self._book_flush_at:
+                self._flush_books_locked(now)
+        return stored
+
+    def flush_books(self, now: float | None = None) -> None:
+        """Publish the books held back by the per-stock rate once their turn has come
+        (called per batch, and by the control loop for when the feed goes quiet)."""
+        with self._book_lock:
+            self._flush_books_locked(self.clock() if now is None else now)
+
+    def _flush_books_locked(self, now: float) -> None:
+        every = self.settings.hub_book_publish_s
+        self._book_flush_at = now + min(every, 0.05)
+        pub, pending = self._book_pub, self._book_pending
+        for key in [k for k in pending if now >= pub.get(k, 0.0) + every]:
+            b = self._decode_book(pending.pop(key))
+            pub[key] = now
+            if b is not None:
+                self.bus.publish_book(b.code, _book_event(b))
+
+    def _decode_book(self, ev: OrderBook | RawRealtime) -> OrderBook | None:
+        if isinstance(ev, OrderBook):
+            return ev
         dec = self._book_decoder
-        dec_clock = False
-        for ev in latest:
-            if isinstance(ev, RawRealtime):
-                if not dec_clock:
-                    dec.set_clock(time.time())  # the receive time, as the socket would
-                    dec_clock = True
-                decoded = dec.decode(ev)
-                if not isinstance(decoded, OrderBook):
-                    continue  # malformed: counted by the decoder
-                b = decoded
-            else:
-                b = ev
-            key = (b.code, str(b.venue))
-            ts = b.time.timestamp()
-            if ts >= self._book_last.get(key, 0.0) + sample:
-                self._book_last[key] = ts
-                books.append(book_to_array(b))
-            self.bus.publish_book(b.code, _book_event(b))
+        dec.set_clock(time.time())  # the receive time, as the socket would (cheap per second)
+        b = dec.decode(ev)
+        return b if isinstance(b, OrderBook) else None  # malformed: counted by the decoder
 
     def _apply_groups(
         self, by_code: dict[str, tuple[list[Trade], list[Any]]], day: date, now: float
@@ -729,6 +771,7 @@ class Hub:
                 self.ws._abort_socket()  # re-LOGIN with the fresh token
         self._queue_forward_walks(now_epoch)
         self._queue_followed_gaps(now_epoch)
+        self.flush_books(now_epoch)
         if now_epoch - self._last_universe >= self.settings.hub_universe_refresh_s:
             self._last_universe = now_epoch
             self.refresh_universe()

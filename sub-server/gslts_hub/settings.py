@@ -37,6 +37,9 @@ class HubSettings(Settings):
     hub_universe_refresh_s: float = 300.0
     #: keep at most one order book per stock per this many seconds
     hub_book_sample_s: float = 1.0
+    #: publish at most one order book per stock per this many seconds on the bus (the
+    #: latest one: a book is a snapshot); 0 = every book
+    hub_book_publish_s: float = 0.1
     #: a stock in a continuous session with no tick for this long is "stale"
     hub_stale_after_s: float = 60.0
     #: WebSocket: reconnect when no frame at all arrives for this long

@@ -34,7 +34,14 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from gslts_kiwoom import KiwoomClient, KiwoomConfig, KiwoomWebSocket, Trade, WsConfig
+from gslts_kiwoom import (
+    KiwoomClient,
+    KiwoomConfig,
+    KiwoomWebSocket,
+    OrderBook,
+    Trade,
+    WsConfig,
+)
 
 STOCKS = 60
 
@@ -122,9 +129,11 @@ def _flood(
     lock = threading.Lock()
     got: list[Trade] = []
     first_last = [0.0, 0.0]
+    books = [0]
 
     def on_events(events: list[Any]) -> None:
         trades = [e for e in events if type(e) is Trade]
+        books[0] += sum(1 for e in events if type(e) is OrderBook)
         if trades:
             now = time.perf_counter()
             with lock:
@@ -187,6 +196,9 @@ def _flood(
         "sim.flood_generated_per_s": round(len(truth) / gen_wall),
         "sim.flood_delivered": len(received),
         "sim.flood_delivered_per_s": round(len(received) / span) if span > 0 else 0,
+        # 0D books per delivered trade: the simulator sends one book per changed stock per
+        # market step, so the ratio falls as the rate rises (bench_ingest floods at 0.5)
+        "sim.flood_books_per_trade": round(books[0] / max(len(received), 1), 3),
         "sim.flood_lost": lost,
         "sim.flood_cum_volume_gaps": gaps,
         "sim.server_dropped": int(server_ws.get("real_dropped", 0)),

@@ -141,3 +141,66 @@ def test_every_trade_of_a_frame_is_published_once_per_stock(hub: Hub) -> None:
     quote = hub.bus.get_quote("005930")
     assert quote is not None
     assert (quote["price"], quote["cum_volume"], quote["volume"]) == (70_100, 20, 8)
+
+
+def _raw_book(code: str, hms: str, best_ask: int) -> Any:
+    from gslts_kiwoom.realtime import RawRealtime
+
+    v = {"21": hms, "121": "100", "125": "100", "23": "", "24": ""}
+    for i in range(10):
+        v[str(41 + i)] = f"+{best_ask + 100 * i}"
+        v[str(51 + i)] = f"+{best_ask - 100 * (i + 1)}"
+        v[str(61 + i)] = v[str(71 + i)] = "10"
+    return RawRealtime("0D", code, v)
+
+
+def test_books_are_rate_limited_per_stock_and_the_latest_always_follows(
+    hub_settings: HubSettings,
+) -> None:
+    """A burst of deferred 0D books: the bus gets at most one book per stock per
+    HUB_BOOK_PUBLISH_S — always the newest — the held-back newest follows once its turn
+    comes (or on the control loop's flush when the feed goes quiet); storage samples at
+    HUB_BOOK_SAMPLE_S; superseded books are never decoded."""
+    clock = [NOW]
+    h = Hub(hub_settings, connect=False, clock=lambda: clock[0])
+    h.start()
+    got: list[tuple[str, int]] = []
+    h.bus.subscribe(
+        lambda ch, ev: got.append((ev["code"], ev["asks"][0][0])) if "book" in ch else None
+    )
+    try:
+        # 0.00 s: two books of 005930 and one of 000660 in one batch → the latest of each
+        h.on_events(
+            [
+                _raw_book("005930", "100005", 70_100),
+                _raw_book("005930", "100005", 70_200),
+                _raw_book("000660", "100005", 180_000),
+            ]
+        )
+        assert got == [("005930", 70_200), ("000660", 180_000)]
+        assert h.books_received == 3
+        assert h.books_journaled == 2  # one stored sample per stock
+        # 0.03 s and 0.06 s: too soon for 005930 — held back, the newer replacing the older
+        for dt, ask in ((0.03, 70_300), (0.06, 70_400)):
+            clock[0] = NOW + dt
+            h.on_events([_raw_book("005930", "100005", ask)])
+        assert got[2:] == []
+        # 0.12 s: a trade-only batch; its turn has come → the newest held-back book goes out
+        clock[0] = NOW + 0.12
+        h.on_events([_trade("000660", 100)])
+        assert got[2:] == [("005930", 70_400)]
+        # a last book, then silence: the control loop's flush publishes it
+        clock[0] = NOW + 0.15
+        h.on_events([_raw_book("005930", "100006", 70_500)])
+        assert got[3:] == []
+        h.flush_books(NOW + 1.0)
+        assert got[3:] == [("005930", 70_500)]
+        h.flush_books(NOW + 2.0)
+        assert got[4:] == []  # nothing twice
+        assert h.books_journaled == 2  # within HUB_BOOK_SAMPLE_S: no more stored samples
+        clock[0] = NOW + 1.2
+        h.on_events([_raw_book("005930", "100006", 70_600)])
+        assert h.books_journaled == 3
+        assert got[4:] == [("005930", 70_600)]
+    finally:
+        h.close()
