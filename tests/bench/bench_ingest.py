@@ -6,7 +6,9 @@ handshake, LOGIN ack, REG acks, then ``REAL`` frames of ten 0B 주식체결 item
 set, Korean ``name``) for ``BENCH_INGEST_STOCKS`` stocks (default 60), every stock's
 cumulative volume growing by the trade's quantity, each followed by a frame of 0D
 주식호가잔량 books (10 levels a side, the simulator's FID set) for
-``BENCH_INGEST_BOOKS_PER_TRADE`` (default 0.5) books per trade. The frames are deterministic,
+``BENCH_INGEST_BOOKS_PER_TRADE`` (default 0.1) books per trade — the simulator itself sends
+0.108 at 5k trades/s and 0.003 at its 100k/s flood (``sim.flood_books_per_trade``), so 0.1 is
+on the heavy side of what it floods; docs/performance.md also reports a 0.5 stress run. The frames are deterministic,
 so the benchmark knows every trade that was sent (the ground truth). A separate pre-built
 feed rather than the simulator's flood mode, because the simulator generates its market in
 Python on the same two cores: it would cap the measurement at its own rate (~74k
@@ -346,7 +348,7 @@ def run() -> dict[str, float]:
     """Hub, raw and naive runs; returns the ``ingest.*`` result keys."""
     n_ticks = int(os.environ.get("BENCH_INGEST_TICKS", "600000"))
     n_stocks = int(os.environ.get("BENCH_INGEST_STOCKS", "60"))
-    books = float(os.environ.get("BENCH_INGEST_BOOKS_PER_TRADE", "0.5"))
+    books = float(os.environ.get("BENCH_INGEST_BOOKS_PER_TRADE", "0.1"))
     naive_ticks = max(5_000, n_ticks // 10)
     proc, port = _start_server([(n_ticks, n_stocks, books), (naive_ticks, n_stocks, books)])
     url = f"ws://127.0.0.1:{port}/api/dostk/websocket"

@@ -197,7 +197,7 @@ def _flood(
         "sim.flood_delivered": len(received),
         "sim.flood_delivered_per_s": round(len(received) / span) if span > 0 else 0,
         # 0D books per delivered trade: the simulator sends one book per changed stock per
-        # market step, so the ratio falls as the rate rises (bench_ingest floods at 0.5)
+        # market step, so the ratio falls as the rate rises (bench_ingest floods at 0.1)
         "sim.flood_books_per_trade": round(books[0] / max(len(received), 1), 3),
         "sim.flood_lost": lost,
         "sim.flood_cum_volume_gaps": gaps,

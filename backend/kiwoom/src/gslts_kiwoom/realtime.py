@@ -372,6 +372,7 @@ def _strip_a(code: str) -> str:
 
 _new_trade = _fast_factory(Trade)
 _new_book = _fast_factory(OrderBook)
+_new_raw = _fast_factory(RawRealtime)
 
 
 class _Bad(Exception):
@@ -541,7 +542,7 @@ class RealtimeDecoder:
             seen[item] = now
             fn = decoders.get(typ)
             if fn is None:
-                out.append(RawRealtime(typ, item, values))
+                out.append(_new_raw(typ, item, values))
                 counts[typ] += 1
                 continue
             ev = fn(item, values)
