@@ -8,8 +8,8 @@ cumulative volume growing by the trade's quantity, each followed by a frame of 0
 주식호가잔량 books (10 levels a side, the simulator's FID set) for
 ``BENCH_INGEST_BOOKS_PER_TRADE`` (default 0.1) books per trade — the simulator itself sends
 0.108 at 5k trades/s and 0.003 at its 100k/s flood (``sim.flood_books_per_trade``), so 0.1 is
-on the heavy side of what it floods; docs/performance.md also reports a 0.5 stress run. The frames are deterministic,
-so the benchmark knows every trade that was sent (the ground truth). A separate pre-built
+on the heavy side of what it floods; docs/performance.md also reports a 0.5 stress run. The
+frames are deterministic, so the benchmark knows every trade that was sent (the ground truth). A separate pre-built
 feed rather than the simulator's flood mode, because the simulator generates its market in
 Python on the same two cores: it would cap the measurement at its own rate (~74k
 trades/s delivered) and take CPU from the pipeline under test.
