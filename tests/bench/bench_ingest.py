@@ -1,21 +1,19 @@
 """Tick hub ingest throughput into MariaDB: the hub vs the raw insert ceiling vs a naive pipeline.
 
-A dedicated flood server (separate process, raw sockets, pre-built frames — the simulator's
-flood mode was not available when this was written) speaks the Kiwoom WebSocket protocol:
-handshake, LOGIN ack, REG acks, then ``REAL`` frames of ten 0B 주식체결 items each (full FID
-set, Korean ``name``) for ``BENCH_INGEST_STOCKS`` stocks (default 60), every stock's
-cumulative volume growing by the trade's quantity, each followed by a frame of 0D
-주식호가잔량 books (10 levels a side, the simulator's FID set) for
-``BENCH_INGEST_BOOKS_PER_TRADE`` (default 0.1) books per trade — the simulator itself sends
-0.108 at 5k trades/s and 0.003 at its 100k/s flood (``sim.flood_books_per_trade``), so 0.1 is
-on the heavy side of what it floods; docs/performance.md also reports a 0.5 stress run. The
-frames are deterministic, so the benchmark knows every trade that was sent (the ground truth). A separate pre-built
-feed rather than the simulator's flood mode, because the simulator generates its market in
-Python on the same two cores: it would cap the measurement at its own rate (~74k
-trades/s delivered) and take CPU from the pipeline under test.
+A dedicated flood server (separate process, raw sockets, pre-built frames) speaks the Kiwoom
+WebSocket protocol: handshake, LOGIN ack, REG acks, then ``REAL`` frames of ten 0B 주식체결
+items each (full FID set, Korean ``name``) for ``BENCH_INGEST_STOCKS`` stocks (default 60),
+every stock's cumulative volume growing by the trade's quantity, each followed by a frame of
+0D 주식호가잔량 books (10 levels a side, the simulator's FID set) at
+``BENCH_INGEST_BOOKS_PER_TRADE`` books per trade (default 0.1: the simulator itself sends
+0.108 at 5k trades/s and 0.003 at its 100k/s flood, see ``sim.flood_books_per_trade``;
+docs/performance.md also reports a 0.5 stress run). The frames are deterministic, so the
+benchmark knows every trade that was sent (the ground truth). Not the simulator's flood
+mode: it generates its market in Python on the same two cores, so it would cap the
+measurement at its own rate and take CPU from the pipeline under test.
 
 * ``ingest.ticks_per_s`` — :class:`gslts_hub.hub.Hub` with its journal on (one ``write(2)``
-  per frame, fsync every second), its writer committing ``LOAD DATA LOCAL INFILE`` batches
+  per socket read, fsync every second), its writer (a child process) committing ``LOAD DATA LOCAL INFILE`` batches
   (journal arrays → TSV lines) and 1-minute candles into a day-partitioned MariaDB
   ``tick_data``: ticks / (last commit − first receipt). ``ingest.lost`` = sent trades
   missing from the table afterwards;
