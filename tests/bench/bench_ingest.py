@@ -13,10 +13,10 @@ mode: it generates its market in Python on the same two cores, so it would cap t
 measurement at its own rate and take CPU from the pipeline under test.
 
 * ``ingest.ticks_per_s`` — :class:`gslts_hub.hub.Hub` with its journal on (one ``write(2)``
-  per socket read, fsync every second), its writer (a child process) committing ``LOAD DATA LOCAL INFILE`` batches
-  (journal arrays → TSV lines) and 1-minute candles into a day-partitioned MariaDB
-  ``tick_data``: ticks / (last commit − first receipt). ``ingest.lost`` = sent trades
-  missing from the table afterwards;
+  per socket read, fsync every second), its writer (a child process) committing
+  ``LOAD DATA LOCAL INFILE`` batches (journal arrays → TSV lines) and 1-minute candles
+  into a day-partitioned MariaDB ``tick_data``: ticks / (last commit − first receipt).
+  ``ingest.lost`` = sent trades missing from the table afterwards;
   ``ingest.p50_commit_ms`` / ``ingest.p99_commit_ms`` = receipt → committed row.
 * ``ingest.raw_rows_per_s`` — the same table, pre-built rows, ``gslts_db.insert_ticks`` in
   10k batches (no socket, no parsing, no journal): the ceiling.
