@@ -248,6 +248,8 @@ class Hub:
         if self.settings.hub_backfill:
             self._restart_anchors = self._load_restart_anchors()
         self.writer.start()  # resumes at the checkpoint: the crash replay is just this
+        if not self.writer.wait_ready(60.0):
+            log.error("writer_not_ready: ticks are journaled, the database lags until it runs")
         if self._connect:
             self._spawn(self._control_loop, "hub-control")
             self._spawn(self._backfill_loop, "hub-backfill")

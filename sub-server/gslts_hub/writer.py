@@ -118,6 +118,10 @@ class JournalWriter:
         self._thread = threading.Thread(target=self._run, name="hub-writer", daemon=True)
         self._thread.start()
 
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """True at once (the thread writer needs no start-up; the process one does)."""
+        return self.running
+
     def notify(self) -> None:
         """Wake the writer early (e.g. a large backlog appeared)."""
         self._wake.set()

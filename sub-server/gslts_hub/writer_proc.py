@@ -87,6 +87,7 @@ class WriterProcess:
         self._send_lock = threading.Lock()
         self._pump: threading.Thread | None = None
         self._done = threading.Event()
+        self._ready = threading.Event()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -105,6 +106,15 @@ class WriterProcess:
         self._conn = parent
         self._pump = threading.Thread(target=self._pump_loop, name="hub-writer-pump", daemon=True)
         self._pump.start()
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Block until the child runs its writer (it reported once); False on timeout or if
+        it died. Start-up costs a second or two (a fresh interpreter importing SQLAlchemy)."""
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.1):
+            if self._done.is_set() or time.monotonic() >= deadline:
+                return False
+        return True
 
     def notify(self) -> None:
         """Ask the writer to flush now."""
@@ -161,6 +171,7 @@ class WriterProcess:
                 kind = msg[0]
                 if kind == "stats":
                     self._apply_stats(msg[1])
+                    self._ready.set()
                 elif kind == "candles":
                     if self.on_candles is not None:
                         self.on_candles(msg[1])
