@@ -132,3 +132,42 @@ def test_writer_process_commits_the_parent_journal_and_mirrors_its_stats(
     assert n == 201
     assert db_states == []  # the database never went away
     assert writer.candle_counts()[1] == len(candles)
+
+
+def test_a_dead_writer_process_is_reported_and_a_new_one_resumes(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """The writer child killed (OOM, kill -9): ``running`` turns False (the hub's health
+    says 503), the journal keeps what arrives, and the next writer stores all of it."""
+    import os
+    import signal
+
+    from gslts_hub.writer_proc import WriterProcess
+
+    journal = Journal(tmp_path / "j")
+    url = engine.url.render_as_string(hide_password=False)
+    first = WriterProcess(journal, url, flush_interval_s=0.05)
+    first.start()
+    assert first.wait_ready(60)
+    os.kill(first._proc.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while first.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not first.running
+    first.stop()
+    for i in range(5):
+        arrays = [trade_to_array(_trade(c, i)) for c in range(i * 50 + 5, i * 50 + 55, 5)]
+        journal.append(encode_record(time.time(), arrays))
+    assert journal.stats().backlog_bytes > 0
+    second = WriterProcess(journal, url, flush_interval_s=0.05)
+    second.start()
+    try:
+        assert second.wait_ready(60)
+        deadline = time.monotonic() + 30
+        while journal.stats().backlog_bytes and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        second.stop()
+    journal.close()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM tick_data").scalar() == 50
