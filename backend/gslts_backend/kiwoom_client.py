@@ -37,4 +37,5 @@ def make_kiwoom_client(settings: Settings) -> KiwoomClient:
         rate_limiter=RedisRateLimiter(
             client, config.rate_per_s, config.rate_burst, namespace=namespace
         ),
+        on_close=client.close,  # the Redis connection pool lives as long as the client
     )

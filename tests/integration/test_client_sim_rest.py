@@ -210,8 +210,19 @@ def test_processes_share_one_token_through_redis(
         redis_url=redis_server_url,
         data_dir=tmp_path,
     )
+    import redis
+
+    watcher = redis.Redis.from_url(redis_server_url)
+    before = len(watcher.client_list())
     with make_kiwoom_client(settings) as hub_client, make_kiwoom_client(settings) as cli_client:
         assert hub_client.get_quote("005930").name == "삼성전자"
         assert cli_client.get_quote("000660").name == "SK하이닉스"
         assert hub_client.token() == cli_client.token()
+        assert len(watcher.client_list()) >= before + 2
     assert sim.state()["tokens"] == 1
+    # closing the clients closes their Redis connections too
+    deadline = time.monotonic() + 5
+    while len(watcher.client_list()) > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(watcher.client_list()) == before
+    watcher.close()

@@ -117,6 +117,8 @@ class KiwoomClient:
         transport_retries: retries of a read after a network failure.
         backoff_base_s: first rate-limit backoff; doubled on each retry.
         backoff_max_s: cap of one backoff.
+        on_close: called by :meth:`close` (e.g. to close the Redis connection behind a
+            shared token cache and rate limiter).
 
     Use as a context manager or call :meth:`close`.
     """
@@ -134,8 +136,10 @@ class KiwoomClient:
         transport_retries: int = 1,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 8.0,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
+        self._on_close = on_close
         self._app_key = config.app_key.get_secret_value()
         self._secret_key = config.secret_key.get_secret_value()
         register_secret(self._app_key)
@@ -169,9 +173,12 @@ class KiwoomClient:
     # ---------------------------------------------------------------- lifecycle
 
     def close(self) -> None:
-        """Close the HTTP connection pool (if this client created it)."""
+        """Close the HTTP connection pool (if this client created it), then ``on_close``."""
         if self._owns_http:
             self._http.close()
+        if self._on_close is not None:
+            on_close, self._on_close = self._on_close, None
+            on_close()
 
     def __enter__(self) -> KiwoomClient:
         return self
