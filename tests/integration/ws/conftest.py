@@ -112,7 +112,7 @@ def book_entry(item: str, *, hhmmss: str = "090001") -> dict[str, Any]:
 
 
 class SimServer:
-    def __init__(self, hub: SimWsHub, port: int) -> None:
+    def __init__(self, hub: SimWsHub, port: int, tls: tuple[str, str] | None = None) -> None:
         app = Starlette(routes=[WebSocketRoute("/api/dostk/websocket", hub.endpoint)])
         config = uvicorn.Config(
             app,
@@ -121,9 +121,12 @@ class SimServer:
             log_level="warning",
             lifespan="off",
             ws_ping_interval=None,  # Kiwoom uses app-level PING, not transport pings
+            ssl_certfile=tls[0] if tls else None,
+            ssl_keyfile=tls[1] if tls else None,
         )
         self.server = uvicorn.Server(config)
-        self.url = f"ws://127.0.0.1:{port}/api/dostk/websocket"
+        scheme = "wss" if tls else "ws"
+        self.url = f"{scheme}://127.0.0.1:{port}/api/dostk/websocket"
         self._thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> None:
@@ -146,11 +149,11 @@ def _free_port() -> int:
 
 
 class SimEnv:
-    def __init__(self, config: SimWsConfig) -> None:
+    def __init__(self, config: SimWsConfig, tls: tuple[str, str] | None = None) -> None:
         self.feed = TickingFeed()
         self.hub = SimWsHub(DictTokens(), config, feed=self.feed)
         self.feed.hub = self.hub
-        self.server = SimServer(self.hub, _free_port())
+        self.server = SimServer(self.hub, _free_port(), tls)
         self.url = self.server.url
 
 
@@ -158,14 +161,14 @@ class SimEnv:
 def make_sim() -> Iterator[Callable[..., SimEnv]]:
     envs: list[SimEnv] = []
 
-    def make(**overrides: Any) -> SimEnv:
+    def make(tls: tuple[str, str] | None = None, **overrides: Any) -> SimEnv:
         base: dict[str, Any] = {
             "ping_interval_s": 0.2,
             "max_missed_pings": 3,
             "login_timeout_s": 1.0,
         }
         base.update(overrides)
-        env = SimEnv(SimWsConfig(**base))
+        env = SimEnv(SimWsConfig(**base), tls)
         env.server.start()
         env.feed.start()
         envs.append(env)

@@ -209,13 +209,13 @@ class _FrameReader:
     two readers. Fragmented messages are reassembled; PING is answered with PONG.
     """
 
-    __slots__ = ("_buf", "_frag", "_frag_op", "_pos", "_recv", "_size", "_ws")
+    __slots__ = ("_buf", "_frag", "_frag_op", "_pos", "_size", "_sock", "_ws")
 
     def __init__(self, ws: websocket.WebSocket, recv_bytes: int) -> None:
         self._ws = ws
         if ws.sock is None:
             raise websocket.WebSocketConnectionClosedException("socket already closed")
-        self._recv = ws.sock.recv
+        self._sock = ws.sock
         self._size = recv_bytes
         self._buf = bytearray()
         self._pos = 0
@@ -227,13 +227,9 @@ class _FrameReader:
         if self._pos:
             del self._buf[: self._pos]
             self._pos = 0
-        try:
-            chunk = self._recv(self._size)
-        except TimeoutError as exc:  # socket.timeout, also for TLS sockets
-            raise websocket.WebSocketTimeoutException(str(exc) or "timed out") from exc
-        if not chunk:
-            raise websocket.WebSocketConnectionClosedException("connection closed by the server")
-        self._buf += chunk
+        # the library's own recv: TLS want-read retries, timeouts → WebSocketTimeoutException
+        # (the watchdog), EOF → WebSocketConnectionClosedException
+        self._buf += websocket.recv(self._sock, self._size)
 
     def next(self) -> tuple[int, bytes] | None:
         """The next complete message ``(opcode, payload)`` in the buffer, or ``None``."""
