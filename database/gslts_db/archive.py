@@ -25,10 +25,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -38,6 +36,20 @@ from gslts_db.errors import ArchiveError, RestoreError
 from gslts_db.models import PARTITIONED_TABLES, Base
 from gslts_db.partitions import _bounds, ensure_day_partition
 from gslts_db.store import insert_ignore
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+def _arrow() -> tuple[Any, Any]:
+    """``(pyarrow, pyarrow.parquet)``, imported on first use: pyarrow + numpy add ~70 MB
+    and a second of start-up to every process that imports ``gslts_db`` (the hub, its writer
+    process, the backend), and only archive/restore need them."""
+    import pyarrow
+    import pyarrow.parquet
+
+    return pyarrow, pyarrow.parquet
+
 
 DEFAULT_CHUNK_ROWS = 50_000
 META_TABLE = b"gslts_table"
@@ -79,10 +91,11 @@ def _table(name: str) -> sa.Table:
 
 def arrow_schema(table: sa.Table) -> pa.Schema:
     """The Parquet/Arrow schema used for ``table``'s archive files."""
+    pa, _pq = _arrow()
     fields = []
     for col in table.c:
         t = col.type
-        at: pa.DataType
+        at: Any  # a pyarrow.DataType
         if isinstance(t, KSTDateTime):
             at = pa.timestamp("us", tz="Asia/Seoul")
         elif isinstance(t, sa.Date):
@@ -129,6 +142,7 @@ def _export_day(
     on_rows: Callable[[int], None],
 ) -> tuple[Path, int]:
     """Stream one day into a verified Parquet file; returns (path, rows written)."""
+    pa, pq = _arrow()
     schema = arrow_schema(table).with_metadata(
         {META_TABLE: table.name.encode(), META_DAY: day.isoformat().encode()}
     )
@@ -270,6 +284,7 @@ def inspect_archive(path: Path | str) -> tuple[str, date, int]:
     Raises:
         RestoreError: the file is missing, not Parquet, or not a GSLTS archive.
     """
+    pa, pq = _arrow()
     p = Path(path)
     if not p.is_file():
         raise RestoreError(f"{p}: no such file")
@@ -306,6 +321,7 @@ def restore_files(
     Raises:
         RestoreError: a file is missing, unreadable or not a GSLTS archive (nothing written).
     """
+    _pa, pq = _arrow()
     files = [(Path(p), *inspect_archive(p)) for p in paths]
     total = sum(n for *_, n in files)
     done = 0

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import multiprocessing as mp
 import os
+import resource
 import threading
 import time
 from collections import deque
@@ -81,6 +82,8 @@ class WriterProcess:
         self.on_candles = on_candles
         self.on_db_state = on_db_state
         self.stats = WriterStats()
+        #: the child's peak resident memory (KiB, ``getrusage``), for benchmarks and ops
+        self.peak_rss_kib = 0
         self._candles = (0, 0)
         self._proc: Any = None
         self._conn: Connection | None = None
@@ -193,6 +196,7 @@ class WriterProcess:
         for name in _DEQUES:
             getattr(st, name).extend(snap[name])
         self._candles = snap["candles"]
+        self.peak_rss_kib = snap["peak_rss_kib"]
         self.journal.note_committed(snap["committed"])
 
 
@@ -237,6 +241,7 @@ def _child_main(
             snap[name] = [dq.popleft() for _ in range(len(dq))]
         snap["candles"] = (agg.rebuilds, agg.closed)
         snap["committed"] = journal.committed_position
+        snap["peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         send(("stats", snap))
 
     writer.start()

@@ -264,6 +264,10 @@ def run_hub(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> dict[st
             end = hub.writer.stats.last_commit_at or time.time()
             written = hub.writer.stats.ticks_written
             lat = sorted(hub.writer.stats.commit_latency)
+            # peak memory: this process (hub + bench harness, before the ground-truth
+            # check) and the writer process — bounded by batches, not by the run's length
+            hub_rss = _peak_rss_kib()
+            writer_rss = getattr(hub.writer, "peak_rss_kib", 0)
         finally:
             ws.close()
             hub.close()
@@ -277,7 +281,18 @@ def run_hub(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> dict[st
         "ingest.p99_commit_ms": round(lat[int(len(lat) * 0.99)] * 1000, 1) if lat else -1,
         "ingest.received": hub.ticks_received,
         "ingest.books_received": hub.books_received,
+        "ingest.hub_peak_rss_mb": round(hub_rss / 1024, 1),
+        "ingest.writer_peak_rss_mb": round(writer_rss / 1024, 1),
     }
+
+
+def _peak_rss_kib() -> int:
+    """VmHWM of this process (Linux), KiB."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
 
 
 def run_raw(engine: sa.Engine, n_ticks: int, n_stocks: int) -> float:
@@ -394,7 +409,8 @@ def run() -> dict[str, float]:
     }
     rows = [
         ("hub (journal + candles)", ours, f"lost {hub['ingest.lost']}, "
-         f"{hub['ingest.books_received']:,} books, "
+         f"{hub['ingest.books_received']:,} books, peak RSS hub "
+         f"{hub['ingest.hub_peak_rss_mb']} MB / writer {hub['ingest.writer_peak_rss_mb']} MB, "
          f"commit p50 {hub['ingest.p50_commit_ms']} ms / p99 {hub['ingest.p99_commit_ms']} ms"),
         ("raw insert_ticks ceiling", round(raw), "pre-built rows, 10k batches"),
         ("naive (ws defaults, json, ORM)", round(naive), f"{naive_ticks} ticks"),
