@@ -16,8 +16,8 @@ Message format (``<prefix>`` is ``HUB_BUS_PREFIX``, default ``gslts:``)
 -----------------------------------------------------------------------
 
 ``<prefix>tick:<code>`` (pub/sub) — **every** trade of the stock, batched: one message per
-received WebSocket frame per stock (and one per stock per gap backfill), never one per
-trade. Columnar: the arrays are parallel, index *i* of each is trade *i*, oldest first::
+stock per received batch (the WebSocket frames of one socket read; one per stock per gap
+backfill), never one per trade. Columnar: the arrays are parallel, index *i* of each is trade *i*, oldest first::
 
     {"code": "005930",            # stock code
      "source": "live",            # "live" (0B 주식체결) or "backfill" (ka10079 gap fill)
@@ -37,10 +37,11 @@ A trade is identified by ``(code, venue, trade_date, cum_volume)`` — the same 
 of one stock arrive in order; a backfill batch arrives later and holds older trades.
 
 ``<prefix>quote:<code>`` (string key, TTL 1 day) — the stock's latest live trade, updated
-once per frame: ``{"code", "venue", "price", "volume", "cum_volume", "cum_value",
+once per batch: ``{"code", "venue", "price", "volume", "cum_volume", "cum_value",
 "time"}`` with ``time`` an ISO-8601 KST timestamp.
 
-``<prefix>book:<code>`` (pub/sub) — every 10-level book (0D 주식호가잔량): ``{"code",
+``<prefix>book:<code>`` (pub/sub) — the stock's newest 10-level book (0D 주식호가잔량),
+at most every ``HUB_BOOK_PUBLISH_S`` (0.1 s; the newest always follows): ``{"code",
 "venue", "time" (ISO), "asks": [[price, qty] × 10], "bids": [...], "total_ask",
 "total_bid"}``; ``asks[0]``/``bids[0]`` are the best levels.
 
@@ -192,7 +193,7 @@ class InProcessBus:
                 log.exception("bus_subscriber_failed channel=%s", channel)
 
     def publish_ticks(self, code: str, event: Event) -> None:
-        """One stock's trades of one frame (see :func:`tick_batches` and the module doc)."""
+        """One stock's trades of one batch (see :func:`tick_batches` and the module doc)."""
         self._emit(TICK_CHANNEL + code, event)
 
     def publish_book(self, code: str, event: Event) -> None:

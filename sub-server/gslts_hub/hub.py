@@ -2,12 +2,14 @@
 
 Threads (each owns its state; shared counters are plain ints, read racily for status):
 
-* **socket** (``KiwoomWebSocket``'s thread) calls :meth:`Hub.on_events` with each frame's
-  decoded events: trades and sampled books become **one** journal record per frame
-  (``journal.append`` = one ``write(2)``; after it returns the ticks survive a crash of the
-  hub), then per-stock state and the bus are updated. Nothing slow happens there.
+* **socket** (``KiwoomWebSocket``'s thread) calls :meth:`Hub.on_events` with each batch of
+  decoded events (the frames of one socket read): trades and sampled books become **one**
+  journal record per batch (``journal.append`` = one ``write(2)``; after it returns the
+  ticks survive a crash of the hub), then per-stock state and the bus are updated. Nothing
+  slow happens there.
 * **writer** (:class:`~gslts_hub.writer.JournalWriter`) tails the journal into the DB and
-  maintains 1-minute candles.
+  maintains 1-minute candles — in a child process on MySQL/MariaDB
+  (:mod:`gslts_hub.writer_proc`, its own GIL), a thread on SQLite.
 * **control** (this module) runs the schedule: connect/stop by the KRX calendar, universe
   refresh, daily partitions, token refresh, and gap backfill after reconnects.
 """
@@ -546,7 +548,7 @@ class Hub:
             self._apply_trades(trades, now)
         else:
             self._apply_groups(by_code, day, now)
-        # the bus gets every trade: one message per stock per frame (all its trades, as
+        # the bus gets every trade: one message per stock per batch (all its trades, as
         # arrays) and the stock's latest quote; non-blocking (RedisBus queues, drops when
         # full), and one message per stock rather than per trade keeps Redis off the hot path
         bus = self.bus
@@ -627,7 +629,7 @@ class Hub:
     def _apply_groups(
         self, by_code: dict[str, tuple[list[Trade], list[Any]]], day: date, now: float
     ) -> None:
-        """Per-stock state from one frame's trades grouped per stock, all dated ``day``
+        """Per-stock state from one batch's trades grouped per stock, all dated ``day``
         and with no gap pending: the same end state as :meth:`_apply_trades`."""
         stocks = self.stocks
         for code, (ts, _) in by_code.items():

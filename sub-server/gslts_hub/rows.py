@@ -127,7 +127,7 @@ def encode_record(
     books: Sequence[BookArray] = (),
     source: str = "live",
 ) -> bytes:
-    """One journal record for one frame (or one backfilled gap)."""
+    """One journal record for one batch of frames (or one backfilled gap)."""
     rec: dict[str, Any] = {"r": recv_epoch, "t": ticks}
     if books:
         rec["b"] = books

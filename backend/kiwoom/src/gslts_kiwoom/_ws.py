@@ -407,7 +407,7 @@ class KiwoomWebSocket:
         return self._decoder.decode(raw)
 
     def get_events(self, timeout: float | None = None) -> list[RealtimeEvent]:
-        """Next decoded batch (one frame's events), or ``[]`` after ``timeout`` seconds."""
+        """Next decoded batch (the frames of one socket read), or ``[]`` after ``timeout``."""
         try:
             return self._queue.get(timeout=timeout)
         except queue.Empty:
