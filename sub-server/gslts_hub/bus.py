@@ -17,7 +17,8 @@ Message format (``<prefix>`` is ``HUB_BUS_PREFIX``, default ``gslts:``)
 
 ``<prefix>tick:<code>`` (pub/sub) — **every** trade of the stock, batched: one message per
 stock per received batch (the WebSocket frames of one socket read; one per stock per gap
-backfill), never one per trade. Columnar: the arrays are parallel, index *i* of each is trade *i*, oldest first::
+backfill), never one per trade. Columnar: the arrays are parallel, index *i* of each is
+trade *i*, oldest first::
 
     {"code": "005930",            # stock code
      "source": "live",            # "live" (0B 주식체결) or "backfill" (ka10079 gap fill)
