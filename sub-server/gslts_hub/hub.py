@@ -1113,6 +1113,23 @@ class Hub:
             )
 
     # ------------------------------------------------------------------ status
+    def _writer_status(self) -> dict[str, Any]:
+        """Where the writer runs, whether it runs, and the memory of both processes."""
+        w = self.writer
+        out: dict[str, Any] = {
+            "mode": "thread",
+            "running": w.running,
+            "pid": None,
+            "batches": w.stats.batches,
+            "hub_peak_rss_mb": round(_peak_rss_kib() / 1024, 1),
+            "writer_peak_rss_mb": None,
+        }
+        if isinstance(w, WriterProcess):
+            out.update(
+                mode="process", pid=w.pid, writer_peak_rss_mb=round(w.peak_rss_kib / 1024, 1)
+            )
+        return out
+
     def ticks_per_s(self) -> float:
         r = self._rate
         if len(r) < 2:
@@ -1227,6 +1244,7 @@ class Hub:
             "db_size_bytes": self.db_size_bytes(),
             "journal_backlog_bytes": js.backlog_bytes,
             "flush_lag_s": round(self.writer.flush_lag_s(), 3),
+            "writer": self._writer_status(),
             "reconnects": wstats.reconnects if wstats else 0,
             "watchdog_timeouts": wstats.watchdog_timeouts if wstats else 0,
             "dropped_items": dict(wstats.dropped_items) if wstats else {},
@@ -1249,6 +1267,13 @@ class Hub:
             "watchlist": sorted(self.watchlist),
             "events": list(self.events)[-100:],
         }
+
+
+def _peak_rss_kib() -> int:
+    """This process's peak resident memory (KiB, ``getrusage``; Linux reports KiB)."""
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def _writer_in_process(mode: str, engine: sa.Engine, clock: Callable[[], float]) -> bool:

@@ -141,6 +141,11 @@ class WriterProcess:
         self._proc = None
 
     @property
+    def pid(self) -> int | None:
+        """The child's process id (None when not started)."""
+        return None if self._proc is None else int(self._proc.pid)
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.is_alive() and not self._done.is_set()
 

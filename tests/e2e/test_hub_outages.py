@@ -76,7 +76,9 @@ def test_kill_9_mid_flush_then_restart_replays_and_backfills(
     first = HubProcess(env, port, log_path).start()
     try:
         assert wait_for(lambda: stored() > 200, 20)
-        assert child_pids(first.proc.pid), "the hub runs its writer in a child process"
+        writer = first.status()["writer"]
+        assert writer["mode"] == "process"
+        assert writer["pid"] in child_pids(first.proc.pid), "the writer is the hub's child"
         # flushing every 50 ms under a steady flow: mid-flush or close to it; the writer
         # process must not outlive the hub (it would race the next hub's writer)
         assert first.kill9() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -119,6 +120,9 @@ def test_writer_process_commits_the_parent_journal_and_mirrors_its_stats(
         assert writer.stats.db_ok
         assert len(writer.stats.commit_latency) >= 1
         assert writer.flush_lag_s() == 0.0
+        assert writer.pid is not None
+        assert writer.pid != os.getpid()
+        assert writer.peak_rss_kib > 10_000  # reported by the child (KiB)
         # one more record after a quiet spell, then stop: the drain commits it
         journal.append(encode_record(time.time(), [trade_to_array(_trade(2000, 59))]))
     finally:

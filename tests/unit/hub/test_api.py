@@ -146,6 +146,10 @@ def test_status_reports_the_collector_fields(client: TestClient) -> None:
         assert key in st, key
     assert st["db_ok"] is True
     assert st["db_size_bytes"] > 0
+    # SQLite: the writer is a thread of the hub (MariaDB: a process, see the integration test)
+    assert st["writer"]["mode"] == "thread"
+    assert st["writer"]["running"] is True
+    assert st["writer"]["hub_peak_rss_mb"] > 10
 
 
 def test_watchlist_add_list_delete_is_persisted(client: TestClient) -> None:
