@@ -71,7 +71,7 @@ from gslts_hub.settings import HubSettings
 from gslts_hub.universe import TopSelector
 from gslts_hub.vi import VI_TYPE, ViTracker
 from gslts_hub.writer import JournalWriter
-from gslts_hub.writer_proc import WriterProcess
+from gslts_hub.writer_proc import WriterProcess, peak_rss_kib_of_this_process
 from gslts_kiwoom import KiwoomClient, KiwoomError
 from gslts_kiwoom._ws import KiwoomWebSocket, WsConfig
 from gslts_kiwoom.realtime import (
@@ -1121,7 +1121,7 @@ class Hub:
             "running": w.running,
             "pid": None,
             "batches": w.stats.batches,
-            "hub_peak_rss_mb": round(_peak_rss_kib() / 1024, 1),
+            "hub_peak_rss_mb": round(peak_rss_kib_of_this_process() / 1024, 1),  # VmHWM
             "writer_peak_rss_mb": None,
         }
         if isinstance(w, WriterProcess):
@@ -1267,13 +1267,6 @@ class Hub:
             "watchlist": sorted(self.watchlist),
             "events": list(self.events)[-100:],
         }
-
-
-def _peak_rss_kib() -> int:
-    """This process's peak resident memory (KiB, ``getrusage``; Linux reports KiB)."""
-    import resource
-
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def _writer_in_process(mode: str, engine: sa.Engine, clock: Callable[[], float]) -> bool:

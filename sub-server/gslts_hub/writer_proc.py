@@ -27,7 +27,6 @@ import contextlib
 import logging
 import multiprocessing as mp
 import os
-import resource
 import threading
 import time
 from collections import deque
@@ -206,6 +205,19 @@ class WriterProcess:
 
 
 # ---------------------------------------------------------------------- child side
+def peak_rss_kib_of_this_process() -> int:
+    """This process's peak resident memory, KiB: ``VmHWM`` (per address space; not
+    ``getrusage``, whose maximum a spawned child inherits from its parent at ``exec``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def _child_main(
     journal_dir: str, url: str, opts: dict[str, Any], conn: Connection, parent_pid: int
 ) -> None:
@@ -246,7 +258,7 @@ def _child_main(
             snap[name] = [dq.popleft() for _ in range(len(dq))]
         snap["candles"] = (agg.rebuilds, agg.closed)
         snap["committed"] = journal.committed_position
-        snap["peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        snap["peak_rss_kib"] = peak_rss_kib_of_this_process()
         send(("stats", snap))
 
     writer.start()

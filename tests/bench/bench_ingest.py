@@ -19,7 +19,13 @@ measurement at its own rate and take CPU from the pipeline under test.
   ``ingest.lost`` = sent trades missing from the table afterwards;
   ``ingest.p50_commit_ms`` / ``ingest.p99_commit_ms`` = receipt → committed row.
 * ``ingest.raw_rows_per_s`` — the same table, pre-built rows, ``gslts_db.insert_ticks`` in
-  10k batches (no socket, no parsing, no journal): the ceiling.
+  10k batches (no socket, no parsing, no journal): the ceiling ``ratio_vs_raw`` uses. Side by
+  side: ``raw_multirow_insert_rows_per_s`` (multi-row ``INSERT IGNORE``, the issue's
+  wording) and ``raw_load_data_lines_rows_per_s`` (pre-rendered LOAD DATA lines: the
+  database's work only), with their ratios.
+* ``ingest.hub_peak_rss_mb`` / ``ingest.writer_peak_rss_mb`` — the hub process's resident
+  memory, sampled every 50 ms during the run (it hosts this harness too), and the writer
+  process's peak (``VmHWM``).
 * ``ingest.naive_ticks_per_s`` — the pipeline as first sketched: ``websocket-client`` with
   default settings (UTF-8 validation on), ``json``, SQLAlchemy ORM ``add_all`` + commit
   per 1,000 ticks.
@@ -48,7 +54,7 @@ import orjson
 import sqlalchemy as sa
 import websocket
 
-from gslts_db import TickData, TickRow, insert_ticks
+from gslts_db import TickData, TickRow, insert_ignore, insert_ticks
 from gslts_kiwoom import KiwoomWebSocket, WsConfig
 from gslts_kiwoom.realtime import KST
 from tests.bench._mysql import fresh_schema
@@ -259,14 +265,14 @@ def run_hub(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> dict[st
                 raise RuntimeError("hub socket did not get ready")
             ws.subscribe(codes(n_stocks), MARKET_TYPES, owner="bench")
             deadline = time.monotonic() + 300
+            hub_rss = _rss_kib("VmRSS")
             while hub.writer.stats.ticks_written < n_ticks and time.monotonic() < deadline:
                 time.sleep(0.05)
+                hub_rss = max(hub_rss, _rss_kib("VmRSS"))
             end = hub.writer.stats.last_commit_at or time.time()
             written = hub.writer.stats.ticks_written
             lat = sorted(hub.writer.stats.commit_latency)
-            # peak memory: this process (hub + bench harness, before the ground-truth
-            # check) and the writer process — bounded by batches, not by the run's length
-            hub_rss = _peak_rss_kib()
+            # memory is bounded by batches, not by the run's length
             writer_rss = getattr(hub.writer, "peak_rss_kib", 0)
         finally:
             ws.close()
@@ -286,17 +292,28 @@ def run_hub(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> dict[st
     }
 
 
-def _peak_rss_kib() -> int:
-    """VmHWM of this process (Linux), KiB."""
+def _rss_kib(field: str) -> int:
+    """``VmRSS`` / ``VmHWM`` of this process (Linux ``/proc``), KiB."""
     with open("/proc/self/status", encoding="ascii") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
 
-def run_raw(engine: sa.Engine, n_ticks: int, n_stocks: int) -> float:
-    """Pre-built rows, ``insert_ticks`` in 10k batches: the table's ceiling from Python."""
+def run_raw(n_ticks: int, n_stocks: int) -> dict[str, float]:
+    """Ceilings of the same table from Python, pre-built rows in 10k batches, each into its
+    own fresh table (rows/s):
+
+    * ``multirow`` — multi-row ``INSERT IGNORE`` (the issue's "raw multi-row insert");
+    * ``tickrows`` — ``insert_ticks`` (LOAD DATA) from ``TickRow`` objects: the library's
+      bulk path from pre-built rows, what ``ingest.ratio_vs_raw`` is taken against;
+    * ``lines`` — ``insert_ticks`` from pre-rendered LOAD DATA lines: only the database's
+      work (and the driver's file transfer) is timed — the strictest ceiling.
+    """
+    from gslts_db import TICK_COLUMNS, TickData
+    from gslts_db.store import tick_tsv_line
+
     today: date = datetime.now(KST).date()
     now = datetime.now(KST).replace(tzinfo=None)
     rows = [
@@ -304,11 +321,28 @@ def run_raw(engine: sa.Engine, n_ticks: int, n_stocks: int) -> float:
                 Decimal("0.71"), Decimal("97.31"), "2")
         for c, cum, p, q in trades(n_ticks, n_stocks)
     ]  # fmt: skip
-    t0 = time.perf_counter()
-    for i in range(0, len(rows), 10_000):
-        with engine.begin() as conn:
-            insert_ticks(conn, rows[i : i + 10_000])
-    return len(rows) / (time.perf_counter() - t0)
+    lines = [tick_tsv_line(r) for r in rows]
+    table = TickData.__table__
+
+    def multirow(conn: Any, i: int) -> None:
+        insert_ignore(conn, table, rows[i : i + 10_000], columns=TICK_COLUMNS)
+
+    def tickrows(conn: Any, i: int) -> None:
+        insert_ticks(conn, rows[i : i + 10_000])
+
+    def from_lines(conn: Any, i: int) -> None:
+        chunk = lines[i : i + 10_000]
+        insert_ticks(conn, rows[i : i + 10_000], tsv=lambda: chunk)
+
+    out: dict[str, float] = {}
+    for name, fn in (("multirow", multirow), ("tickrows", tickrows), ("lines", from_lines)):
+        with fresh_schema(today, 2) as eng:
+            t0 = time.perf_counter()
+            for i in range(0, len(rows), 10_000):
+                with eng.begin() as conn:
+                    fn(conn, i)
+            out[name] = len(rows) / (time.perf_counter() - t0)
+    return out
 
 
 def run_naive(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> float:
@@ -385,8 +419,8 @@ def run() -> dict[str, float]:
             naive = run_naive(url, eng, naive_ticks, n_stocks)
         with fresh_schema(datetime.now(KST).date(), 2) as eng:
             paced = run_hub(url, eng, paced_ticks, n_stocks)
-        with fresh_schema(datetime.now(KST).date(), 2) as eng:
-            raw = run_raw(eng, n_ticks, n_stocks)
+        ceilings = run_raw(n_ticks, n_stocks)
+        raw = ceilings["tickrows"]
     finally:
         proc.join(10)
         if proc.is_alive():
@@ -395,6 +429,10 @@ def run() -> dict[str, float]:
     out = {
         **hub,
         "ingest.raw_rows_per_s": round(raw),
+        "ingest.raw_multirow_insert_rows_per_s": round(ceilings["multirow"]),
+        "ingest.raw_load_data_lines_rows_per_s": round(ceilings["lines"]),
+        "ingest.ratio_vs_multirow_insert": round(ours / ceilings["multirow"], 2),
+        "ingest.ratio_vs_load_data_lines": round(ours / ceilings["lines"], 2),
         "ingest.naive_ticks_per_s": round(naive),
         "ingest.ratio_vs_raw": round(ours / raw, 2),
         "ingest.ratio_vs_naive": round(ours / naive, 2),
@@ -412,7 +450,9 @@ def run() -> dict[str, float]:
          f"{hub['ingest.books_received']:,} books, peak RSS hub "
          f"{hub['ingest.hub_peak_rss_mb']} MB / writer {hub['ingest.writer_peak_rss_mb']} MB, "
          f"commit p50 {hub['ingest.p50_commit_ms']} ms / p99 {hub['ingest.p99_commit_ms']} ms"),
-        ("raw insert_ticks ceiling", round(raw), "pre-built rows, 10k batches"),
+        ("raw: multi-row INSERT IGNORE", round(ceilings["multirow"]), "pre-built rows, 10k"),
+        ("raw: insert_ticks (ratio basis)", round(raw), "pre-built TickRows, LOAD DATA, 10k"),
+        ("raw: LOAD DATA of ready lines", round(ceilings["lines"]), "database work only, 10k"),
         ("naive (ws defaults, json, ORM)", round(naive), f"{naive_ticks} ticks"),
         ("hub, paced market", paced["ingest.ticks_per_s"], f"lost {paced['ingest.lost']}, "
          f"commit p50 {paced['ingest.p50_commit_ms']} ms / p99 {paced['ingest.p99_commit_ms']} ms"),
