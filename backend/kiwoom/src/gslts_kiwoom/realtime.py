@@ -314,7 +314,7 @@ _KRX_BID = tuple(str(f) for f in range(6054, 6064))
 _NXT_ASK = tuple(str(f) for f in range(6066, 6076))
 _NXT_BID = tuple(str(f) for f in range(6076, 6086))
 # one C call fetches a side's ten values (the fast path's ``map(int, …)`` converts them
-# without a Python-level loop: the 0D decode went from ~9 to ~3 µs a book)
+# without a Python-level loop: the ladders of a 0D took 12.7 instead of 15.3 µs)
 _get_ask_price, _get_bid_price = itemgetter(*_ASK_PRICE), itemgetter(*_BID_PRICE)
 _get_ask_qty, _get_bid_qty = itemgetter(*_ASK_QTY), itemgetter(*_BID_QTY)
 _get_krx_ask, _get_krx_bid = itemgetter(*_KRX_ASK), itemgetter(*_KRX_BID)
