@@ -454,6 +454,12 @@ class Hub:
         ordinal = today.toordinal()
         pos = self.journal.committed_position
         end = self.journal.end_position
+        backlog = end - pos
+        if backlog > 64 * 1024 * 1024:
+            mb = backlog / 2**20
+            self.event("start", f"reading {mb:.0f} MB of journal backlog for gap anchors")
+        best: dict[str, list[Any]] = {}  # code → its journaled tick array with the largest cum
+        next_report = time.monotonic() + 5.0
         while pos < end:
             start = pos
             for after, payload in self.journal.read(start, max_records=10_000):
@@ -461,17 +467,25 @@ class Hub:
                 for a in decode_record(payload)[2]:
                     if a[T_VENUE] != "KRX" or a[T_DATE] != ordinal:
                         continue
-                    cur = anchors.get(a[T_CODE])
-                    if cur is None or a[T_CUM] > cur.cum_volume:
-                        anchors[a[T_CODE]] = StoredAnchor(
-                            datetime.fromtimestamp(a[T_TIME], KST),
-                            int(a[T_PRICE]),
-                            abs(int(a[T_VOLUME])),
-                            int(a[T_CUM]),
-                            int(a[T_CUM_VALUE]),
-                        )
+                    cur = best.get(a[T_CODE])
+                    if cur is None or a[T_CUM] > cur[T_CUM]:
+                        best[a[T_CODE]] = a
             if pos == start:
                 break  # nothing readable past here (torn tail)
+            if time.monotonic() >= next_report:  # a long backlog: say how far it got
+                next_report += 5.0
+                done = (pos - (end - backlog)) / backlog
+                log.info("restart_anchors_progress %.0f%% of %d journal bytes", done * 100, backlog)
+        for code, a in best.items():
+            stored = anchors.get(code)
+            if stored is None or a[T_CUM] > stored.cum_volume:
+                anchors[code] = StoredAnchor(
+                    datetime.fromtimestamp(a[T_TIME], KST),
+                    int(a[T_PRICE]),
+                    abs(int(a[T_VOLUME])),
+                    int(a[T_CUM]),
+                    int(a[T_CUM_VALUE]),
+                )
         return anchors
 
     def _unsubscribe(self, codes: Iterable[str], owner: str) -> None:
