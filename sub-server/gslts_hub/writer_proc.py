@@ -95,6 +95,8 @@ class WriterProcess:
     def start(self) -> None:
         if self._proc is not None:
             return
+        self._done.clear()
+        self._ready.clear()
         ctx = mp.get_context("spawn")  # never fork a process that has threads and sockets
         parent, child = ctx.Pipe()
         self._proc = ctx.Process(

@@ -163,10 +163,12 @@ def test_a_dead_writer_process_is_reported_and_a_new_one_resumes(
         arrays = [trade_to_array(_trade(c, i)) for c in range(i * 50 + 5, i * 50 + 55, 5)]
         journal.append(encode_record(time.time(), arrays))
     assert journal.stats().backlog_bytes > 0
-    second = WriterProcess(journal, url, flush_interval_s=0.05)
+    # the same object started again runs a fresh child (as a new WriterProcess would)
+    second = first
     second.start()
     try:
         assert second.wait_ready(60)
+        assert second.running
         deadline = time.monotonic() + 30
         while journal.stats().backlog_bytes and time.monotonic() < deadline:
             time.sleep(0.05)
