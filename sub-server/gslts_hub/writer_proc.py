@@ -177,23 +177,30 @@ class WriterProcess:
         try:
             while True:
                 msg = conn.recv()
-                kind = msg[0]
-                if kind == "stats":
-                    self._apply_stats(msg[1])
-                    self._ready.set()
-                elif kind == "candles":
-                    if self.on_candles is not None:
-                        self.on_candles(msg[1])
-                elif kind == "db" and self.on_db_state is not None:
-                    self.on_db_state(msg[1], msg[2])
+                try:
+                    self._handle(msg)
+                except Exception:  # a failing callback must not stop the mirror
+                    log.exception("writer_process_message_failed kind=%s", msg[0])
         except (EOFError, OSError):
-            pass
-        except Exception:
-            log.exception("writer_process_pump_failed")
+            pass  # the child exited (stop, or it died: see below)
         finally:
             self._done.set()
-            if self._proc is not None and self._proc.exitcode not in (None, 0):
-                log.error("writer_process_died exitcode=%s", self._proc.exitcode)
+            proc = self._proc
+            if proc is not None:
+                proc.join(2)  # reap it, so its exit code is known
+                if proc.exitcode not in (None, 0):
+                    log.error("writer_process_died exitcode=%s", proc.exitcode)
+
+    def _handle(self, msg: tuple[Any, ...]) -> None:
+        kind = msg[0]
+        if kind == "stats":
+            self._apply_stats(msg[1])
+            self._ready.set()
+        elif kind == "candles":
+            if self.on_candles is not None:
+                self.on_candles(msg[1])
+        elif kind == "db" and self.on_db_state is not None:
+            self.on_db_state(msg[1], msg[2])
 
     def _apply_stats(self, snap: dict[str, Any]) -> None:
         st = self.stats
