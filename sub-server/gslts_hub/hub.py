@@ -71,7 +71,7 @@ from gslts_hub.settings import HubSettings
 from gslts_hub.universe import TopSelector
 from gslts_hub.vi import VI_TYPE, ViTracker
 from gslts_hub.writer import JournalWriter
-from gslts_hub.writer_proc import WriterProcess, peak_rss_kib_of_this_process
+from gslts_hub.writer_proc import WriterProcess, memory_kib
 from gslts_kiwoom import KiwoomClient, KiwoomError
 from gslts_kiwoom._ws import KiwoomWebSocket, WsConfig
 from gslts_kiwoom.realtime import (
@@ -1135,7 +1135,7 @@ class Hub:
             "running": w.running,
             "pid": None,
             "batches": w.stats.batches,
-            "hub_peak_rss_mb": round(peak_rss_kib_of_this_process() / 1024, 1),  # VmHWM
+            "hub_peak_rss_mb": round(memory_kib() / 1024, 1),  # VmHWM
             "writer_peak_rss_mb": None,
         }
         if isinstance(w, WriterProcess):

@@ -214,13 +214,14 @@ class WriterProcess:
 
 
 # ---------------------------------------------------------------------- child side
-def peak_rss_kib_of_this_process() -> int:
-    """This process's peak resident memory, KiB: ``VmHWM`` (per address space; not
-    ``getrusage``, whose maximum a spawned child inherits from its parent at ``exec``)."""
+def memory_kib(field: str = "VmHWM") -> int:
+    """This process's memory from ``/proc/self/status``, KiB (0 off Linux): ``VmHWM`` =
+    peak resident (per address space; not ``getrusage``, whose maximum a spawned child
+    inherits from its parent at ``exec``), ``VmRSS`` = resident now."""
     try:
         with open("/proc/self/status", encoding="ascii") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -267,7 +268,7 @@ def _child_main(
             snap[name] = [dq.popleft() for _ in range(len(dq))]
         snap["candles"] = (agg.rebuilds, agg.closed)
         snap["committed"] = journal.committed_position
-        snap["peak_rss_kib"] = peak_rss_kib_of_this_process()
+        snap["peak_rss_kib"] = memory_kib()
         send(("stats", snap))
 
     writer.start()

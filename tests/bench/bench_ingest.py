@@ -232,6 +232,7 @@ def run_hub(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> dict[st
     """The real hub path: socket → on_events → journal → writer → MariaDB (+ candles)."""
     from gslts_hub.hub import MARKET_TYPES, WS_DEFER_TYPES, Hub
     from gslts_hub.settings import HubSettings
+    from gslts_hub.writer_proc import memory_kib
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = HubSettings(
@@ -265,10 +266,10 @@ def run_hub(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> dict[st
                 raise RuntimeError("hub socket did not get ready")
             ws.subscribe(codes(n_stocks), MARKET_TYPES, owner="bench")
             deadline = time.monotonic() + 300
-            hub_rss = _rss_kib("VmRSS")
+            hub_rss = memory_kib("VmRSS")
             while hub.writer.stats.ticks_written < n_ticks and time.monotonic() < deadline:
                 time.sleep(0.05)
-                hub_rss = max(hub_rss, _rss_kib("VmRSS"))
+                hub_rss = max(hub_rss, memory_kib("VmRSS"))
             end = hub.writer.stats.last_commit_at or time.time()
             written = hub.writer.stats.ticks_written
             lat = sorted(hub.writer.stats.commit_latency)
@@ -290,15 +291,6 @@ def run_hub(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> dict[st
         "ingest.hub_peak_rss_mb": round(hub_rss / 1024, 1),
         "ingest.writer_peak_rss_mb": round(writer_rss / 1024, 1),
     }
-
-
-def _rss_kib(field: str) -> int:
-    """``VmRSS`` / ``VmHWM`` of this process (Linux ``/proc``), KiB."""
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def run_raw(n_ticks: int, n_stocks: int) -> dict[str, float]:
