@@ -50,7 +50,7 @@ from gslts_hub.backfill import (
 )
 from gslts_hub.bus import InProcessBus, make_bus, tick_batch, tick_batches
 from gslts_hub.candles import CandleAggregator
-from gslts_hub.journal import Journal
+from gslts_hub.journal import FileOps, Journal, JournalStats
 from gslts_hub.rows import (
     T_CODE,
     T_CUM,
@@ -68,6 +68,7 @@ from gslts_hub.rows import (
 )
 from gslts_hub.schedule import Schedule
 from gslts_hub.settings import HubSettings
+from gslts_hub.spool import JournalSpool, State
 from gslts_hub.universe import TopSelector
 from gslts_hub.vi import VI_TYPE, ViTracker
 from gslts_hub.writer import JournalWriter
@@ -141,6 +142,8 @@ class Hub:
         engine: tick database engine (default: from ``settings``).
         client: Kiwoom REST client (default: from ``settings``).
         connect: False = no WebSocket/schedule (API-only, used by tests and tools).
+        clock: epoch seconds (tests inject one).
+        journal_ops: the journal's system calls (tests inject disk faults).
     """
 
     def __init__(
@@ -151,6 +154,7 @@ class Hub:
         client: KiwoomClient | None = None,
         connect: bool = True,
         clock: Callable[[], float] = time.time,
+        journal_ops: FileOps | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -161,8 +165,20 @@ class Hub:
         self.schedule = Schedule(settings.schedule_mode())
         self.bus: InProcessBus = make_bus(settings.redis_url, settings.hub_bus_prefix)
         self.journal = Journal(
-            settings.journal_dir(), fsync_interval_s=settings.hub_journal_fsync_s
+            settings.journal_dir(), fsync_interval_s=settings.hub_journal_fsync_s, ops=journal_ops
         )
+        #: every append goes through the spool: a failing journal keeps records in memory
+        #: (bounded), then refuses them loudly (see :mod:`gslts_hub.spool`)
+        self.spool = JournalSpool(
+            self.journal,
+            max_bytes=int(settings.hub_journal_spool_mb * 2**20),
+            on_state=self._on_journal_state,
+            clock=clock,
+        )
+        #: trades received while collection was suspended (not journaled: a gap, backfilled)
+        self.ticks_refused = 0
+        #: (committed journal position, when it last moved): the writer-stall check
+        self._commit_mark = (self.journal.committed_position, clock())
         self.writer: JournalWriter | WriterProcess
         if _writer_in_process(settings.hub_writer_process, self.engine, clock):
             self.writer = WriterProcess(
@@ -550,7 +566,12 @@ class Hub:
         elif self._book_pending and now >= self._book_flush_at:
             self.flush_books(now)  # held-back books whose turn came
         if ticks or books:
-            self.journal.append(encode_record(now, ticks, books))
+            if not self.spool.append(encode_record(now, ticks, books)):
+                # suspended (journal unwritable, memory bound reached): these trades are a
+                # gap, filled from ka10079 once the journal works; state stays at the last
+                # kept trade, so the gap starts there
+                self.ticks_refused += len(trades)
+                return
             self.books_journaled += len(books)
         if not trades:
             return
@@ -709,22 +730,31 @@ class Hub:
             if all_ or now_epoch - entry[3] >= FOLLOW_WAIT_S:
                 self._queue_gap(code)
 
+    def _mark_gaps(self, now: float) -> None:
+        """Ticks stop reaching the journal (a disconnect, a suspended journal): each
+        stock's gap starts at its last kept trade, and its next live trade (or the forward
+        walk) fills it from ka10079."""
+        self._queue_followed_gaps(now, all_=True)
+        for st in list(self.stocks.values()):
+            if st.last_cum is not None and st.last_trade_time is not None:
+                stored = StoredAnchor(
+                    st.last_trade_time,
+                    st.last_krx_price,
+                    st.last_qty,
+                    st.last_cum,
+                    st.last_cum_value,
+                )
+                self._await_first.setdefault(st.code, (stored, now))
+
+    def _on_journal_state(self, state: State, message: str) -> None:
+        if state == "suspended":
+            self._mark_gaps(self.clock())
+        self.event("journal", message)
+
     def _on_ws_state(self, state: str) -> None:
         self.ws_state = state
         if state == "disconnected" and self._was_ready:
-            now = self.clock()
-            self._queue_followed_gaps(now, all_=True)
-            # remember where each stock's stored history ends: the gap starts here
-            for st in list(self.stocks.values()):
-                if st.last_cum is not None and st.last_trade_time is not None:
-                    stored = StoredAnchor(
-                        st.last_trade_time,
-                        st.last_krx_price,
-                        st.last_qty,
-                        st.last_cum,
-                        st.last_cum_value,
-                    )
-                    self._await_first.setdefault(st.code, (stored, now))
+            self._mark_gaps(self.clock())
             self.event("ws", "disconnected")
         elif state == "ready":
             if self._was_ready:
@@ -770,6 +800,8 @@ class Hub:
         now_epoch = self.clock()
         now = datetime.fromtimestamp(now_epoch, KST)
         self._rate.append((now_epoch, self.ticks_received))
+        self.spool.retry()  # a quiet feed still journals what waits, once it can
+        self.writer_stall_s()
         if self._partitions_day != now.date():
             self._ensure_partitions()
         if not self.schedule.should_collect(now):
@@ -900,6 +932,10 @@ class Hub:
                 continue
             if not self.settings.hub_backfill:
                 continue
+            if self.spool.state != "ok":  # the journal cannot take it yet: wait
+                self._anchors.put((code, stored, live))
+                self._stop.wait(1.0)
+                continue
             done += 1
             before = self.backfill.gaps_flagged
             try:
@@ -1024,7 +1060,8 @@ class Hub:
                 ]
                 for t in res.ticks
             ]
-            self.journal.append(encode_record(self.clock(), arrays, source="backfill"))
+            if not self.spool.append(encode_record(self.clock(), arrays, source="backfill")):
+                raise HubError("journal suspended: the gap fill was not kept")
             b.ticks += len(arrays)
             for c, event in tick_batches(arrays, "backfill").items():
                 self.bus.publish_ticks(c, event)  # every stored trade reaches the bus once
@@ -1127,6 +1164,68 @@ class Hub:
             )
 
     # ------------------------------------------------------------------ status
+    def writer_stall_s(self) -> float:
+        """How long the journal backlog has not moved (0 = it moves, or there is none).
+        The control loop calls this every second, so the mark follows the writer."""
+        now = self.clock()
+        committed = self.journal.committed_position
+        mark, since = self._commit_mark
+        if committed != mark or self.journal.end_position <= committed:
+            self._commit_mark = (committed, now)
+            return 0.0
+        return max(0.0, now - since)
+
+    def health_reasons(self) -> list[str]:
+        """Why the hub is not doing its job right now (empty = healthy); each reason
+        names the part that fails, for ``/api/health`` and the monitoring page."""
+        reasons: list[str] = []
+        sp = self.spool.status()
+        if sp.state == "suspended":
+            reasons.append(
+                f"journal unwritable ({sp.last_error}): collection suspended, "
+                f"{self.ticks_refused} trades refused so far (backfilled when it recovers)"
+            )
+        elif sp.state == "failing":
+            reasons.append(
+                f"journal unwritable ({sp.last_error}): {sp.waiting_bytes / 2**20:.1f} of "
+                f"{sp.max_bytes / 2**20:.0f} MB kept in memory"
+            )
+        db_ok = self.db_reachable()
+        if not db_ok:
+            reasons.append("database unreachable (collecting into the journal)")
+        if not self.writer.running:
+            reasons.append("writer not running")
+        elif db_ok and self.writer.stats.db_ok:
+            stall = self.writer_stall_s()
+            if stall >= self.settings.hub_writer_stall_s:
+                backlog = self.journal.stats().backlog_bytes
+                reasons.append(
+                    f"writer stalled: {backlog} journal bytes not moving for {stall:.0f} s"
+                )
+        if self.collecting and self.ws_state != "ready":
+            reasons.append(f"websocket {self.ws_state}")
+        if not self.collecting and self.schedule.mode == "always" and self._connect:
+            reasons.append("not collecting")
+        return reasons
+
+    def _journal_status(self, js: JournalStats) -> dict[str, Any]:
+        sp = self.spool.status()
+        return {
+            "state": sp.state,
+            "last_error": sp.last_error,
+            "since": None if sp.since is None else _iso(sp.since),
+            "waiting_records": sp.waiting_records,
+            "waiting_bytes": sp.waiting_bytes,
+            "max_waiting_bytes": sp.max_bytes,
+            "append_failures": sp.append_failures,
+            "refused_records": sp.refused_records,
+            "write_errors": js.write_errors,
+            "fsync_errors": js.fsync_errors,
+            "skipped_bytes": js.skipped_bytes,
+            "segments": js.segments,
+            "writer_stall_s": round(self.writer_stall_s(), 1),
+        }
+
     def _writer_status(self) -> dict[str, Any]:
         """Where the writer runs, whether it runs, and the memory of both processes."""
         w = self.writer
@@ -1257,6 +1356,8 @@ class Hub:
             "db_last_error": w.last_error,
             "db_size_bytes": self.db_size_bytes(),
             "journal_backlog_bytes": js.backlog_bytes,
+            "journal": self._journal_status(js),
+            "ticks_refused": self.ticks_refused,
             "flush_lag_s": round(self.writer.flush_lag_s(), 3),
             "writer": self._writer_status(),
             "reconnects": wstats.reconnects if wstats else 0,
@@ -1290,6 +1391,10 @@ def _writer_in_process(mode: str, engine: sa.Engine, clock: Callable[[], float])
     if mode in ("on", "off"):
         return mode == "on"
     return engine.url.get_backend_name() in ("mysql", "mariadb") and clock is time.time
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, KST).isoformat()
 
 
 def _book_event(b: OrderBook) -> dict[str, Any]:

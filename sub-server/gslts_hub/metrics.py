@@ -54,10 +54,35 @@ class HubCollector(Collector):
         yield CounterMetricFamily(
             "gslts_hub_bus_dropped", "Bus messages dropped", value=hub.bus.dropped
         )
+        js = hub.journal.stats()
+        sp = hub.spool.status()
+        yield CounterMetricFamily(
+            "gslts_hub_journal_write_errors",
+            "Journal appends that failed (disk full, I/O error); each record was kept",
+            value=js.write_errors,
+        )
+        yield CounterMetricFamily(
+            "gslts_hub_journal_fsync_errors", "Journal fsyncs that failed", value=js.fsync_errors
+        )
+        yield CounterMetricFamily(
+            "gslts_hub_ticks_refused",
+            "Trades refused while collection was suspended (journal unwritable); backfilled",
+            value=hub.ticks_refused,
+        )
+        yield GaugeMetricFamily(
+            "gslts_hub_journal_ok",
+            "1 when the journal takes appends, 0 while they fail or collection is suspended",
+            value=1.0 if sp.state == "ok" else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "gslts_hub_journal_waiting_bytes",
+            "Received records kept in memory until the journal works again",
+            value=sp.waiting_bytes,
+        )
         yield GaugeMetricFamily(
             "gslts_hub_journal_backlog_bytes",
             "Journal bytes not yet in the database",
-            value=hub.journal.stats().backlog_bytes,
+            value=js.backlog_bytes,
         )
         yield GaugeMetricFamily(
             "gslts_hub_flush_lag_seconds",

@@ -30,6 +30,13 @@ class HubSettings(Settings):
     #: journal directory; empty = DATA_DIR/journal
     hub_journal_dir: Path | None = None
     hub_journal_fsync_s: float = 1.0
+    #: while the journal cannot be written (disk full, I/O error) received batches are kept
+    #: in memory up to this many MB and journaled when it works again; past it collection
+    #: is suspended (loudly: health 503) and the gap is backfilled from ka10079 afterwards
+    hub_journal_spool_mb: float = 256.0
+    #: health reports the writer stalled when the journal backlog has not moved for this
+    #: long while the database is up
+    hub_writer_stall_s: float = 60.0
     #: top-N by trading value (ka10032) and the rank a stock must fall below to leave
     hub_universe_size: int = 50
     hub_universe_exit_rank: int = 60
