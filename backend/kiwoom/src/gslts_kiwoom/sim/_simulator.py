@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import threading
 import time
@@ -21,6 +22,17 @@ from gslts_kiwoom.sim._universe import Stock, load_universe
 from gslts_kiwoom.sim._ws import SimWsConfig, SimWsHub, WsIdentity
 
 log = logging.getLogger("gslts_kiwoom.sim")
+
+#: Bounds of the run-time knobs (``set_rate``/``set_faults``, ``POST /_sim/rate|faults``).
+MAX_TRADES_PER_S = 1_000_000.0
+MAX_RATE_LIMIT_STORM_S = 3600.0
+MAX_DELAY_MS = 60_000
+
+
+def _check_range(name: str, value: float, hi: float) -> None:
+    """``ValueError`` unless ``value`` is a finite number in ``0..hi`` (NaN fails too)."""
+    if isinstance(value, bool) or not math.isfinite(value) or not 0 <= value <= hi:
+        raise ValueError(f"{name} must be a finite number in 0..{hi:g}")
 
 
 @dataclass(slots=True)
@@ -121,9 +133,13 @@ class Simulator:
             return self.feed.flush()
 
     def set_rate(self, trades_per_s: float) -> None:
-        """Change the market-wide trade rate at run time (``POST /_sim/rate``)."""
-        if trades_per_s < 0:
-            raise ValueError("trades_per_s must be >= 0")
+        """Change the market-wide trade rate at run time (``POST /_sim/rate``).
+
+        Raises:
+            ValueError: ``trades_per_s`` is not a finite number in 0..1,000,000 (a NaN
+                rate would stop the market loop).
+        """
+        _check_range("trades_per_s", trades_per_s, MAX_TRADES_PER_S)
         with self.lock:
             self.market.trades_per_s = float(trades_per_s)
 
@@ -237,13 +253,24 @@ class Simulator:
         rate_limit_storm_s: float | None = None,
         delay_ms: int | None = None,
     ) -> None:
-        """Switch faults on/off (also ``POST /_sim/faults``)."""
+        """Switch faults on/off (also ``POST /_sim/faults``).
+
+        Raises:
+            ValueError: ``rate_limit_storm_s`` not finite in 0..3600, or ``delay_ms`` not
+                an int in 0..60,000; nothing is changed then.
+        """
+        if rate_limit_storm_s is not None:
+            _check_range("rate_limit_storm_s", rate_limit_storm_s, MAX_RATE_LIMIT_STORM_S)
+        if delay_ms is not None:
+            if not isinstance(delay_ms, int) or isinstance(delay_ms, bool):
+                raise ValueError("delay_ms must be an integer")
+            _check_range("delay_ms", delay_ms, MAX_DELAY_MS)
         if expire_tokens:
             self.expire_tokens()
         if rate_limit_storm_s is not None:
-            self.faults.rate_limit_storm_until = time.time() + max(0.0, rate_limit_storm_s)
+            self.faults.rate_limit_storm_until = time.time() + rate_limit_storm_s
         if delay_ms is not None:
-            self.faults.delay_ms = max(0, delay_ms)
+            self.faults.delay_ms = delay_ms
 
     def state(self) -> dict[str, Any]:
         """A JSON-able summary (``GET /_sim/state``); never contains a token or key."""
