@@ -734,3 +734,10 @@ def fetch_ticks(
     if limit is not None:
         q = q.limit(limit)
     return [TickRow(*r) for r in conn.execute(q)]
+
+
+def count_day_ticks(conn: Connection, day: date) -> int:
+    """How many trades are stored for KST trading day ``day`` (one partition's count)."""
+    t: sa.Table = TickData.__table__  # type: ignore[assignment]
+    q = sa.select(sa.func.count()).select_from(t).where(t.c.trade_date == day)
+    return int(conn.execute(q).scalar() or 0)

@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -249,7 +249,10 @@ class Hub:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.RLock()
-        self._initial_count = 0
+        #: schema/partitions/watchlist done (False while the database is down at start)
+        self._db_ready = False
+        self._db_init_reported = 0.0
+        self._db_init_at = 0.0
         self._db_size: tuple[float, int | None] = (0.0, None)
         self._partitions_day: date | None = None
         self._token_day: date | None = None
@@ -258,11 +261,13 @@ class Hub:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        """Migrate, make partitions, replay the journal backlog (writer), then connect."""
-        upgrade(self.engine)
-        self._ensure_partitions()
-        self._load_watchlist()
-        self._initial_count = self._count_today()
+        """Migrate, make partitions, replay the journal backlog (writer), then connect.
+
+        A database that is down at start does not stop the hub: it collects into the
+        journal, health says the database is unreachable, and the control loop migrates,
+        loads the watchlist and lets the writer catch up once the database answers.
+        """
+        self._db_ready = self._init_database()
         if self.settings.hub_backfill:
             self._restart_anchors = self._load_restart_anchors()
         self.writer.start()  # resumes at the checkpoint: the crash replay is just this
@@ -272,6 +277,31 @@ class Hub:
             self._spawn(self._control_loop, "hub-control")
             self._spawn(self._backfill_loop, "hub-backfill")
         self.event("start", f"hub started (schedule={self.schedule.mode})")
+
+    def _init_database(self) -> bool:
+        """Schema, partitions and the watchlist; False (and an event) while the database
+        cannot be reached."""
+        try:
+            upgrade(self.engine)
+            self._ensure_partitions()
+            known = set(self.watchlist)
+            self._load_watchlist()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            now = self.clock()
+            if now - self._db_init_reported >= 60.0:  # once a minute, not every attempt
+                self._db_init_reported = now
+                self.event(
+                    "db",
+                    f"database unreachable at start ({type(exc).__name__}): collecting into "
+                    "the journal; it is stored when the database is back",
+                )
+            return False
+        added = sorted(self.watchlist - known)
+        if added and self.ws is not None:  # the watchlist was unknown while the DB was away
+            self._subscribe(added, OWNER_WATCH)
+        if self._db_init_reported:
+            self.event("db", "database reachable: schema checked, watchlist loaded")
+        return True
 
     def _spawn(self, fn: Callable[[], None], name: str) -> None:
         t = threading.Thread(target=fn, name=name, daemon=True)
@@ -439,6 +469,7 @@ class Hub:
         today = datetime.fromtimestamp(self.clock(), KST).date()
         t = TickData.__table__.c
         anchors: dict[str, StoredAnchor] = {}
+        rows: Sequence[Any] = []
         try:
             with self.engine.connect() as conn:
                 last = (
@@ -456,9 +487,12 @@ class Hub:
                     .where(t.trade_date == today, t.venue == "KRX")
                 ).all()
         except sa.exc.SQLAlchemyError as exc:
-            # the journal still has everything received; only restart gaps stay open
-            self.event("backfill", f"stored history unreadable ({type(exc).__name__}); no gap fill")
-            return {}
+            # the journal backlog still gives the anchors of what it holds
+            self.event(
+                "backfill",
+                f"stored history unreadable ({type(exc).__name__}): restart gaps from the "
+                "journal backlog only",
+            )
         for r in rows:
             anchors[r.stock_code] = StoredAnchor(
                 r.trade_time.replace(tzinfo=KST),
@@ -802,7 +836,10 @@ class Hub:
         self._rate.append((now_epoch, self.ticks_received))
         self.spool.retry()  # a quiet feed still journals what waits, once it can
         self.writer_stall_s()
-        if self._partitions_day != now.date():
+        if not self._db_ready and now_epoch - self._db_init_at >= 5.0:
+            self._db_init_at = now_epoch
+            self._db_ready = self._init_database()
+        elif self._partitions_day != now.date():
             self._ensure_partitions()
         if not self.schedule.should_collect(now):
             if self.ws is not None:
@@ -1251,22 +1288,14 @@ class Hub:
         t1, n1 = r[-1]
         return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
 
-    def _count_today(self) -> int:
-        from gslts_db import TickData
-
-        today = datetime.fromtimestamp(self.clock(), KST).date()
-        try:
-            with self.engine.connect() as conn:
-                return int(
-                    conn.execute(
-                        sa.select(sa.func.count())
-                        .select_from(TickData)
-                        .where(TickData.trade_date == today)
-                    ).scalar()
-                    or 0
-                )
-        except sa.exc.SQLAlchemyError:
-            return 0
+    def tick_count_today(self, today: date) -> int | None:
+        """Trades stored for ``today`` (KST): kept exact by the writer, which counts the
+        day once and adds each commit's new rows; None until it could count (database
+        away since start)."""
+        w = self.writer.stats
+        if w.day == today.toordinal():
+            return w.day_count
+        return 0 if w.day is not None and w.day > today.toordinal() else None
 
     def db_size_bytes(self) -> int | None:
         at, size = self._db_size
@@ -1348,7 +1377,7 @@ class Hub:
             "schedule": self.schedule.mode,
             "market_phase": self.schedule.phase(now),
             "ws_state": self.ws_state,
-            "tick_count_today": self._initial_count + w.ticks_written,
+            "tick_count_today": self.tick_count_today(now.date()),
             "ticks_received": self.ticks_received,
             "ticks_written": w.ticks_written,
             "ticks_per_s": round(self.ticks_per_s(), 1),

@@ -40,6 +40,7 @@ read, so a journal left by an older hub is replayed after an upgrade.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -163,6 +164,9 @@ class Journal:
         self._last_fsync = time.monotonic()
         self._dirty = False
         self._committed = self._read_checkpoint()
+        if not reader and not (directory / _CHECKPOINT).exists():
+            # made now, while there is room: a full disk can then still move it (in place)
+            self._write_checkpoint(self._committed)
         self._end = self._tail_end() if reader else self._recover_end()
         self._fd: int | None = None
         self._seg_start = self._end
@@ -420,12 +424,7 @@ class Journal:
         """
         if position <= self._committed:
             return
-        tmp = self.directory / (_CHECKPOINT + ".tmp")
-        with open(tmp, "w", encoding="ascii") as f:
-            f.write(str(position))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.directory / _CHECKPOINT)
+        self._write_checkpoint(position)
         self._committed = position
         segments = self._segments()
         for i, (seg_start, path) in enumerate(segments):
@@ -434,6 +433,30 @@ class Journal:
                 current = seg_start == self._seg_start and self._fd is not None
             if nxt is not None and nxt <= position and not current:
                 path.unlink(missing_ok=True)
+
+    def _write_checkpoint(self, position: int) -> None:
+        """Atomically via rename; on a full disk (no room for the new file) in place: the
+        fixed-width text fits the existing file's block, so no space is needed."""
+        text = f"{position:020d}\n"
+        path = self.directory / _CHECKPOINT
+        tmp = self.directory / (_CHECKPOINT + ".tmp")
+        try:
+            with open(tmp, "w", encoding="ascii") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not path.exists():
+                raise
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        with open(path, "r+b") as f:  # one sector: written whole or not at all
+            f.write(text.encode("ascii"))
+            f.truncate(len(text))
+            f.flush()
+            os.fsync(f.fileno())
 
     def stats(self) -> JournalStats:
         return JournalStats(

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from gslts_db import (
     OrderbookRow,
     TickRow,
+    count_day_ticks,
     fetch_ticks,
     insert_orderbook_snapshots,
     insert_ticks,
@@ -32,6 +34,7 @@ from gslts_db import (
 from gslts_hub.candles import Bar, CandleAggregator, bar_from_ticks
 from gslts_hub.journal import Journal
 from gslts_hub.rows import (
+    T_DATE,
     TickArray,
     book_row,
     decode_record,
@@ -58,6 +61,10 @@ class WriterStats:
     last_commit_at: float | None = None
     #: receive time (epoch) of the oldest record read but not committed; None = caught up
     oldest_pending_recv: float | None = None
+    #: rows stored for KST day ``day`` (a date ordinal): counted by this writer once a day
+    #: and kept exact by adding each commit's new rows (only this writer stores ticks)
+    day: int | None = None
+    day_count: int | None = None
     flush_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=200))
     #: receipt → committed latency samples (seconds) of recent batches
     commit_latency: deque[float] = field(default_factory=lambda: deque(maxlen=20_000))
@@ -205,6 +212,8 @@ class JournalWriter:
             self._wake.wait(min(0.05, max(0.0, deadline - time.monotonic())))
             self._wake.clear()
         self.stats.ticks_read += n_ticks
+        if not records and self.stats.day != self._today():
+            self._count_day()  # a new day (or the first cycle): what is stored today
         agg = self.aggregator
         closed = agg.close_due(self.clock()) if agg is not None else []
         if end == self._pos and not (agg is not None and agg.has_work):
@@ -273,6 +282,18 @@ class JournalWriter:
                 log.debug("tick_batch_flushed rows=%d ms=%d", n_ticks, int(elapsed * 1000))
             return
 
+    def _today(self) -> int:
+        return (naive_kst(self.clock()).date()).toordinal()
+
+    def _count_day(self) -> None:
+        day = self._today()
+        try:
+            with self.engine.connect() as conn:
+                n = count_day_ticks(conn, date.fromordinal(day))
+        except sa.exc.SQLAlchemyError:
+            return  # the database is away: counted on the next cycle or commit
+        self.stats.day, self.stats.day_count = day, n
+
     def _transaction(
         self,
         records: list[tuple[float, str, list[TickArray]]],
@@ -288,6 +309,16 @@ class JournalWriter:
                     ticks if ticks is not None else tick_rows(records),
                     tsv=lambda: tick_lines(records),
                 )
+            today = self._today()
+            if new and self.stats.day_count is not None and self.stats.day == today:
+                if any(r[2][0][T_DATE] != today or r[2][-1][T_DATE] != today for r in records):
+                    day_count = count_day_ticks(conn, date.fromordinal(today))  # rare: midnight
+                else:
+                    day_count = self.stats.day_count + new
+            elif self.stats.day != today or self.stats.day_count is None:
+                day_count = count_day_ticks(conn, date.fromordinal(today))
+            else:
+                day_count = self.stats.day_count
             nb = insert_orderbook_snapshots(conn, books) if books else 0
             agg = self.aggregator
             rows: list[Any] = []
@@ -303,6 +334,7 @@ class JournalWriter:
                 if rows:
                     upsert_candles(conn, rows, mode="replace")
         self.stats.ticks_written += new
+        self.stats.day, self.stats.day_count = today, day_count
         self.stats.books_written += nb
         self.stats.candles_written += len(rows)
         return rebuilt
