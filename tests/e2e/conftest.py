@@ -1,18 +1,20 @@
-"""E2E fixtures: a running simulator market, an own MariaDB schema, an in-process hub."""
+"""E2E fixtures: a running simulator market, an own MariaDB schema, an in-process hub (its
+settings from the test alone: no ``.env``, no environment, see ``harness.isolated_settings``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from gslts_db import make_engine
 from gslts_hub.hub import Hub
-from gslts_hub.settings import HubSettings
-from tests.e2e.harness import Market, hub_env, own_schema
+from tests.e2e.harness import Market, hub_env, isolated_settings, own_schema
+
+#: kept for the e2e modules that build their hub's settings themselves
+_settings = isolated_settings
 
 
 @pytest.fixture
@@ -35,19 +37,13 @@ def db_engine(db_url: str) -> Iterator[sa.Engine]:
     eng.dispose()
 
 
-def _settings(env: dict[str, str]) -> HubSettings:
-    kwargs: dict[str, Any] = {k.lower(): v for k, v in env.items()}
-    kwargs["redis_url"] = env.get("REDIS_URL") or None
-    return HubSettings(**kwargs)
-
-
 @pytest.fixture
 def make_hub(market: Market, db_url: str, tmp_path: Path) -> Iterator[Callable[..., Hub]]:
     hubs: list[Hub] = []
 
     def make(database_url: str | None = None, **extra: str) -> Hub:
         env = hub_env(market, database_url or db_url, tmp_path / "data", **extra)
-        hub = Hub(_settings(env))
+        hub = Hub(isolated_settings(env))
         hub.start()
         hubs.append(hub)
         return hub

@@ -6,6 +6,12 @@ The market is :class:`gslts_kiwoom.sim.Simulator` (its ticker thread makes trade
 its own app: ka10032 ranking, ka10079 tick chart, au10001 tokens and the ``0B``/``0D``
 WebSocket; faults go through its public ``POST /_sim/faults``. :class:`MarketFeed` records
 every trade through the simulator's listener API: the ground truth the tests compare with.
+
+Hubs under test see only the settings a test gives them: an in-process hub gets
+:class:`IsolatedHubSettings` (no ``.env``, no environment variables), a ``gslts sub-server``
+subprocess a clean environment of explicit settings and an empty working directory, so a
+developer's ``.env`` or exported ``HUB_*``/``KIWOOM_*`` variables never change what a test
+proves.
 """
 
 from __future__ import annotations
@@ -22,16 +28,46 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 import uvicorn
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from gslts_db import make_engine
+from gslts_hub.settings import HubSettings
+from gslts_kiwoom.krx import KST
 from gslts_kiwoom.sim import SimConfig, Simulator, Trade, create_app
 
-REPO = Path(__file__).resolve().parents[2]
+#: What a hub subprocess inherits from the test's environment: enough to run a program,
+#: nothing that is a setting (every setting is passed explicitly, see :class:`HubProcess`).
+_PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+
+
+class IsolatedHubSettings(HubSettings):
+    """:class:`HubSettings` built from the values passed in only: no ``.env`` file and no
+    environment variables are read (the field defaults fill the rest)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def isolated_settings(env: Mapping[str, str]) -> IsolatedHubSettings:
+    """In-process hub settings from ``hub_env``-style ``NAME=value`` pairs (an empty
+    ``REDIS_URL`` means no Redis), isolated from ``.env`` and the environment."""
+    kwargs: dict[str, Any] = {k.lower(): v for k, v in env.items()}
+    kwargs["redis_url"] = env.get("REDIS_URL") or None
+    return IsolatedHubSettings(_env_file=None, **kwargs)
 
 
 def free_port() -> int:
@@ -78,6 +114,15 @@ class Market:
         cfg.update(sim_overrides)
         self.sim = Simulator(SimConfig(**cfg))
         self.feed = MarketFeed(self.sim)
+        self._issued: set[int] = set()
+        issue = self.sim.issue_token
+
+        def counted(app_key: str) -> Any:
+            tok = issue(app_key)
+            self._issued.add(hash(tok.token))
+            return tok
+
+        self.sim.issue_token = counted  # type: ignore[method-assign]
         app = create_app(self.sim)  # REST + the simulator's live WebSocket on one port
         self.port = free_port()
         self.rest_url = f"http://127.0.0.1:{self.port}"
@@ -87,6 +132,12 @@ class Market:
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, daemon=True, name="e2e-market")
+
+    @property
+    def tokens_issued(self) -> int:
+        """Distinct au10001 tokens the simulator handed out (a re-issue of a still valid
+        token counts once; with ``token_reissue_invalidates_old`` every issue is new)."""
+        return len(self._issued)
 
     def start(self) -> Market:
         self._thread.start()
@@ -123,8 +174,9 @@ class Market:
         body = {"trades_per_s": trades_per_s, "codes": list(codes)}
         httpx.post(self.rest_url + "/_sim/rate", json=body, timeout=10).raise_for_status()
 
-    def drop_connections(self) -> None:
-        self.fault(drop_connections=True)
+    def drop_connections(self) -> int:
+        """Close every WebSocket session; returns how many there were (the fault hit)."""
+        return int(self.fault(drop_connections=True)["ws_faults"]["dropped"])
 
     def stall(self) -> None:
         self.fault(stall=True)
@@ -277,26 +329,37 @@ def _zombie(pid: int) -> bool:
 
 
 class HubProcess:
-    """``gslts sub-server`` as a subprocess (so a test can ``kill -9`` it)."""
+    """``gslts sub-server`` as a subprocess (so a test can ``kill -9`` it).
+
+    It runs with a clean environment (a few process basics from :data:`_PASSTHROUGH_ENV`
+    plus ``env``, the port and the log level) in an empty working directory next to the
+    log, so neither a developer's ``.env`` nor their exported settings reach it.
+    """
 
     def __init__(self, env: Mapping[str, str], port: int, log_path: Path) -> None:
-        self.env = {**os.environ, **env, "HUB_PORT": str(port), "LOG_LEVEL": "INFO"}
+        basics = {k: os.environ[k] for k in _PASSTHROUGH_ENV if k in os.environ}
+        self.env = {**basics, **env, "HUB_PORT": str(port), "LOG_LEVEL": "INFO"}
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
+        self.cwd = log_path.parent / f"{log_path.stem}-cwd"
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        exe = Path(sys.executable).with_name("gslts")
+        return [str(exe), "sub-server", "--port", str(self.port)]
+
+    def popen_kwargs(self) -> dict[str, Any]:
+        """The environment and working directory the hub runs with (the directory made)."""
+        self.cwd.mkdir(parents=True, exist_ok=True)
+        return {"env": self.env, "cwd": self.cwd}
 
     def start(self, timeout: float = 30.0) -> HubProcess:
         import httpx
 
-        exe = Path(sys.executable).with_name("gslts")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(exe), "sub-server", "--port", str(self.port)],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
+                self.command(), stdout=log, stderr=subprocess.STDOUT, **self.popen_kwargs()
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -341,7 +404,12 @@ class HubProcess:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Stored ticks vs ground truth for the collected stocks."""
+    """Stored ticks vs ground truth for the collected stocks.
+
+    ``missing``/``unexpected``/``mismatched`` are ``(code, cum_volume)`` keys; ``unstored``
+    the collected stocks with ground-truth trades and not one stored row (their trades are
+    all in ``missing`` too).
+    """
 
     expected: int
     stored: int
@@ -349,22 +417,34 @@ class Comparison:
     unexpected: list[tuple[str, int]]
     mismatched: list[tuple[str, int]]
     duplicates: int
+    unstored: list[str]
 
 
 def stored_ticks(engine: sa.Engine) -> list[Any]:
     with engine.connect() as conn:
         return list(
             conn.exec_driver_sql(
-                "SELECT stock_code, venue, trade_date, cum_volume, price, volume, source "
-                "FROM tick_data"
+                "SELECT stock_code, venue, trade_date, cum_volume, trade_time, price, volume, "
+                "source FROM tick_data"
             )
         )
 
 
+def trade_second(t: Trade) -> datetime:
+    """The trade's time as the hub can know it: naive KST, whole seconds (0B FID 20 and
+    ka10079 ``cntr_tm`` carry no fraction), as ``tick_data.trade_time`` stores it."""
+    return t.time.astimezone(KST).replace(tzinfo=None, microsecond=0)
+
+
 def compare(engine: sa.Engine, truth: Sequence[Trade], codes: Sequence[str]) -> Comparison:
-    """Every ground-truth trade of each stored stock, from that stock's first stored trade
-    on, must be stored exactly once with the same price and quantity (a backfilled trade
-    carries no direction, so its quantity is compared unsigned)."""
+    """Every ground-truth trade of each collected stock must be stored exactly once with
+    the same day, trade time (whole seconds), price and quantity (a backfilled trade
+    carries no direction, so its quantity is compared unsigned).
+
+    A stored stock is expected from its first stored trade on (the hub starts collecting
+    at some moment); a collected stock with ground-truth trades and nothing stored is
+    expected whole, so it fails as ``missing`` (and is named in ``unstored``) instead of
+    dropping out of the comparison."""
     want = set(codes)
     rows = [r for r in stored_ticks(engine) if r.stock_code in want]
     truth = [t for t in truth if t.code in want]
@@ -373,10 +453,11 @@ def compare(engine: sa.Engine, truth: Sequence[Trade], codes: Sequence[str]) -> 
     first: dict[str, int] = {}
     for r in rows:
         first[r.stock_code] = min(first.get(r.stock_code, r.cum_volume), r.cum_volume)
+    unstored = sorted({t.code for t in truth} - set(first))
     expected = {
         (t.code, t.cum_volume): t
         for t in truth
-        if t.code in first and t.cum_volume >= first[t.code]
+        if t.code not in first or t.cum_volume >= first[t.code]
     }
     missing = sorted(k for k in expected if k not in stored)
     unexpected = sorted(k for k in stored if k not in expected)
@@ -386,7 +467,10 @@ def compare(engine: sa.Engine, truth: Sequence[Trade], codes: Sequence[str]) -> 
         if r is None:
             continue
         vol_ok = r.volume == t.volume if r.source == "live" else abs(r.volume) == abs(t.volume)
-        if r.price != t.price or not vol_ok or r.trade_date != t.time.date():
+        same_time = r.trade_date == t.time.astimezone(KST).date() and (
+            r.trade_time == trade_second(t)
+        )
+        if r.price != t.price or not vol_ok or not same_time:
             mismatched.append(k)
     return Comparison(
         expected=len(expected),
@@ -395,7 +479,13 @@ def compare(engine: sa.Engine, truth: Sequence[Trade], codes: Sequence[str]) -> 
         unexpected=unexpected,
         mismatched=sorted(mismatched),
         duplicates=len(keys) - len(set(keys)),
+        unstored=unstored,
     )
+
+
+def stored_sources(engine: sa.Engine) -> dict[tuple[str, int], str]:
+    """``(code, cum_volume)`` → ``source`` of every stored trade."""
+    return {(r.stock_code, int(r.cum_volume)): r.source for r in stored_ticks(engine)}
 
 
 def wait_for(pred: Callable[[], bool], timeout: float, poll: float = 0.2) -> bool:
