@@ -3,15 +3,19 @@
 Integration tests use the real MariaDB/MySQL and Redis on loopback. When one is missing,
 its tests are skipped with a reason that names the service, and the end of the run prints
 them in a box; with ``GSLTS_REQUIRE_SERVICES=1`` (set by ``.ci/run``) a missing service is
-a failure instead.
+a failure instead. The same holds for everything else a test needs from outside the
+repository: Chromium, the ``../shared`` reference material, an optional package (extra).
+No test is skipped quietly.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import socket
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -41,15 +45,30 @@ def _reachable(url: str, default_port: int) -> str | None:
         return f"{host}:{port}: {exc}"
 
 
+def missing(what: str, *, module_level: bool = False) -> NoReturn:
+    """Skip loudly (listed in the end-of-run banner) because ``what`` is missing, or fail
+    under GSLTS_REQUIRE_SERVICES=1. ``module_level``: called while a test module is
+    imported (skips or fails the whole module)."""
+    msg = f"{_SERVICE_SKIP_PREFIX}: {what}"
+    if services_required():
+        pytest.fail(msg + " — GSLTS_REQUIRE_SERVICES=1 makes this a failure", pytrace=False)
+    pytest.skip(msg, allow_module_level=module_level)
+
+
 def need_service(name: str, url: str, default_port: int) -> None:
     """Skip (or fail under GSLTS_REQUIRE_SERVICES=1) when the service cannot be reached."""
     err = _reachable(url, default_port)
-    if err is None:
-        return
-    msg = f"{_SERVICE_SKIP_PREFIX}: {name} not reachable ({err})"
-    if services_required():
-        pytest.fail(msg + " — GSLTS_REQUIRE_SERVICES=1 makes this a failure", pytrace=False)
-    pytest.skip(msg)
+    if err is not None:
+        missing(f"{name} not reachable ({err})")
+
+
+def need_import(module: str, provided_by: str) -> None:
+    """At a test module's top: skip the module loudly (or fail it under
+    GSLTS_REQUIRE_SERVICES=1) when ``module`` cannot be imported."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        missing(f"{module} not importable, install {provided_by} ({exc})", module_level=True)
 
 
 @pytest.fixture(scope="session")
@@ -70,9 +89,10 @@ def redis_server_url() -> str:
 
 @pytest.fixture
 def shared_dir() -> Path:
-    """``../shared`` (protocol reference, catalogue, data); tests skip where it is absent."""
+    """``../shared`` (protocol reference, catalogue, data). Absent → skipped loudly, or a
+    failure under GSLTS_REQUIRE_SERVICES=1 (CI checks out the reference material)."""
     if not SHARED_DIR.is_dir():
-        pytest.skip(f"{SHARED_DIR} is absent (reference material is not shipped)")
+        missing(f"{SHARED_DIR} is absent (the reference material is not shipped)")
     return SHARED_DIR
 
 
@@ -95,12 +115,9 @@ def chromium_path() -> str:
     the ``chromium`` package).
     """
     path = os.environ.get("CHROMIUM") or shutil.which("chromium")
-    if path:
-        return path
-    msg = f"{_SERVICE_SKIP_PREFIX}: Chromium not installed (apt-get install chromium)"
-    if services_required():
-        pytest.fail(msg + " — GSLTS_REQUIRE_SERVICES=1 makes this a failure", pytrace=False)
-    pytest.skip(msg)
+    if not path:
+        missing("Chromium not installed (apt-get install chromium)")
+    return path
 
 
 @pytest.fixture
@@ -122,8 +139,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         bar = "!" * 78
         terminalreporter.write_line(bar, red=True, bold=True)
         terminalreporter.write_line(
-            f"{len(service_skips)} test(s) SKIPPED because a service is missing "
-            "(start MariaDB/Redis, or run .ci/run):",
+            f"{len(service_skips)} test(s) or module(s) SKIPPED because a service or "
+            "something else from outside the repository is missing (start MariaDB/Redis, "
+            "or run .ci/run):",
             red=True,
             bold=True,
         )
