@@ -2,7 +2,10 @@
 
 With ``REDIS_URL`` set, the token cache and the per-api-id rate limiter live in Redis, so
 the sub-server, the backend and ``gslts kiwoom`` share one token and one request budget per
-app key (Kiwoom counts both per key). Without Redis, tokens are cached in
+app key (Kiwoom counts both per key). Redis is a cache, never a requirement: while it
+cannot be reached the client falls back to ``DATA_DIR/tokens`` and its own limiter
+(:class:`~gslts_kiwoom.FallbackTokenCache`, :class:`~gslts_kiwoom.FallbackRateLimiter`)
+and goes back to Redis when it answers. Without Redis, tokens are cached in
 ``DATA_DIR/tokens`` (shared by processes on this box) and each process limits itself.
 """
 
@@ -10,12 +13,17 @@ from __future__ import annotations
 
 from gslts_backend.settings import Settings
 from gslts_kiwoom import (
+    FallbackRateLimiter,
+    FallbackTokenCache,
     FileTokenCache,
     KiwoomClient,
+    RateLimiter,
     RedisRateLimiter,
     RedisTokenCache,
     token_cache_key,
 )
+
+REDIS_TIMEOUT_S = 2.0
 
 
 def make_kiwoom_client(settings: Settings) -> KiwoomClient:
@@ -29,13 +37,19 @@ def make_kiwoom_client(settings: Settings) -> KiwoomClient:
         return KiwoomClient(config, token_cache=FileTokenCache(settings.data_dir / "tokens"))
     import redis
 
-    client = redis.Redis.from_url(settings.redis_url)
+    # short timeouts: a Redis that hangs must cost a call seconds, not forever
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+    )
     namespace = token_cache_key(config.mode, config.rest_url, config.app_key.get_secret_value())
     return KiwoomClient(
         config,
-        token_cache=RedisTokenCache(client),
-        rate_limiter=RedisRateLimiter(
-            client, config.rate_per_s, config.rate_burst, namespace=namespace
+        token_cache=FallbackTokenCache(
+            RedisTokenCache(client), FileTokenCache(settings.data_dir / "tokens")
+        ),
+        rate_limiter=FallbackRateLimiter(
+            RedisRateLimiter(client, config.rate_per_s, config.rate_burst, namespace=namespace),
+            RateLimiter(config.rate_per_s, config.rate_burst),
         ),
         on_close=client.close,  # the Redis connection pool lives as long as the client
     )

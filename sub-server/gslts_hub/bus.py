@@ -248,6 +248,9 @@ class RedisBus(InProcessBus):
         self._ttl = quote_ttl_s
         self._prefix = prefix
         self.errors = 0
+        #: False from a failed publish until one succeeds again (Redis down or slow)
+        self.ok = True
+        self.last_error: str | None = None
         #: messages Redis accepted (pub/sub + quote keys)
         self.redis_sent = 0
         self._thread = threading.Thread(target=self._run, name="hub-bus", daemon=True)
@@ -308,11 +311,21 @@ class RedisBus(InProcessBus):
                     pipe.set(key, data, ex=self._ttl)
             pipe.execute()
             self.redis_sent += len(batch)
+            if not self.ok:
+                self.ok = True
+                log.info("bus_redis_recovered dropped_meanwhile=%d", self.dropped)
         except Exception as exc:
             self.errors += 1
             self.dropped += len(batch)
-            if self.errors <= 5 or self.errors % 100 == 0:
-                log.warning("bus_redis_error dropped=%d error=%s", len(batch), type(exc).__name__)
+            self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            if self.ok:  # one line per state change, not one per batch
+                self.ok = False
+                log.warning(
+                    "bus_redis_unavailable dropped=%d error=%s; live data is not published "
+                    "until Redis answers (the journal and the database are unaffected)",
+                    len(batch),
+                    self.last_error,
+                )
 
     def close(self) -> None:
         super().close()

@@ -48,7 +48,7 @@ from gslts_hub.backfill import (
     reconstruct_gap,
     walk_forward,
 )
-from gslts_hub.bus import InProcessBus, make_bus, tick_batch, tick_batches
+from gslts_hub.bus import InProcessBus, RedisBus, make_bus, tick_batch, tick_batches
 from gslts_hub.candles import CandleAggregator
 from gslts_hub.journal import FileOps, Journal, JournalStats
 from gslts_hub.rows import (
@@ -73,7 +73,12 @@ from gslts_hub.universe import TopSelector
 from gslts_hub.vi import VI_TYPE, ViTracker
 from gslts_hub.writer import JournalWriter
 from gslts_hub.writer_proc import WriterProcess, memory_kib
-from gslts_kiwoom import KiwoomClient, KiwoomError
+from gslts_kiwoom import (
+    FallbackRateLimiter,
+    FallbackTokenCache,
+    KiwoomClient,
+    KiwoomError,
+)
 from gslts_kiwoom._ws import KiwoomWebSocket, WsConfig
 from gslts_kiwoom.realtime import (
     KST,
@@ -1227,6 +1232,13 @@ class Hub:
                 f"journal unwritable ({sp.last_error}): {sp.waiting_bytes / 2**20:.1f} of "
                 f"{sp.max_bytes / 2**20:.0f} MB kept in memory"
             )
+        redis = self.redis_status()
+        if redis["configured"] and not redis["ok"]:
+            reasons.append(
+                f"redis unreachable ({redis['last_error']}): live data not published "
+                f"({self.bus.dropped} bus messages dropped); collecting and storing go on, "
+                "the Kiwoom token and rate limit are kept locally"
+            )
         db_ok = self.db_reachable()
         if not db_ok:
             reasons.append("database unreachable (collecting into the journal)")
@@ -1244,6 +1256,28 @@ class Hub:
         if not self.collecting and self.schedule.mode == "always" and self._connect:
             reasons.append("not collecting")
         return reasons
+
+    def redis_status(self) -> dict[str, Any]:
+        """Whether Redis (bus, shared token, shared rate limit) is in use or bypassed."""
+        parts: dict[str, tuple[bool, str | None]] = {}
+        bus = self.bus
+        if isinstance(bus, RedisBus):
+            parts["bus"] = (bus.ok, bus.last_error)
+        client = self._client
+        if client is not None:
+            for name, obj in (("token", client.token_cache), ("rate", client.rate_limiter)):
+                if isinstance(obj, FallbackTokenCache | FallbackRateLimiter):
+                    parts[name] = (obj.ok, obj.last_error)
+        errors = [err for ok, err in parts.values() if not ok and err]
+        return {
+            "configured": bool(self.settings.redis_url),
+            "ok": all(ok for ok, _ in parts.values()),
+            "bus_ok": parts.get("bus", (True, None))[0],
+            "token_cache_ok": parts.get("token", (True, None))[0],
+            "rate_limiter_ok": parts.get("rate", (True, None))[0],
+            "last_error": errors[0] if errors else None,
+            "bus_dropped": bus.dropped,
+        }
 
     def _journal_status(self, js: JournalStats) -> dict[str, Any]:
         sp = self.spool.status()
@@ -1393,6 +1427,7 @@ class Hub:
             "watchdog_timeouts": wstats.watchdog_timeouts if wstats else 0,
             "dropped_items": dict(wstats.dropped_items) if wstats else {},
             "bus_dropped": self.bus.dropped,
+            "redis": self.redis_status(),
             "backfill": {
                 "gaps": self.backfill.gaps,
                 "gaps_flagged": self.backfill.gaps_flagged,

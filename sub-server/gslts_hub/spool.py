@@ -101,7 +101,9 @@ class JournalSpool:
                     return True
                 except JournalWriteError as exc:
                     self._failed_locked(exc)
-            if self._waiting_bytes + len(record) > self.max_bytes:
+            # once suspended, everything is refused until what waits is journaled: a record
+            # let in between refused ones would end the gap they make too early
+            if self._state == "suspended" or self._waiting_bytes + len(record) > self.max_bytes:
                 self.refused_records += 1
                 self._set_locked(
                     "suspended",

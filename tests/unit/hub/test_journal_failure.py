@@ -103,6 +103,11 @@ def test_a_full_disk_keeps_batches_refuses_loudly_and_stores_all_kept(
             kept += [t.cum_volume for t in batch]
         else:
             refused += len(batch)
+    # once suspended, even a record that would fit is refused (it would cut the gap short)
+    before = hub.ticks_refused
+    hub.on_events([_trade("005930", next(cum))])
+    assert hub.ticks_refused == before + 1
+    refused += 1
     st = hub.status()
     assert st["journal"]["state"] == "suspended"
     assert "ENOSPC" in st["journal"]["last_error"]

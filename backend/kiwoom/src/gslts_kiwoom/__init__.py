@@ -25,6 +25,7 @@ from gslts_kiwoom._errors import (
     mask_secrets,
     register_secret,
 )
+from gslts_kiwoom._fallback import FallbackRateLimiter, FallbackTokenCache
 from gslts_kiwoom._ratelimit import Limiter, RateLimiter, RedisRateLimiter
 from gslts_kiwoom._rest import KiwoomClient, Response, VenueFilter
 from gslts_kiwoom._token import (
@@ -99,6 +100,8 @@ __all__ = [
     "DailyCandle",
     "Direction",
     "Exchange",
+    "FallbackRateLimiter",
+    "FallbackTokenCache",
     "FileTokenCache",
     "FilledOrder",
     "Holding",

@@ -170,6 +170,16 @@ class KiwoomClient:
     def __repr__(self) -> str:
         return f"KiwoomClient(mode={self.config.mode!r}, rest_url={self._base_url!r})"
 
+    @property
+    def token_cache(self) -> TokenCache:
+        """Where this client's tokens are shared (e.g. to report whether Redis is in use)."""
+        return self._tokens.cache
+
+    @property
+    def rate_limiter(self) -> Limiter:
+        """The limiter every request waits on."""
+        return self._limiter
+
     # ---------------------------------------------------------------- lifecycle
 
     def close(self) -> None:

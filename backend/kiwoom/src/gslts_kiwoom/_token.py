@@ -204,6 +204,11 @@ class TokenManager:
         self._lock = threading.Lock()
         self._current: Token | None = None
 
+    @property
+    def cache(self) -> TokenCache:
+        """The shared cache behind this manager."""
+        return self._cache
+
     def _fresh(self, token: Token | None) -> bool:
         return token is not None and token.expires_at - self._margin > self._now()
 
