@@ -4,8 +4,6 @@ health names the part that fails, and in the end every trade is stored exactly o
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,53 +12,12 @@ import redis
 import sqlalchemy as sa
 
 from gslts_hub.hub import Hub
-from tests.conftest import need_service
 from tests.e2e.harness import Market, PausableProxy, free_port, wait_for
 from tests.e2e.test_hub_lossless import _assert_exact, _settle_and_compare
+from tests.redis_server import RedisServer
 from tests.smallfs import fill, small_filesystem
 
 pytestmark = pytest.mark.e2e
-
-
-class RedisServer:
-    """A private redis-server on a free port that a test can stop and start again."""
-
-    def __init__(self, tmp: Path) -> None:
-        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
-        need_service("redis-server binary", "tcp://127.0.0.1:6379", 6379)
-        self.exe = exe
-        self.port = free_port()
-        self.dir = tmp
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        self.proc = subprocess.Popen(
-            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        assert wait_for(lambda: _pings(client), 20), "redis-server did not start"
-        client.close()
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(10)
-            self.proc = None
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
 
 
 @pytest.fixture
