@@ -2,6 +2,11 @@
 
 Built by :func:`create_app`; the lifespan builds the :class:`~gslts_hub.hub.Hub` (which
 migrates, replays the journal and connects) and closes it (which drains the writer).
+
+The OpenAPI document is the contract (``tests/unit/hub/test_api_schemathesis.py`` runs
+schemathesis against it): every response, errors included, is declared with its real
+schema and media type. Requests pass :mod:`gslts_hub.middleware` first (Host check, body
+limit, ``HEAD``); errors are mapped in :mod:`gslts_hub.errors`.
 """
 
 from __future__ import annotations
@@ -10,8 +15,7 @@ import asyncio
 import base64
 import csv
 import io
-import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -20,7 +24,13 @@ from typing import Annotated, Any, Literal
 import orjson
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi import Path as PathParam
+from fastapi.responses import (
+    FileResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
@@ -28,14 +38,42 @@ from starlette.concurrency import run_in_threadpool
 
 from gslts_db import TICK_COLUMNS, TickData
 from gslts_db._types import KST
+from gslts_db.models import VENUES
 from gslts_hub import errors
-from gslts_hub.hub import Hub, UnknownStock
+from gslts_hub.hub import Hub
 from gslts_hub.metrics import make_registry
+from gslts_hub.middleware import BodyLimit, HeadAsGet, HostGuard
 from gslts_hub.settings import HubSettings
+from gslts_hub.watchlist import CODE_PATTERN
 
 STATIC_DIR = Path(__file__).parent / "static"
-CODE_RE = re.compile(r"^[0-9][0-9A-Z]{5}$")
 _T = TickData.__table__.c
+#: a JSON page without ``limit`` has this many ticks
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 10_000
+#: a CSV without ``limit`` streams the whole range in queries of this many rows
+CSV_CHUNK_ROWS = 5000
+#: times outside this window are clamped to it: no trade is stored outside, and the
+#: arithmetic on them (the next day, the KST date) cannot overflow
+EARLIEST = datetime(1900, 1, 1, tzinfo=KST)
+LATEST = datetime(9999, 1, 1, tzinfo=KST)
+_MAX_CUM = 2**63 - 1
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
+CSV_COLUMNS = (
+    "time",
+    "trade_date",
+    "venue",
+    "price",
+    "volume",
+    "cum_volume",
+    "cum_value",
+    "best_ask",
+    "best_bid",
+    "change_rate",
+    "strength",
+    "session",
+    "source",
+)
 
 
 def get_hub(request: Request) -> Hub:
@@ -44,21 +82,121 @@ def get_hub(request: Request) -> Hub:
 
 
 HubDep = Annotated[Hub, Depends(get_hub)]
+StockCode = Annotated[
+    str,
+    PathParam(
+        pattern=CODE_PATTERN,
+        description="6 characters: a digit, then 5 digits or capital letters",
+        examples=["005930"],
+    ),
+]
+
+#: ISO 8601 date-time, seconds and offset optional (no offset = KST): 2026-03-03T09:00:00+09:00
+TIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?$"
+)
+QueryTime = Annotated[
+    str | None,
+    Query(
+        pattern=TIME_PATTERN,
+        description="ISO 8601 date-time; without an offset it is KST",
+        examples=["2026-03-03T09:00:00+09:00"],
+    ),
+]
 
 
+# ---------------------------------------------------------------------- schemas (OpenAPI)
 class WatchlistIn(BaseModel):
-    stock_code: str = Field(min_length=1, max_length=12)
+    stock_code: str = Field(
+        pattern=CODE_PATTERN,
+        description="6 characters: a digit, then 5 digits or capital letters",
+        examples=["005930"],
+    )
     note: str | None = Field(default=None, max_length=255)
 
 
-def _check_code(code: str) -> str:
-    if not CODE_RE.match(code):
-        raise errors.BadInput(f"stock_code must be 6 characters like 005930, got {code!r}")
-    return code
+class WatchItem(BaseModel):
+    """A stored watchlist entry."""
+
+    stock_code: str = Field(pattern=CODE_PATTERN)
+    name: str
+    note: str | None
+    added_at: datetime
 
 
+class Watchlist(BaseModel):
+    items: list[WatchItem]
+
+
+class Tick(BaseModel):
+    """One trade (0B 주식체결): ``volume`` is signed (+ buy-initiated, - sell-initiated)."""
+
+    time: datetime
+    trade_date: date
+    venue: Literal["KRX", "NXT"]
+    price: int
+    volume: int
+    cum_volume: int
+    cum_value: int = Field(description="KRW million")
+    best_ask: int | None
+    best_bid: int | None
+    change_rate: str | None = Field(description="percent, a decimal string")
+    strength: str | None = Field(description="체결강도, a decimal string")
+    session: str | None
+    source: str = Field(description="live, or backfill (recovered from ka10079)")
+
+
+class TickPage(BaseModel):
+    stock_code: str
+    ticks: list[Tick]
+    next_cursor: str | None = Field(description="pass as ``cursor`` for the next page")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unhealthy"]
+    reasons: list[str]
+    collecting: bool
+    db_ok: bool
+
+
+# ---------------------------------------------------------------------- helpers
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=KST)
+
+
+def _clamp(dt: datetime) -> datetime:
+    # aware comparisons never overflow, unlike astimezone/+timedelta at the edges
+    return max(EARLIEST, min(LATEST, dt))
+
+
+def _parse_time(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return _aware(datetime.fromisoformat(value))
+    except ValueError:  # matched TIME_PATTERN but is no time (month 13, hour 25, …)
+        raise errors.BadInput(f"{name}: not a date-time: {errors.clip(value)!r}") from None
+
+
+def tick_window(
+    start_time: str | None, end_time: str | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """``[start, end)`` from the query: a day's window by default (today in KST; the day
+    before ``end_time`` or after ``start_time`` when only one is given); naive times are
+    KST; any date-time is accepted (clamped to ``EARLIEST..LATEST``)."""
+    start = _parse_time("start_time", start_time)
+    end = _parse_time("end_time", end_time)
+    if start is not None and end is not None and end <= start:
+        raise errors.BadInput("end_time must be after start_time")
+    if start is not None:
+        start = _clamp(start)
+    elif end is not None:
+        start = _clamp(end) - timedelta(days=1)
+    else:
+        start = datetime.combine(now.date(), datetime.min.time(), KST)
+    end = _clamp(end) if end is not None else start + timedelta(days=1)
+    return start, end
 
 
 def encode_cursor(d: date, venue: str, cum: int) -> str:
@@ -69,9 +207,12 @@ def decode_cursor(cursor: str) -> tuple[date, str, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         d, venue, cum = raw.split("|")
-        return date.fromisoformat(d), venue, int(cum)
+        out = date.fromisoformat(d), venue, int(cum)
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.BadInput("cursor is not a cursor this API returned") from exc
+    if venue not in VENUES or not 0 <= out[2] <= _MAX_CUM:
+        raise errors.BadInput("cursor is not a cursor this API returned")
+    return out
 
 
 def _tick_json(r: Any) -> dict[str, Any]:
@@ -109,6 +250,77 @@ def _page_query(
     return q.order_by(_T.trade_date, _T.venue, _T.cum_volume).limit(limit)
 
 
+def _page(
+    hub: Hub,
+    code: str,
+    start: datetime,
+    end: datetime,
+    after: tuple[date, str, int] | None,
+    limit: int,
+) -> tuple[Sequence[Any], str | None]:
+    """One page of rows and the cursor of the next one (None at the end)."""
+    with hub.engine.connect() as conn:
+        rows = conn.execute(_page_query(code, start, end, after, limit + 1)).all()
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, encode_cursor(last.trade_date, last.venue, last.cum_volume)
+
+
+def _csv_text(rows: Sequence[Any], header: bool = False) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    if header:
+        w.writerow(CSV_COLUMNS)
+    for r in rows:
+        d = _tick_json(r)
+        w.writerow(["" if d[c] is None else d[c] for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def _csv_page(rows: Sequence[Any]) -> Iterator[str]:
+    yield _csv_text((), header=True)
+    for i in range(0, len(rows), CSV_CHUNK_ROWS):
+        yield _csv_text(rows[i : i + CSV_CHUNK_ROWS])
+
+
+def _csv_stream(
+    hub: Hub, code: str, start: datetime, end: datetime, after: tuple[date, str, int] | None
+) -> Iterator[str]:
+    yield _csv_text((), header=True)
+    while True:
+        with hub.engine.connect() as conn:
+            rows = conn.execute(_page_query(code, start, end, after, CSV_CHUNK_ROWS)).all()
+        if not rows:
+            return
+        yield _csv_text(rows)
+        last = rows[-1]
+        after = (last.trade_date, last.venue, last.cum_volume)
+        if len(rows) < CSV_CHUNK_ROWS:
+            return
+
+
+_TICK_DATA_DOC = f"""One stock's trades in ``[start_time, end_time)``, in key order (day, venue,
+cumulative volume), paged by an opaque ``cursor``.
+
+* The window is a day by default: today 00:00 KST, or the day after ``start_time`` /
+  before ``end_time`` when only one is given. Times without an offset are KST.
+* ``format=json`` (default): one page of ``limit`` ticks (default {DEFAULT_LIMIT}) and its
+  ``next_cursor`` (null on the last page).
+* ``format=csv``: without ``limit``, the **whole range** streamed (no cursor); with
+  ``limit``, one page of at most ``limit`` rows, the next page's cursor in the
+  ``{NEXT_CURSOR_HEADER}`` response header (absent on the last page).
+"""
+
+_NEXT_CURSOR = {
+    NEXT_CURSOR_HEADER: {
+        "description": "cursor of the next page (a page with more after it)",
+        "schema": {"type": "string"},
+    }
+}
+
+
 def create_app(
     settings: HubSettings | None = None, *, hub_factory: Callable[[HubSettings], Hub] | None = None
 ) -> FastAPI:
@@ -126,8 +338,17 @@ def create_app(
         finally:
             await run_in_threadpool(hub.close)
 
-    app = FastAPI(title="GSLTS sub-server (tick hub)", lifespan=lifespan)
+    app = FastAPI(
+        title="GSLTS sub-server (tick hub)",
+        lifespan=lifespan,
+        # every operation can meet the Host check (middleware.HostGuard)
+        responses=errors.responses(400),
+    )
     errors.install(app)
+    # added last = outermost: the Host check runs first
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(BodyLimit, max_bytes=settings.hub_max_body_bytes)
+    app.add_middleware(HostGuard, allowed=settings.allowed_hosts())
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
         if (STATIC_DIR / "index.html").is_file():
@@ -136,51 +357,74 @@ def create_app(
             async def index() -> FileResponse:
                 return FileResponse(STATIC_DIR / "index.html")
 
-    @app.get("/api/tick-data/{stock_code}", response_model=None)
+    @app.get(
+        "/api/tick-data/{stock_code}",
+        response_model=None,
+        description=_TICK_DATA_DOC,
+        responses={
+            200: {
+                "model": TickPage,
+                "description": "a page of ticks (JSON), or CSV",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+                "headers": _NEXT_CURSOR,
+            },
+            **errors.responses(404, 422, 503),
+        },
+    )
     def tick_data(
         hub: HubDep,
-        stock_code: str,
-        start_time: datetime | None = None,
-        end_time: datetime | None = None,
-        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-        cursor: str | None = None,
+        stock_code: StockCode,
+        start_time: QueryTime = None,
+        end_time: QueryTime = None,
+        limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT)] = None,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
         format: Literal["json", "csv"] = "json",
     ) -> Response:
-        """One stock's trades in ``[start_time, end_time)``, paged by an opaque cursor."""
-        code = _check_code(stock_code)
-        now = datetime.now(KST)
-        start = (
-            _aware(start_time)
-            if start_time
-            else datetime.combine(now.date(), datetime.min.time(), KST)
-        )
-        end = _aware(end_time) if end_time else start + timedelta(days=1)
-        if end <= start:
-            raise errors.BadInput("end_time must be after start_time")
+        start, end = tick_window(start_time, end_time, datetime.now(KST))
         after = decode_cursor(cursor) if cursor else None
-        if not hub.is_known(code):
-            raise errors.NotFound(f"unknown stock {code}: not listed, not collected, no ticks")
-        if format == "csv":
-            return StreamingResponse(
-                _csv_stream(hub, code, start, end, after),
-                media_type="text/csv; charset=utf-8",
-                headers={"Content-Disposition": f'attachment; filename="{code}-ticks.csv"'},
+        if not hub.is_known(stock_code):
+            raise errors.NotFound(
+                f"unknown stock {stock_code}: not listed, not collected, no ticks"
             )
-        with hub.engine.connect() as conn:
-            rows = conn.execute(_page_query(code, start, end, after, limit + 1)).all()
-        nxt = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            last = rows[-1]
-            nxt = encode_cursor(last.trade_date, last.venue, last.cum_volume)
-        body = {"stock_code": code, "ticks": [_tick_json(r) for r in rows], "next_cursor": nxt}
-        return Response(orjson.dumps(body), media_type="application/json")
+        if format == "csv":
+            headers = {"Content-Disposition": f'attachment; filename="{stock_code}-ticks.csv"'}
+            body: Iterator[str]
+            if limit is None:
+                body = _csv_stream(hub, stock_code, start, end, after)
+            else:
+                rows, nxt = _page(hub, stock_code, start, end, after, limit)
+                if nxt is not None:
+                    headers[NEXT_CURSOR_HEADER] = nxt
+                body = _csv_page(rows)
+            return StreamingResponse(body, media_type="text/csv; charset=utf-8", headers=headers)
+        rows, nxt = _page(hub, stock_code, start, end, after, limit or DEFAULT_LIMIT)
+        doc = {"stock_code": stock_code, "ticks": [_tick_json(r) for r in rows], "next_cursor": nxt}
+        return Response(
+            orjson.dumps(doc),
+            media_type="application/json",
+            headers={NEXT_CURSOR_HEADER: nxt} if nxt else None,
+        )
 
-    @app.get("/api/status")
+    @app.get(
+        "/api/status",
+        response_model=None,
+        responses={
+            200: {
+                "description": "the collector's state (the monitoring page's data)",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            **errors.responses(503),
+        },
+    )
     def status(hub: HubDep) -> Response:
         return Response(orjson.dumps(hub.status()), media_type="application/json")
 
-    @app.get("/api/health")
+    @app.get(
+        "/api/health",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "unhealthy: see reasons"}},
+        description="200 when healthy, 503 with the reasons when not; answers HEAD too.",
+    )
     def health(hub: HubDep) -> JSONResponse:
         reasons = []
         if not hub.db_reachable():
@@ -202,27 +446,48 @@ def create_app(
             status_code=200 if ok else 503,
         )
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        response_class=Response,  # no JSON default: the 200 is text/plain, errors JSON
+        responses={
+            200: {
+                "description": "Prometheus text exposition format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     def metrics(request: Request) -> Response:
         return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/watchlist")
+    @app.get("/api/watchlist", response_model=Watchlist, responses=errors.responses(503))
     def watchlist(hub: HubDep) -> dict[str, Any]:
         return {"items": hub.list_watchlist()}
 
-    @app.post("/api/watchlist", status_code=201)
-    def add_watchlist(hub: HubDep, item: WatchlistIn) -> dict[str, Any]:
-        code = _check_code(item.stock_code)
-        try:
-            return hub.add_watchlist(code, item.note)
-        except UnknownStock as exc:
-            raise errors.NotFound(str(exc)) from exc
+    @app.post(
+        "/api/watchlist",
+        status_code=201,
+        response_model=WatchItem,
+        responses={
+            200: {"model": WatchItem, "description": "already on the watchlist: the stored entry"},
+            201: {"description": "added"},
+            **errors.responses(404, 413, 422, 503),
+        },
+        description="Add a listed stock (201). Already on the list: 200 with the entry as "
+        "stored (its own note and time; the new note is not applied).",
+    )
+    def add_watchlist(hub: HubDep, item: WatchlistIn) -> JSONResponse:
+        entry, created = hub.add_watchlist(item.stock_code, item.note)
+        return JSONResponse(entry, status_code=201 if created else 200)
 
-    @app.delete("/api/watchlist/{stock_code}", status_code=204)
-    def delete_watchlist(hub: HubDep, stock_code: str) -> Response:
-        code = _check_code(stock_code)
-        if not hub.remove_watchlist(code):
-            raise errors.NotFound(f"{code} is not on the watchlist")
+    @app.delete(
+        "/api/watchlist/{stock_code}",
+        status_code=204,
+        response_class=Response,
+        responses=errors.responses(404, 422, 503),
+    )
+    def delete_watchlist(hub: HubDep, stock_code: StockCode) -> Response:
+        if not hub.remove_watchlist(stock_code):
+            raise errors.NotFound(f"{stock_code} is not on the watchlist")
         return Response(status_code=204)
 
     @app.websocket("/ws/status")
@@ -239,42 +504,3 @@ def create_app(
             return
 
     return app
-
-
-def _csv_stream(
-    hub: Hub, code: str, start: datetime, end: datetime, after: tuple[date, str, int] | None
-) -> Iterator[str]:
-    cols = [
-        "time",
-        "trade_date",
-        "venue",
-        "price",
-        "volume",
-        "cum_volume",
-        "cum_value",
-        "best_ask",
-        "best_bid",
-        "change_rate",
-        "strength",
-        "session",
-        "source",
-    ]
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(cols)
-    yield buf.getvalue()
-    while True:
-        with hub.engine.connect() as conn:
-            rows = conn.execute(_page_query(code, start, end, after, 5000)).all()
-        if not rows:
-            return
-        buf.seek(0)
-        buf.truncate()
-        for r in rows:
-            d = _tick_json(r)
-            w.writerow(["" if d[c] is None else d[c] for c in cols])
-        yield buf.getvalue()
-        last = rows[-1]
-        after = (last.trade_date, last.venue, last.cum_volume)
-        if len(rows) < 5000:
-            return

@@ -1,11 +1,64 @@
-"""The hub API's one error shape ``{"error": "<Name>", "detail": "..."}`` (one module maps all)."""
+"""The hub API's one error shape ``{"error": "<Name>", "detail": "..."}`` (one module maps all).
+
+Every error the API can answer goes through here, so routes need no try/except:
+
+* :class:`AppError` (``BadInput`` 422, ``NotFound`` 404, ``Unavailable`` 503), raised by
+  routes;
+* what the hub raises: :class:`~gslts_hub.hub.UnknownStock` → 404,
+  :class:`~gslts_hub.watchlist.WatchlistUnavailable` → 503, a database that cannot be
+  reached (``sa.exc.OperationalError``/``InterfaceError``) → 503;
+* request validation → 422 ``BadInput`` naming the field (``limit: …``, ``body: Field
+  required``), never echoing more than :data:`ECHO_CHARS` of the input;
+* Starlette's HTTP errors (404 unknown path, 405 with its ``Allow`` header, 413 body over
+  the limit) → their status with a name (``MethodNotAllowed``, ``ContentTooLarge``);
+* anything else → 500 ``InternalError`` with no detail (the traceback goes to the log).
+
+Details never carry a secret: the database and Kiwoom errors are named by their class,
+not their message.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from gslts_hub.hub import UnknownStock
+from gslts_hub.watchlist import CODE_PATTERN, WatchlistUnavailable
+
+log = logging.getLogger(__name__)
+
+#: at most this much of a client's input is quoted back in an error
+ECHO_CHARS = 100
+#: and no detail is longer than this
+DETAIL_CHARS = 500
+#: seconds a 503 suggests waiting before the retry
+RETRY_AFTER_S = 1
+
+HTTP_NAMES = {
+    400: "BadRequest",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "ContentTooLarge",
+    415: "UnsupportedMediaType",
+    422: "BadInput",
+    503: "Unavailable",
+}
+
+
+class ErrorBody(BaseModel):
+    """Every error response of the hub API."""
+
+    error: str = Field(examples=["BadInput"], description="the error's name")
+    detail: str = Field(examples=["limit: Input should be less than or equal to 10000"])
 
 
 class AppError(Exception):
@@ -30,8 +83,68 @@ class Unavailable(AppError):
     status = 503
 
 
-def _body(name: str, detail: str, status: int) -> JSONResponse:
-    return JSONResponse({"error": name, "detail": detail}, status_code=status)
+def clip(text: str, limit: int = ECHO_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (marked with ``…``)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def error_response(
+    name: str, detail: str, status: int, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """The one error shape (also used by the middleware in front of the routes)."""
+    return JSONResponse(
+        {"error": name, "detail": clip(detail, DETAIL_CHARS)},
+        status_code=status,
+        headers=dict(headers) if headers else None,
+    )
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries declaring :class:`ErrorBody` for ``statuses``."""
+    text = {
+        400: "Host not allowed (HUB_ALLOWED_HOSTS) or a malformed request",
+        404: "Not found",
+        413: "Request body over HUB_MAX_BODY_BYTES",
+        422: "Invalid input",
+        503: "Database or Kiwoom unavailable, or the watchlist busy; retry",
+    }
+    return {s: {"model": ErrorBody, "description": text.get(s, HTTP_NAMES.get(s, "Error"))}
+            for s in statuses}  # fmt: skip
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the routes of ``request``'s path answer (``HEAD`` with ``GET``:
+    :class:`~gslts_hub.middleware.HeadAsGet`), for a 405's ``Allow``."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    """``("query", "limit")`` → ``limit``; ``("body",)`` (the body itself) → ``body``."""
+    parts = [str(x) for x in loc]
+    if len(parts) > 1 and parts[0] in ("query", "path", "body", "header", "cookie"):
+        parts = parts[1:]
+    return clip(".".join(parts), ECHO_CHARS) or "request"
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    parts = []
+    for e in exc.errors():
+        msg = str(e.get("msg", "invalid"))
+        if e.get("type") == "string_pattern_mismatch" and e.get("ctx", {}).get("pattern") == (
+            CODE_PATTERN
+        ):
+            msg = "must be 6 characters like 005930: a digit, then 5 digits or capital letters"
+        # pydantic's messages name the constraint, not the input; a few quote it
+        # ("Input should be 'json' or 'csv'"); cap them all the same
+        parts.append(f"{_loc(tuple(e.get('loc', ())))}: {clip(msg, ECHO_CHARS * 2)}")
+    return "; ".join(parts) or "invalid input"
 
 
 def install(app: FastAPI) -> None:
@@ -39,17 +152,50 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
-        return _body(type(exc).__name__, exc.detail, exc.status)
+        return error_response(type(exc).__name__, exc.detail, exc.status)
+
+    @app.exception_handler(UnknownStock)
+    async def unknown_stock(_: Request, exc: UnknownStock) -> JSONResponse:
+        return error_response("NotFound", str(exc), 404)
+
+    @app.exception_handler(WatchlistUnavailable)
+    async def watchlist_unavailable(_: Request, exc: WatchlistUnavailable) -> JSONResponse:
+        return error_response("Unavailable", exc.detail, 503, {"Retry-After": str(RETRY_AFTER_S)})
+
+    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("api_database_error error=%s", type(exc).__name__)
+        return error_response(
+            "Unavailable",
+            f"database unavailable ({type(exc).__name__}); try again",
+            503,
+            {"Retry-After": str(RETRY_AFTER_S)},
+        )
+
+    app.add_exception_handler(sa.exc.OperationalError, database_unavailable)
+    app.add_exception_handler(sa.exc.InterfaceError, database_unavailable)
+    app.add_exception_handler(sa.exc.TimeoutError, database_unavailable)  # pool exhausted
 
     @app.exception_handler(RequestValidationError)
     async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = []
-        for e in exc.errors():
-            loc = ".".join(str(x) for x in e.get("loc", ()) if x not in ("query", "path", "body"))
-            parts.append(f"{loc}: {e.get('msg', 'invalid')}")
-        return _body("BadInput", "; ".join(parts) or "invalid input", 422)
+        return error_response("BadInput", _validation_detail(exc), 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        name = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
-        return _body(name, str(exc.detail), exc.status_code)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        name = HTTP_NAMES.get(exc.status_code, "HTTPError")
+        # keep the exception's headers: 405 carries Allow (RFC 9110) …
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # … listing every method of the path: Starlette names only the first route's
+            headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+        return error_response(name, str(exc.detail), exc.status_code, headers)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.error(
+            "api_internal_error %s %s error=%s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        return error_response("InternalError", "internal error (logged on the hub)", 500)

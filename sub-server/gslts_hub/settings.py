@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
+
 from gslts_backend.settings import Settings
+
+#: always accepted as ``Host`` (a rebinding attacker's page cannot send these)
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+#: HUB_HOST values that are bind-all addresses, not names a client sends
+WILDCARD_BIND = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104
 
 
 class HubSettings(Settings):
@@ -17,6 +24,12 @@ class HubSettings(Settings):
 
     hub_host: str = "127.0.0.1"
     hub_port: int = 8001
+    #: comma-separated ``Host`` names the API answers besides the loopback names
+    #: (:data:`LOOPBACK_HOSTS`) and HUB_HOST; ``*`` = any (only behind a proxy that checks
+    #: Host itself). A request with another Host gets 400: the DNS-rebinding guard.
+    hub_allowed_hosts: str = ""
+    #: request bodies over this many bytes get 413 (checked while they stream in)
+    hub_max_body_bytes: int = Field(default=64 * 1024, ge=0)
     #: auto = follow the KRX calendar and hours; always = collect around the clock.
     #: Empty: ``always`` in sim mode with SIM_CLOCK=always, else ``auto``.
     hub_schedule: Literal["auto", "always"] | None = None
@@ -60,6 +73,12 @@ class HubSettings(Settings):
     hub_backfill_forward_after_s: float = 30.0
     #: Redis channel/key prefix of the bus (``<prefix>tick:<code>``, ``<prefix>quote:<code>``)
     hub_bus_prefix: str = "gslts:"
+
+    def allowed_hosts(self) -> frozenset[str]:
+        """Every ``Host`` name the API accepts (see ``hub_allowed_hosts``)."""
+        extra = {h.strip() for h in self.hub_allowed_hosts.split(",") if h.strip()}
+        own = set() if self.hub_host.strip() in WILDCARD_BIND else {self.hub_host.strip()}
+        return frozenset(LOOPBACK_HOSTS | own | extra)
 
     def journal_dir(self) -> Path:
         """Where the tick journal lives."""
