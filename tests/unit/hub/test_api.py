@@ -47,7 +47,7 @@ def _ticks(n: int) -> list[TickRow]:
 @pytest.fixture
 def client(hub_settings: HubSettings) -> Iterator[TestClient]:
     app = create_app(hub_settings, hub_factory=lambda s: Hub(s, connect=False))
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1:8001") as c:
         hub: Hub = app.state.hub
         with hub.engine.begin() as conn:
             insert_ticks(conn, _ticks(25))
