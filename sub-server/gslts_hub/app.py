@@ -426,15 +426,7 @@ def create_app(
         description="200 when healthy, 503 with the reasons when not; answers HEAD too.",
     )
     def health(hub: HubDep) -> JSONResponse:
-        reasons = []
-        if not hub.db_reachable():
-            reasons.append("database unreachable")
-        if not hub.writer.running:
-            reasons.append("writer not running")
-        if hub.collecting and hub.ws_state != "ready":
-            reasons.append(f"websocket {hub.ws_state}")
-        if not hub.collecting and hub.schedule.mode == "always" and hub._connect:
-            reasons.append("not collecting")
+        reasons = hub.health_reasons()  # journal, database, writer, Redis, socket
         ok = not reasons
         return JSONResponse(
             {

@@ -33,7 +33,6 @@ from gslts_backend.kiwoom_client import make_kiwoom_client
 from gslts_db import (
     StockMaster,
     UniverseEntry,
-    WatchlistItem,
     ensure_partitions,
     insert_ignore,
     is_mysql,
@@ -71,11 +70,13 @@ from gslts_hub.settings import HubSettings
 from gslts_hub.spool import JournalSpool, State
 from gslts_hub.universe import TopSelector
 from gslts_hub.vi import VI_TYPE, ViTracker
+from gslts_hub.watchlist import WatchlistStore, WatchlistUnavailable, is_stock_code
 from gslts_hub.writer import JournalWriter
 from gslts_hub.writer_proc import WriterProcess, memory_kib
 from gslts_kiwoom import (
     FallbackRateLimiter,
     FallbackTokenCache,
+    InputError,
     KiwoomClient,
     KiwoomError,
 )
@@ -1122,19 +1123,21 @@ class Hub:
 
     # ------------------------------------------------------------------ watchlist
     def _load_watchlist(self) -> None:
-        with self.engine.connect() as conn:
-            self.watchlist = {r[0] for r in conn.execute(sa.select(WatchlistItem.stock_code))}
+        """Read the watchlist (at start). Writes go through :class:`WatchlistStore`;
+        ``self.watchlist`` is replaced, never mutated, so readers on other threads always
+        iterate a complete set."""
+        self._watch = WatchlistStore(self.engine)
+        self.watchlist = self._watch.codes()
 
     def list_watchlist(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(
-                    WatchlistItem.stock_code, WatchlistItem.note, WatchlistItem.added_at
-                ).order_by(WatchlistItem.sort_order, WatchlistItem.stock_code)
-            ).all()
         return [
-            {"stock_code": c, "name": self.stock_name(c), "note": n, "added_at": a.isoformat()}
-            for c, n, a in rows
+            {
+                "stock_code": e.stock_code,
+                "name": self.stock_name(e.stock_code),
+                "note": e.note,
+                "added_at": e.added_at.isoformat(),
+            }
+            for e in self._watch.entries()
         ]
 
     def stock_name(self, code: str) -> str:
@@ -1153,39 +1156,53 @@ class Hub:
         """The stock's name; raises :class:`UnknownStock` when it is not listed.
 
         Checks the stock master, then asks Kiwoom (ka10001 주식기본정보요청) — which is
-        the simulator's list in sim mode.
+        the simulator's list in sim mode. Kiwoom unreachable or refusing for another
+        reason (keys, rate) is :class:`WatchlistUnavailable`, not "unknown".
         """
+        if not is_stock_code(code):  # the API checks too; this guards every other caller
+            raise UnknownStock(f"{code[:20]!r} is not a stock code")
         name = self.stock_name(code)
         if name:
             return name
         try:
             quote = self.client.get_quote(code)
-        except KiwoomError as exc:
+        except InputError as exc:  # [1902] 존재하지 않는 종목코드
             raise UnknownStock(f"{code} is not a listed stock") from exc
+        except KiwoomError as exc:
+            raise WatchlistUnavailable(
+                f"could not check {code} with Kiwoom ({type(exc).__name__}); try again"
+            ) from exc
         name = getattr(quote, "name", "") or code
         self.stocks.setdefault(code, StockState(code)).name = name
         return name
 
-    def add_watchlist(self, code: str, note: str | None = None) -> dict[str, Any]:
+    def add_watchlist(self, code: str, note: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Put a listed stock on the watchlist and collect it; returns the stored entry
+        and whether it was added now (False: it was already there, with its own note)."""
         name = self.validate_code(code)
-        now = datetime.now(KST)
-        with self.engine.begin() as conn:
-            insert_ignore(
-                conn,
-                WatchlistItem.__table__,  # type: ignore[arg-type]
-                [{"stock_code": code, "note": note, "sort_order": 0, "added_at": now}],
-            )
-        self.watchlist.add(code)
-        self._subscribe([code], OWNER_WATCH)
-        self._record_universe()
-        return {"stock_code": code, "name": name, "note": note, "added_at": now.isoformat()}
+        with self._watch.lock:  # the table, the set and the subscription change together
+            entry, created = self._watch.add(code, note, datetime.now(KST))
+            new_here = code not in self.watchlist
+            if new_here:
+                self.watchlist = self.watchlist | {code}
+                self._subscribe([code], OWNER_WATCH)
+        if new_here:
+            self._record_universe()
+        item = {
+            "stock_code": code,
+            "name": name,
+            "note": entry.note,
+            "added_at": entry.added_at.isoformat(),
+        }
+        return item, created
 
     def remove_watchlist(self, code: str) -> bool:
-        with self.engine.begin() as conn:
-            n = conn.execute(sa.delete(WatchlistItem).where(WatchlistItem.stock_code == code))
-        self.watchlist.discard(code)
-        self._unsubscribe([code], OWNER_WATCH)
-        return bool(n.rowcount)
+        with self._watch.lock:
+            removed = self._watch.remove(code)
+            if code in self.watchlist:
+                self.watchlist = self.watchlist - {code}
+                self._unsubscribe([code], OWNER_WATCH)
+        return removed
 
     def is_known(self, code: str) -> bool:
         """In the stock master, collected now, or with stored ticks."""
@@ -1405,8 +1422,13 @@ class Hub:
             token_exp = self._client.token_expires_at()
         wstats = ws.stats if ws is not None else None
         w = self.writer.stats
+        uptime_s = now_epoch - self.started_at
+        db_size = self.db_size_bytes()
+        reasons = self.health_reasons()
         return {
-            "uptime_s": round(now_epoch - self.started_at, 1),
+            "uptime": human_duration(uptime_s),
+            "uptime_s": round(uptime_s, 1),
+            "health": {"ok": not reasons, "reasons": reasons},
             "collecting": self.collecting,
             "schedule": self.schedule.mode,
             "market_phase": self.schedule.phase(now),
@@ -1417,7 +1439,8 @@ class Hub:
             "ticks_per_s": round(self.ticks_per_s(), 1),
             "db_ok": w.db_ok,
             "db_last_error": w.last_error,
-            "db_size_bytes": self.db_size_bytes(),
+            "db_size": None if db_size is None else human_bytes(db_size),
+            "db_size_bytes": db_size,
             "journal_backlog_bytes": js.backlog_bytes,
             "journal": self._journal_status(js),
             "ticks_refused": self.ticks_refused,
@@ -1455,6 +1478,25 @@ def _writer_in_process(mode: str, engine: sa.Engine, clock: Callable[[], float])
     if mode in ("on", "off"):
         return mode == "on"
     return engine.url.get_backend_name() in ("mysql", "mariadb") and clock is time.time
+
+
+def human_duration(seconds: float) -> str:
+    """``"2시간 3분"`` / ``"5분 12초"`` / ``"40초"`` (the plan's ``uptime`` field)."""
+    s = max(0, int(seconds))
+    h, m, sec = s // 3600, s % 3600 // 60, s % 60
+    if h:
+        return f"{h}시간 {m}분"
+    return f"{m}분 {sec}초" if m else f"{sec}초"
+
+
+def human_bytes(n: int) -> str:
+    """``"1.2 GB"`` (the plan's ``db_size`` field; 1024-based, like ``du -h``)."""
+    x = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if x < 1024:
+            return f"{x:.0f} {unit}" if unit == "B" else f"{x:.1f} {unit}"
+        x /= 1024
+    return f"{x:.1f} TB"
 
 
 def _iso(epoch: float) -> str:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import uvicorn
 
 from gslts_hub.app import create_app
+from gslts_kiwoom.realtime import KST
 from tests.conftest import CHROMIUM_ARGS
 from tests.e2e.conftest import _settings
 from tests.e2e.harness import Market, free_port, hub_env
@@ -72,3 +76,39 @@ def test_monitoring_page_shows_ticks_growing(hub_url: str, chromium_path: str) -
             assert _number(rows.first.locator("td.ticks").inner_text()) > 0
         finally:
             browser.close()
+
+
+def test_monitoring_page_shows_kst_times_in_any_viewer_zone(
+    hub_url: str, chromium_path: str, tmp_path: Path
+) -> None:
+    """A viewer in New York still sees Korean market time (KST), and a healthy hub shows
+    no problem banner."""
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=list(CHROMIUM_ARGS))
+        try:
+            page = browser.new_page(timezone_id="America/New_York")
+            page.goto(hub_url + "/")
+            page.wait_for_function(
+                "() => document.querySelectorAll('#events li time').length > 0", timeout=20_000
+            )
+            shown = page.locator("#events li time").last.inner_text()  # the oldest event
+            events = httpx.get(hub_url + "/api/status").json()["events"]
+            oldest = datetime.fromisoformat(events[-100:][0]["time"]).astimezone(KST)
+            assert shown == oldest.strftime("%H:%M:%S")
+            assert oldest.utcoffset() != ZoneInfo("America/New_York").utcoffset(oldest)
+            page.wait_for_function(
+                "() => document.querySelector('#journal').textContent === '정상'",
+                timeout=20_000,
+            )
+            assert page.locator("#problems").is_hidden()
+            # GSLTS_SCREENSHOT_DIR=docs refreshes the README's screenshot
+            shots = Path(os.environ.get("GSLTS_SCREENSHOT_DIR") or tmp_path)
+            page.set_viewport_size({"width": 1280, "height": 800})
+            page.screenshot(path=str(shots / "hub-monitor.png"))
+            assert (shots / "hub-monitor.png").stat().st_size > 10_000
+        finally:
+            browser.close()
+

@@ -4,6 +4,9 @@
 const POLL_MS = 2000;
 const HISTORY = 150; // points on the ticks/s chart (5 minutes at 2 s)
 const nf = new Intl.NumberFormat("ko-KR");
+// Times are shown in KST whatever the viewer's zone (Korean market hours are KST).
+const KST_TIME = new Intl.DateTimeFormat("ko-KR", { timeZone: "Asia/Seoul", hour12: false, hour: "2-digit", minute: "2-digit", second: "2-digit" });
+function kstTime(d) { return KST_TIME.format(d); }
 
 function fmtInt(v) { return v === null || v === undefined ? "–" : nf.format(Math.round(v)); }
 function fmtBytes(b) {
@@ -24,6 +27,7 @@ function fmtAge(s) {
   if (s === null || s === undefined) return "–";
   return s < 60 ? `${s.toFixed(1)}초 전` : `${fmtDuration(s)} 전`;
 }
+const JOURNAL_TEXT = { ok: "정상", failing: "쓰기 실패 (메모리 보관)", suspended: "수집 중단" };
 const HEALTH_TEXT = { ok: "정상", quiet: "휴장/대기", vi: "VI 발동", stale: "지연", no_data: "수신 없음", dead: "중단" };
 
 const chart = new Chart(document.getElementById("tps-chart"), {
@@ -47,9 +51,16 @@ function render(st) {
   set("reconnects", fmtInt(st.reconnects));
   set("token", st.token_seconds_left === null || st.token_seconds_left === undefined ? "–" : fmtDuration(st.token_seconds_left));
   set("phase", st.market_phase || "–");
+  set("journal", JOURNAL_TEXT[(st.journal || {}).state] || "–");
+
+  // what is wrong right now (journal, database, Redis, writer, socket), in words
+  const problems = document.getElementById("problems");
+  const reasons = (st.health && st.health.reasons) || [];
+  problems.hidden = reasons.length === 0;
+  problems.replaceChildren(...reasons.map((r) => { const li = document.createElement("li"); li.textContent = r; return li; }));
 
   const now = new Date();
-  chart.data.labels.push(now.toLocaleTimeString("ko-KR", { hour12: false }));
+  chart.data.labels.push(kstTime(now));
   chart.data.datasets[0].data.push(st.ticks_per_s || 0);
   if (chart.data.labels.length > HISTORY) { chart.data.labels.shift(); chart.data.datasets[0].data.shift(); }
   chart.update();
@@ -72,7 +83,7 @@ function render(st) {
   const events = (st.events || []).slice(-100).reverse().map((e) => {
     const li = document.createElement("li");
     const t = document.createElement("time");
-    t.textContent = e.time ? new Date(e.time).toLocaleTimeString("ko-KR", { hour12: false }) : "";
+    t.textContent = e.time ? kstTime(new Date(e.time)) : "";
     li.append(t, document.createTextNode(`${e.kind || ""} ${e.message || ""}`));
     return li;
   });
@@ -86,8 +97,10 @@ async function poll() {
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const st = await res.json();
     render(st);
-    badge.textContent = st.ws_state === "ready" || st.collecting ? "수집 중" : (st.ws_state || "대기");
-    badge.className = "badge " + (st.ws_state === "ready" || st.collecting ? "ok" : "bad");
+    const healthy = !st.health || st.health.ok;
+    const live = st.ws_state === "ready" || st.collecting;
+    badge.textContent = !healthy ? "문제 있음" : live ? "수집 중" : (st.ws_state || "대기");
+    badge.className = "badge " + (healthy && live ? "ok" : "bad");
   } catch (err) {
     badge.textContent = `연결 끊김 (${err.message})`;
     badge.className = "badge bad";
