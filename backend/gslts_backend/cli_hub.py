@@ -20,12 +20,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from gslts_hub.app import create_app
     from gslts_hub.settings import HubSettings
 
-    hub_settings = HubSettings()
+    overrides = {k: v for k, v in (("hub_host", args.host), ("hub_port", args.port)) if v}
+    hub_settings = HubSettings(**overrides)  # --host is an allowed Host name, as HUB_HOST is
     app = create_app(hub_settings)
     uvicorn.run(
         app,
-        host=args.host or hub_settings.hub_host,
-        port=args.port or hub_settings.hub_port,
+        host=hub_settings.hub_host,
+        port=hub_settings.hub_port,
         log_level=hub_settings.log_level.lower(),
     )
     return 0

@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import orjson
 import sqlalchemy as sa
@@ -321,6 +322,11 @@ _NEXT_CURSOR = {
 }
 
 
+def _origin_hosts(settings: HubSettings) -> frozenset[str]:
+    """Host names (no brackets, no port) a browser page may open ``/ws/status`` from."""
+    return frozenset(h.strip("[]") for h in settings.allowed_hosts())
+
+
 def create_app(
     settings: HubSettings | None = None, *, hub_factory: Callable[[HubSettings], Hub] | None = None
 ) -> FastAPI:
@@ -486,6 +492,11 @@ def create_app(
     async def ws_status(websocket: WebSocket) -> None:
         """Live status for the monitoring page: the /api/status document every second."""
         hub: Hub = websocket.app.state.hub
+        origin = websocket.headers.get("origin")
+        if origin is not None and urlsplit(origin).hostname not in _origin_hosts(settings):
+            # a page on another site must not read the hub (browsers send Origin on WS)
+            await websocket.close(code=1008, reason="origin not allowed")
+            return
         await websocket.accept()
         try:
             while True:

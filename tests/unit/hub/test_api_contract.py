@@ -465,6 +465,17 @@ def test_the_status_websocket_checks_the_host_too(client: TestClient) -> None:
         assert "uptime_s" in json.loads(ws.receive_bytes())
 
 
+def test_the_status_websocket_refuses_a_page_of_another_site(client: TestClient) -> None:
+    """The Host is legitimate (the browser connects to 127.0.0.1) but the page is not."""
+    with (
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect(WS, headers={"origin": "https://evil.example"}) as ws,
+    ):
+        ws.receive_bytes()
+    with client.websocket_connect(WS, headers={"origin": "http://127.0.0.1:8001"}) as ws:
+        assert "uptime_s" in json.loads(ws.receive_bytes())
+
+
 # ------------------------------------------------------------------ methods
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
