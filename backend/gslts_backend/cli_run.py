@@ -2,18 +2,26 @@
 
 Starts each part as a child process of this one (simulator in ``sim`` mode, then the
 sub-server and the backend as they exist), prefixes nothing and shares the terminal, and
-stops them all on Ctrl-C or when any one of them dies.
+stops them all on Ctrl-C, on SIGTERM/SIGHUP (what a service manager or ``docker stop``
+sends) or when any one of them dies: each child gets SIGINT, the servers' graceful stop
+(the hub drains its journal into the database), then SIGKILL after a grace period.
+
+A child never outlives this process: on Linux each one is started with
+``PR_SET_PDEATHSIG`` = SIGTERM, so even a ``kill -9`` of ``gslts run`` stops them.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from types import FrameType
 
 from gslts_backend.settings import Settings
 
@@ -49,15 +57,54 @@ def _print_urls(settings: Settings, started: list[str]) -> None:
     print("gslts run: ready\n" + "\n".join(lines) + "\n  Ctrl-C stops everything.", flush=True)
 
 
+#: seconds a child has to stop after SIGINT before it is killed (the hub drains first)
+STOP_GRACE_S = 30.0
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux; elsewhere a no-op)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Until something accepts on ``port`` (the simulator, before its clients start)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+
+
+class _Stop(Exception):
+    """SIGTERM / SIGHUP arrived."""
+
+
+def _on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    for name, cmd in _parts(settings):
-        print(f"gslts run: starting {name}: {' '.join(cmd[3:])}", flush=True)
-        children.append((name, subprocess.Popen(cmd, env=os.environ.copy())))  # noqa: S603
-        time.sleep(1.0)  # the simulator should be listening before its clients start
-    _print_urls(settings, [name for name, _ in children])
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
     rc = 0
     try:
+        for name, cmd in _parts(settings):
+            print(f"gslts run: starting {name}: {' '.join(cmd[3:])}", flush=True)
+            proc = subprocess.Popen(  # noqa: S603
+                cmd, env=os.environ.copy(), preexec_fn=_die_with_parent
+            )
+            children.append((name, proc))
+            if name == "simulator":
+                _wait_listening(settings.sim_port, proc)
+        _print_urls(settings, [name for name, _ in children])
         while True:
             for name, proc in children:
                 code = proc.poll()
@@ -66,16 +113,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     rc = code or 1
                     raise SystemExit
             time.sleep(0.5)
+    except _Stop as exc:
+        print(f"gslts run: {exc}: stopping everything", flush=True)
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
-        for _, proc in children:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 10
-        for _, proc in children:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the stop
+        _stop_all(children)
     return rc
+
+
+def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    """SIGINT to each child (clients first, the simulator last), then wait; kill stragglers."""
+    for _, proc in reversed(children):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for name, proc in reversed(children):
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"gslts run: {name} did not stop in {STOP_GRACE_S:.0f} s; killing it", flush=True)
+            proc.kill()
+            proc.wait(5)

@@ -15,7 +15,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--time-warp", type=float, default=1.0, help="simulated s per wall s")
     p.add_argument(
-        "--rate", type=float, default=None, help="market-wide trades per second (default 10)"
+        "--rate",
+        type=float,
+        default=None,
+        help="market-wide trades per second (default SIM_TRADES_PER_S, 400)",
     )
     p.add_argument(
         "--stocks",
@@ -43,6 +46,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "app_key": settings.sim_app_key,
         "secret_key": settings.sim_secret_key,
         "token_ttl_s": settings.sim_token_ttl_s,
+        "trades_per_s": settings.sim_trades_per_s,
     }
     if args.seed is not None:
         fields["seed"] = args.seed

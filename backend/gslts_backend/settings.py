@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     #: Where clients find the simulator in ``sim`` mode (compose: the ``simulator`` service).
     sim_host: str = "127.0.0.1"
     sim_clock: Literal["always", "krx"] = "always"
+    #: market-wide trades per second of ``gslts sim`` / ``make run``, spread over the
+    #: listings by their real trading value: 400 looks like KRX at midday (the top stocks
+    #: trade several times a second); ``gslts sim --rate`` overrides it
+    sim_trades_per_s: float = Field(default=400.0, ge=0, le=1_000_000)
     #: When set, the simulator accepts only this app key / secret pair (else any non-empty).
     sim_app_key: SecretStr | None = None
     sim_secret_key: SecretStr | None = None
