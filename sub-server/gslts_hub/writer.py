@@ -45,6 +45,9 @@ from gslts_hub.rows import (
 
 log = logging.getLogger(__name__)
 
+#: a stop with ``drain`` commits the backlog for at most this share of its timeout
+DRAIN_SHARE = 0.6
+
 
 @dataclass
 class WriterStats:
@@ -115,6 +118,7 @@ class JournalWriter:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._drain = False
+        self._drain_until = 0.0
         self._thread: threading.Thread | None = None
         self._pos = journal.committed_position
 
@@ -134,14 +138,17 @@ class JournalWriter:
         self._wake.set()
 
     def stop(self, *, drain: bool = True, timeout: float = 30.0) -> None:
-        """Stop the thread; with ``drain`` it first commits what the journal holds
-        (skipped while the database is down: the journal keeps it for the next start)."""
+        """Stop the thread; with ``drain`` it first commits what the journal holds, for at
+        most ``drain_share`` of ``timeout`` (a long backlog, or the database down, stays in
+        the journal for the next start: a stop is prompt and loses nothing)."""
         self._drain = drain
+        self._drain_until = time.monotonic() + timeout * DRAIN_SHARE
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-            self._thread = None
+            if not self._thread.is_alive():  # else ``running`` keeps saying so
+                self._thread = None
 
     @property
     def running(self) -> bool:
@@ -170,6 +177,14 @@ class JournalWriter:
                 done = False
                 self._stop.wait(1.0)
             if stopping and (not self._drain or done or not self.stats.db_ok):
+                return
+            if stopping and time.monotonic() >= self._drain_until:
+                left = self.journal.end_position - self._pos
+                log.warning(
+                    "writer_stop_before_caught_up journal_bytes_left=%d (replayed at the next"
+                    " start)",
+                    left,
+                )
                 return
 
     def cycle(self, *, block: bool = True) -> bool:

@@ -143,3 +143,32 @@ def test_writer_builds_candles_and_rebuilds_a_minute_from_stored_ticks(tmp_path:
             "SELECT open, high, low, close, volume, trade_count FROM candles"
         ).one()
     assert tuple(bar) == (100, 120, 90, 120, 17, 3)
+
+
+def test_a_stop_is_prompt_with_a_long_backlog_and_loses_nothing(tmp_path: Path) -> None:
+    """A drain that would take longer than the stop allows stops anyway (it used to run
+    past the caller's timeout: ``writer_process_stop_timeout``); the rest stays in the
+    journal and the next writer stores it."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    upgrade(engine)
+    journal = Journal(tmp_path / "j")
+    for i in range(200):
+        journal.append(encode_record(T0.timestamp(), [trade_to_array(_trade(i + 1))]))
+    slow = JournalWriter(journal, engine, max_rows=1)  # one tick per transaction …
+    real = slow._transaction
+
+    def crawl(*a: object, **k: object) -> object:
+        time.sleep(0.05)  # … and a slow database: the drain needs ~10 s
+        return real(*a, **k)  # type: ignore[arg-type]
+
+    slow._transaction = crawl  # type: ignore[assignment,method-assign]
+    slow.start()
+    slow.stop(drain=True, timeout=1.0)
+    assert not slow.running  # stopped within its timeout, backlog or not
+    assert journal.committed_position < journal.end_position
+    again = JournalWriter(journal, engine)
+    again.start()
+    again.stop(drain=True, timeout=60.0)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM tick_data")).scalar() == 200
+    engine.dispose()
