@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.gslts-installed
 PY_PROJECTS := pyproject.toml uv.lock backend/kiwoom/pyproject.toml backend/pyproject.toml \
-	database/pyproject.toml sub-server/pyproject.toml
+	backend/common/pyproject.toml backend/cli/pyproject.toml database/pyproject.toml \
+	sub-server/pyproject.toml
 
 .PHONY: setup run test test-unit lint format bench sim clean help
 
@@ -32,13 +33,17 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/gslts run
 
+# The layering contracts first (pyproject.toml [tool.importlinter]): a forbidden import
+# fails the build before any test runs.
 test: setup
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 test-unit: setup
 	$(BIN)/python -m pytest tests/unit
 
 lint: setup
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

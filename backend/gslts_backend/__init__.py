@@ -1,1 +1,1 @@
-"""GSLTS main server and the ``gslts`` command line."""
+"""GSLTS main server (FastAPI): orders, account, search, charts and the browser stream."""

@@ -6,7 +6,7 @@ migrates, replays the journal and connects) and closes it (which drains the writ
 The OpenAPI document is the contract (``tests/unit/hub/test_api_schemathesis.py`` runs
 schemathesis against it): every response, errors included, is declared with its real
 schema and media type. Requests pass :mod:`gslts_hub.middleware` first (Host check, body
-limit, ``HEAD``); errors are mapped in :mod:`gslts_hub.errors`.
+limit, ``HEAD``); errors are mapped in :mod:`gslts_common.errors`.
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from gslts_common import errors
 from gslts_db import TICK_COLUMNS, TickData
 from gslts_db._types import KST
 from gslts_db.models import VENUES
-from gslts_hub import errors
 from gslts_hub.hub import Hub
 from gslts_hub.metrics import make_registry
 from gslts_hub.middleware import BodyLimit, HeadAsGet, HostGuard

@@ -29,7 +29,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gslts_backend.kiwoom_client import make_kiwoom_client
+from gslts_common.bus import InProcessBus, RedisBus, make_bus, tick_batch, tick_batches
+from gslts_common.errors import AppError, NotFound
+from gslts_common.kiwoom_client import make_kiwoom_client
 from gslts_db import (
     StockMaster,
     UniverseEntry,
@@ -47,7 +49,6 @@ from gslts_hub.backfill import (
     reconstruct_gap,
     walk_forward,
 )
-from gslts_hub.bus import InProcessBus, RedisBus, make_bus, tick_batch, tick_batches
 from gslts_hub.candles import CandleAggregator
 from gslts_hub.journal import FileOps, Journal, JournalStats
 from gslts_hub.rows import (
@@ -70,7 +71,7 @@ from gslts_hub.settings import HubSettings
 from gslts_hub.spool import JournalSpool, State
 from gslts_hub.universe import TopSelector
 from gslts_hub.vi import VI_TYPE, ViTracker
-from gslts_hub.watchlist import WatchlistStore, WatchlistUnavailable, is_stock_code
+from gslts_hub.watchlist import WatchlistStore, WatchlistUnavailable
 from gslts_hub.writer import JournalWriter
 from gslts_hub.writer_proc import WriterProcess, memory_kib
 from gslts_kiwoom import (
@@ -81,6 +82,7 @@ from gslts_kiwoom import (
     KiwoomError,
 )
 from gslts_kiwoom._ws import KiwoomWebSocket, WsConfig
+from gslts_kiwoom.krx import is_stock_code
 from gslts_kiwoom.realtime import (
     KST,
     BalanceEvent,
@@ -106,12 +108,12 @@ OWNER_TOP = "top"
 OWNER_WATCH = "watchlist"
 
 
-class HubError(Exception):
-    """Base of errors the API maps to responses."""
+class HubError(AppError):
+    """Base of the hub's own errors (mapped by :mod:`gslts_common.errors`)."""
 
 
-class UnknownStock(HubError):
-    """The code is not a listed stock."""
+class UnknownStock(NotFound, HubError):
+    """The code is not a listed stock (404)."""
 
 
 @dataclass(slots=True)

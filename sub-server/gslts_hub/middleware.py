@@ -11,7 +11,7 @@
 * :class:`HeadAsGet` — ``HEAD`` is answered as ``GET`` with the body dropped (load
   balancers probe with ``HEAD``; FastAPI routes answer only the methods they declare).
 
-All answer in the API's one error shape (:func:`gslts_hub.errors.error_response`).
+All answer in the API's one error shape (:func:`gslts_common.errors.error_response`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gslts_hub import errors
+from gslts_common import errors
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -74,7 +74,7 @@ class HostGuard:
 
 class BodyTooLarge(StarletteHTTPException):
     """Raised from ``receive`` once a body passes the limit; an HTTP exception, so the
-    route's body reading re-raises it and :mod:`gslts_hub.errors` maps it to 413."""
+    route's body reading re-raises it and :mod:`gslts_common.errors` maps it to 413."""
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(

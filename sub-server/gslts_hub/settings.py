@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from gslts_backend.settings import Settings
+from gslts_common.settings import Settings
 
 #: always accepted as ``Host`` (a rebinding attacker's page cannot send these)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})

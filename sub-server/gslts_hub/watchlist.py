@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -23,15 +22,14 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 
+from gslts_common.errors import Unavailable
 from gslts_db import WatchlistItem
+from gslts_kiwoom.krx import STOCK_CODE_PATTERN
 
 log = logging.getLogger(__name__)
 
-#: a stock code: a digit, then five digits or capitals (005930, 0088M0); the whole string
-CODE_CHARS = "[0-9][0-9A-Z]{5}"
-#: the same as an OpenAPI/JSON-Schema ``pattern`` (ECMA-262 and pydantic's Rust regex: ``$``
-#: is the end of the text, so ``"005930\n"`` does not match)
-CODE_PATTERN = f"^{CODE_CHARS}$"
+#: the KRX stock code as an OpenAPI pattern (one definition, in the library)
+CODE_PATTERN = STOCK_CODE_PATTERN
 ATTEMPTS = 6
 BACKOFF_S = 0.02
 #: MySQL/MariaDB errors after which the whole transaction may simply be run again
@@ -51,21 +49,9 @@ _INSERT = (
 )  # fmt: skip
 
 
-_CODE_RE = re.compile(CODE_CHARS)
-
-
-def is_stock_code(code: str) -> bool:
-    """True for a well-formed stock code (the whole string; no trailing newline)."""
-    return _CODE_RE.fullmatch(code) is not None
-
-
-class WatchlistUnavailable(Exception):
+class WatchlistUnavailable(Unavailable):
     """The watchlist could not be changed now (database contention, Kiwoom unreachable);
-    the request may be repeated. ``detail`` is safe to show."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    the request may be repeated (503 with ``Retry-After``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -231,9 +231,9 @@ def memory_kib(field: str = "VmHWM") -> int:
 def _child_main(
     journal_dir: str, url: str, opts: dict[str, Any], conn: Connection, parent_pid: int
 ) -> None:
-    logging.basicConfig(
-        level=opts["log_level"], format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    from gslts_common.logging import configure_logging
+
+    configure_logging(opts["log_level"])
     from gslts_db import make_engine
     from gslts_hub.candles import CandleAggregator
     from gslts_hub.writer import JournalWriter

@@ -50,7 +50,7 @@ class Run:
         )  # fmt: skip
         self.log = open(tmp / "run.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gslts_backend.cli", "run"],
+            [sys.executable, "-m", "gslts_cli.cli", "run"],
             cwd=tmp,  # no developer .env
             env=env,
             stdout=self.log,

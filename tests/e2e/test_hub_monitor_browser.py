@@ -111,4 +111,3 @@ def test_monitoring_page_shows_kst_times_in_any_viewer_zone(
             assert (shots / "hub-monitor.png").stat().st_size > 10_000
         finally:
             browser.close()
-

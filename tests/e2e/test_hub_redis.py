@@ -18,7 +18,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from gslts_backend.kiwoom_client import make_kiwoom_client
+from gslts_common.kiwoom_client import make_kiwoom_client
 from gslts_hub.hub import Hub
 from tests.e2e.harness import Market, PausableProxy, wait_for
 from tests.e2e.test_hub_lossless import _assert_exact, settle

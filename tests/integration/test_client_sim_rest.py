@@ -213,8 +213,8 @@ def test_processes_share_one_token_through_redis(
 
     import redis
 
-    from gslts_backend.kiwoom_client import make_kiwoom_client
-    from gslts_backend.settings import Settings
+    from gslts_common.kiwoom_client import make_kiwoom_client
+    from gslts_common.settings import Settings
 
     issued: list[str] = []
     issue = sim.issue_token

@@ -32,7 +32,7 @@ def _wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> 
 
 def test_gslts_sim_serves_token_and_quote(free_port: int, tmp_path: Path) -> None:
     exe = str(GSLTS) if GSLTS.exists() else None
-    cmd = [exe] if exe else [sys.executable, "-m", "gslts_backend.cli"]
+    cmd = [exe] if exe else [sys.executable, "-m", "gslts_cli.cli"]
     log = (tmp_path / "sim.log").open("wb")
     proc = subprocess.Popen(
         [*cmd, "sim", "--port", str(free_port), "--clock", "always", "--seed", "3"],

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from gslts_backend.settings import Settings
+from gslts_common.settings import Settings
 from gslts_hub.settings import HubSettings
 from tests.conftest import REPO_ROOT
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import gslts_db
-from gslts_backend.cli import main
+from gslts_cli.cli import main
 
 from .factories import ticks
 

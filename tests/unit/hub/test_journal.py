@@ -99,9 +99,7 @@ def test_a_damaged_record_is_skipped_and_what_follows_is_kept(tmp_path: Path) ->
 
 def test_segments_of_the_first_journal_version_are_replayed(tmp_path: Path) -> None:
     """A journal left by an older hub (no file header, 8-byte record headers) is read."""
-    old = b"".join(
-        struct.pack("<II", len(p), zlib.crc32(p)) + p for p in (b"old-1", b"old-2")
-    )
+    old = b"".join(struct.pack("<II", len(p), zlib.crc32(p)) + p for p in (b"old-1", b"old-2"))
     (tmp_path / "seg-00000000000000000000.log").write_bytes(old)
     j = Journal(tmp_path)
     assert j.end_position == len(old)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gslts_hub.bus import QUOTE_KEY, TICK_CHANNEL, tick_batches
+from gslts_common.bus import QUOTE_KEY, TICK_CHANNEL, tick_batches
 from gslts_hub.hub import Hub
 from gslts_hub.rows import decode_record
 from gslts_hub.settings import HubSettings

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gslts_hub.bus import TICK_CHANNEL
+from gslts_common.bus import TICK_CHANNEL
 from gslts_hub.hub import Hub, StockState
 from gslts_hub.settings import HubSettings
 from gslts_hub.vi import ViTracker

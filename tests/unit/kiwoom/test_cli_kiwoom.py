@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gslts_backend import cli_kiwoom
-from gslts_backend.cli import main
-from gslts_backend.settings import Settings
+from gslts_cli import cli_kiwoom
+from gslts_cli.cli import main
+from gslts_common.settings import Settings
 from gslts_kiwoom import FileTokenCache, KiwoomClient
 
 from .fakes import APP_KEY, KST, OK, SECRET_KEY, Clock, FakeKiwoom, reply

@@ -28,6 +28,7 @@ uses the KRX calendar here (an approximation: it follows KRX holidays).
 from __future__ import annotations
 
 import enum
+import re
 import threading
 import warnings
 from dataclasses import dataclass
@@ -60,6 +61,19 @@ __all__ = [
 ]
 
 KST = ZoneInfo("Asia/Seoul")
+
+#: a KRX stock code: a digit, then five digits or capitals (005930, 0088M0)
+STOCK_CODE_CHARS = "[0-9][0-9A-Z]{5}"
+#: the same as an OpenAPI/JSON-Schema ``pattern`` (ECMA-262 and pydantic's Rust regex: ``$``
+#: is the end of the text, so ``"005930\n"`` does not match)
+STOCK_CODE_PATTERN = f"^{STOCK_CODE_CHARS}$"
+_STOCK_CODE_RE = re.compile(STOCK_CODE_CHARS)
+
+
+def is_stock_code(code: str) -> bool:
+    """True for a well-formed stock code (the whole string; no trailing newline)."""
+    return _STOCK_CODE_RE.fullmatch(code) is not None
+
 
 Venue = Literal["KRX", "NXT"]
 RoundDirection = Literal["down", "up", "nearest"]

@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 
-from gslts_backend.kiwoom_client import make_kiwoom_client
-from gslts_backend.settings import Settings
+from gslts_common.kiwoom_client import make_kiwoom_client
+from gslts_common.settings import Settings
 from gslts_kiwoom import (
     APIError,
     KiwoomClient,

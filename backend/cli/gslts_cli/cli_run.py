@@ -23,7 +23,7 @@ import sys
 import time
 from types import FrameType
 
-from gslts_backend.settings import Settings
+from gslts_common.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,14 +32,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _parts(settings: Settings) -> list[tuple[str, list[str]]]:
-    gslts = [sys.executable, "-m", "gslts_backend.cli"]
+    """Each part as the command its own container runs (``python -m <service>``)."""
+    py = sys.executable
     parts: list[tuple[str, list[str]]] = []
     if settings.kiwoom_mode == "sim":
-        parts.append(("simulator", [*gslts, "sim", "--clock", settings.sim_clock]))
-    if importlib.util.find_spec("gslts_hub.app") is not None:
-        parts.append(("sub-server", [*gslts, "sub-server"]))
-    if importlib.util.find_spec("gslts_backend.app") is not None:
-        parts.append(("backend", [*gslts, "backend"]))
+        parts.append(("simulator", [py, "-m", "gslts_cli", "sim", "--clock", settings.sim_clock]))
+    parts.append(("sub-server", [py, "-m", "gslts_hub"]))
+    if importlib.util.find_spec("gslts_backend.main") is not None:
+        parts.append(("backend", [py, "-m", "gslts_backend"]))
     return parts
 
 
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     rc = 0
     try:
         for name, cmd in _parts(settings):
-            print(f"gslts run: starting {name}: {' '.join(cmd[3:])}", flush=True)
+            print(f"gslts run: starting {name}: {' '.join(cmd[2:])}", flush=True)
             proc = subprocess.Popen(  # noqa: S603
                 cmd, env=os.environ.copy(), preexec_fn=_die_with_parent
             )

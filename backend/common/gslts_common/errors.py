@@ -1,12 +1,12 @@
-"""The hub API's one error shape ``{"error": "<Name>", "detail": "..."}`` (one module maps all).
+"""The services' one error shape ``{"error": "<Name>", "detail": "..."}`` (one module maps
+all; :func:`install` registers it on a FastAPI app).
 
-Every error the API can answer goes through here, so routes need no try/except:
+Every error an API can answer goes through here, so routes need no try/except:
 
-* :class:`AppError` (``BadInput`` 422, ``NotFound`` 404, ``Unavailable`` 503), raised by
-  routes;
-* what the hub raises: :class:`~gslts_hub.hub.UnknownStock` → 404,
-  :class:`~gslts_hub.watchlist.WatchlistUnavailable` → 503, a database that cannot be
-  reached (``sa.exc.OperationalError``/``InterfaceError``) → 503;
+* the :class:`AppError` family (``BadInput`` 422, ``NotFound`` 404, ``Unavailable`` 503
+  with ``Retry-After``), raised by routes and by service code (the hub's ``UnknownStock``
+  is a ``NotFound``); a database that cannot be reached
+  (``sa.exc.OperationalError``/``InterfaceError``) → 503;
 * request validation → 422 ``BadInput`` naming the field (``limit: …``, ``body: Field
   required``), never echoing more than :data:`ECHO_CHARS` of the input;
 * Starlette's HTTP errors (404 unknown path, 405 with its ``Allow`` header, 413 body over
@@ -31,8 +31,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from gslts_hub.hub import UnknownStock
-from gslts_hub.watchlist import CODE_PATTERN, WatchlistUnavailable
+from gslts_kiwoom.krx import STOCK_CODE_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +54,17 @@ HTTP_NAMES = {
 
 
 class ErrorBody(BaseModel):
-    """Every error response of the hub API."""
+    """Every error response of a GSLTS API."""
 
     error: str = Field(examples=["BadInput"], description="the error's name")
     detail: str = Field(examples=["limit: Input should be less than or equal to 10000"])
 
 
 class AppError(Exception):
-    """Base of API errors: ``status`` + a message safe to show."""
+    """Base of API errors: ``status`` + a message safe to show (+ response ``headers``)."""
 
     status = 400
+    headers: Mapping[str, str] = {}
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -81,6 +81,7 @@ class NotFound(AppError):
 
 class Unavailable(AppError):
     status = 503
+    headers: Mapping[str, str] = {"Retry-After": str(RETRY_AFTER_S)}
 
 
 def clip(text: str, limit: int = ECHO_CHARS) -> str:
@@ -138,7 +139,7 @@ def _validation_detail(exc: RequestValidationError) -> str:
     for e in exc.errors():
         msg = str(e.get("msg", "invalid"))
         if e.get("type") == "string_pattern_mismatch" and e.get("ctx", {}).get("pattern") == (
-            CODE_PATTERN
+            STOCK_CODE_PATTERN
         ):
             msg = "must be 6 characters like 005930: a digit, then 5 digits or capital letters"
         # pydantic's messages name the constraint, not the input; a few quote it
@@ -152,15 +153,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
-        return error_response(type(exc).__name__, exc.detail, exc.status)
-
-    @app.exception_handler(UnknownStock)
-    async def unknown_stock(_: Request, exc: UnknownStock) -> JSONResponse:
-        return error_response("NotFound", str(exc), 404)
-
-    @app.exception_handler(WatchlistUnavailable)
-    async def watchlist_unavailable(_: Request, exc: WatchlistUnavailable) -> JSONResponse:
-        return error_response("Unavailable", exc.detail, 503, {"Retry-After": str(RETRY_AFTER_S)})
+        # the family's public name (NotFound, Unavailable …), not a service's subclass
+        name = next(c.__name__ for c in type(exc).__mro__ if c.__module__ == __name__)
+        return error_response(name, exc.detail, exc.status, exc.headers)
 
     async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
         log.warning("api_database_error error=%s", type(exc).__name__)

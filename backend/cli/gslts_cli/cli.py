@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 
-from gslts_backend.settings import Settings
+from gslts_common.logging import configure_logging
+from gslts_common.settings import Settings
 
 #: subcommand modules, in ``--help`` order
 _COMMAND_MODULES = (
-    "gslts_backend.cli_run",
-    "gslts_backend.cli_sim",
-    "gslts_backend.cli_kiwoom",
-    "gslts_backend.cli_db",
-    "gslts_backend.cli_hub",
+    "gslts_cli.cli_run",
+    "gslts_cli.cli_sim",
+    "gslts_cli.cli_kiwoom",
+    "gslts_cli.cli_db",
+    "gslts_cli.cli_hub",
 )
 
 
@@ -45,12 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    # httpx logs every request at INFO; our client logs one structured line per call.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     try:
         rc = args.func(args, settings)
     except KeyboardInterrupt:

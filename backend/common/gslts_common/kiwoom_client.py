@@ -11,7 +11,7 @@ and goes back to Redis when it answers. Without Redis, tokens are cached in
 
 from __future__ import annotations
 
-from gslts_backend.settings import Settings
+from gslts_common.settings import Settings
 from gslts_kiwoom import (
     FallbackRateLimiter,
     FallbackTokenCache,

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gslts_backend.settings import Settings
+from gslts_common.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

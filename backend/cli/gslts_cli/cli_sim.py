@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gslts_backend.settings import Settings
+from gslts_common.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
