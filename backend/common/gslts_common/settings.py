@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     kiwoom_ws_url: str | None = None
     kiwoom_rate_per_s: float = 4.0
     kiwoom_rate_burst: int = 4
+    #: this process's share of the per-key budget above when it cannot share one bucket
+    #: through Redis (no REDIS_URL, or Redis away): the hub and the backend use one app key,
+    #: half each by default, so together they never exceed it
+    kiwoom_rate_share: float = Field(default=0.5, gt=0, le=1)
     kiwoom_timeout_s: float = 10.0
     kiwoom_allow_real_orders: bool = False
 
