@@ -42,8 +42,9 @@ from gslts_kiwoom._errors import (
     register_secret,
 )
 from gslts_kiwoom._ratelimit import Limiter, RateLimiter
-from gslts_kiwoom._token import KST, MemoryTokenCache, Token, TokenCache, TokenManager
+from gslts_kiwoom._token import MemoryTokenCache, Token, TokenCache, TokenManager
 from gslts_kiwoom._token import token_cache_key as _token_cache_key
+from gslts_kiwoom.krx import KST
 from gslts_kiwoom.models import (
     AmendAck,
     Balance,

@@ -18,16 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
-from zoneinfo import ZoneInfo
 
 import orjson
 
 from gslts_kiwoom._errors import register_secret
+from gslts_kiwoom.krx import KST
 
 if TYPE_CHECKING:
     import redis
-
-KST = ZoneInfo("Asia/Seoul")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from gslts_kiwoom._errors import ProtocolError
+from gslts_kiwoom.krx import KST
 from gslts_kiwoom.models import (
     AmendAck,
     Balance,
@@ -37,8 +37,6 @@ from gslts_kiwoom.models import (
     StockInfo,
     TradingValueRank,
 )
-
-KST = ZoneInfo("Asia/Seoul")
 
 Body = Mapping[str, Any]
 

@@ -48,7 +48,8 @@ from typing import Any
 import orjson
 import websocket
 
-from gslts_kiwoom.realtime import KST, RawRealtime, RealtimeDecoder, RealtimeEvent
+from gslts_kiwoom.krx import KST
+from gslts_kiwoom.realtime import RawRealtime, RealtimeDecoder, RealtimeEvent
 
 __all__ = [
     "KiwoomWebSocket",

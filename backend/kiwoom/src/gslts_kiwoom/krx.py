@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 __all__ = [
     "ETF_TICK",
     "KST",
+    "KST_OFFSET_S",
     "LIMIT_PERCENT",
     "SESSIONS",
     "Phase",
@@ -61,6 +62,8 @@ __all__ = [
 ]
 
 KST = ZoneInfo("Asia/Seoul")
+#: KST is UTC+9 all year (no daylight saving since 1988): seconds east of UTC.
+KST_OFFSET_S = 9 * 3600
 
 #: a KRX stock code: a digit, then five digits or capitals (005930, 0088M0)
 STOCK_CODE_CHARS = "[0-9][0-9A-Z]{5}"

@@ -54,10 +54,10 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from operator import itemgetter
 from typing import Any, TypeAlias, TypeVar, cast
-from zoneinfo import ZoneInfo
 
 import orjson
 
+from gslts_kiwoom.krx import KST  # re-exported for old imports; use gslts_kiwoom.krx.KST
 from gslts_kiwoom.models import Exchange, Side
 
 __all__ = [
@@ -78,7 +78,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KST = ZoneInfo("Asia/Seoul")
 
 _LOG_FIRST = 10
 _LOG_EVERY = 1000

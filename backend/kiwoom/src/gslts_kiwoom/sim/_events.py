@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from typing import Literal
-from zoneinfo import ZoneInfo
 
+from gslts_kiwoom import krx
 from gslts_kiwoom.realtime import _fast_factory
 
 Side = Literal["buy", "sell"]
@@ -105,7 +105,7 @@ class TradeBatch:
 
 
 #: 1970-01-01 00:00 in KST: ``_EPOCH + timedelta(microseconds=us)`` is exact (no floats).
-EPOCH_KST = datetime(1970, 1, 1, tzinfo=UTC).astimezone(ZoneInfo("Asia/Seoul"))
+EPOCH_KST = datetime(1970, 1, 1, tzinfo=UTC).astimezone(krx.KST)
 _US = timedelta(microseconds=1)
 
 

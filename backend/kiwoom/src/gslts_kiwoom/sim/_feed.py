@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from gslts_kiwoom import krx
 from gslts_kiwoom.sim._events import (
     BookUpdate,
     HoldingUpdate,
@@ -93,10 +94,6 @@ def _sign_code(price: int, base: int, lower: int, upper: int) -> str:
 
 def _hms(t: datetime) -> str:
     return f"{t.hour:02d}{t.minute:02d}{t.second:02d}"
-
-
-#: KST is UTC+9 all year (no daylight saving since 1988).
-_KST_OFFSET_S = 9 * 3600
 
 
 class _PriceCache:
@@ -334,7 +331,7 @@ class WireFeed:
             sec = t // 1_000_000
             if sec != last_sec:
                 last_sec = sec
-                sod = (sec + _KST_OFFSET_S) % 86_400
+                sod = (sec + krx.KST_OFFSET_S) % 86_400
                 hms = f"{sod // 3600:02d}{sod // 60 % 60:02d}{sod % 60:02d}"
             if v > 0:
                 buys += v
