@@ -7,6 +7,8 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 import gslts_db
 import gslts_kiwoom
 from gslts_kiwoom import krx, realtime
@@ -39,3 +41,59 @@ def test_kst_offset_matches_the_zone() -> None:
         offset = datetime(2026, month, 1, tzinfo=krx.KST).utcoffset()
         assert offset is not None
         assert offset.total_seconds() == krx.KST_OFFSET_S
+
+
+def test_side_is_one_enum_that_reads_as_its_wire_word() -> None:
+    from gslts_kiwoom.sim import _events
+
+    assert _events.Side is gslts_kiwoom.Side
+    assert gslts_kiwoom.Side.BUY == "buy"
+    assert gslts_kiwoom.Side("sell") is gslts_kiwoom.Side.SELL
+
+
+def test_order_type_table_has_every_fid_906_text_once() -> None:
+    OrderType = gslts_kiwoom.OrderType
+    labels = [t.label for t in OrderType]
+    assert len(set(labels)) == len(labels)
+    assert {OrderType.from_label(text) for text in labels} == set(OrderType)
+    # PROTOCOL §8.2 (the 매매구분 texts of realtime 00); 시간외대량/시간외바스켓 have no trde_tp
+    assert set(labels) == {
+        "보통", "시장가", "조건부지정가", "최유리지정가", "최우선지정가", "보통(IOC)",
+        "시장가(IOC)", "최유리(IOC)", "보통(FOK)", "시장가(FOK)", "최유리(FOK)", "스톱지정가",
+        "중간가", "중간가(IOC)", "중간가(FOK)", "장전시간외", "장후시간외", "시간외단일가",
+    }  # fmt: skip
+    assert OrderType.from_label(" 시장가 ") is OrderType.MARKET
+    assert OrderType.from_label("시간외대량") is None
+
+
+def test_order_type_rules() -> None:
+    OrderType = gslts_kiwoom.OrderType
+    priced = {t for t in OrderType if t.needs_price}
+    assert priced == {
+        OrderType.LIMIT,
+        OrderType.CONDITIONAL_LIMIT,
+        OrderType.LIMIT_IOC,
+        OrderType.LIMIT_FOK,
+        OrderType.STOP_LIMIT,
+        OrderType.AFTER_HOURS_SINGLE_PRICE,
+    }
+    assert {t for t in OrderType if t.needs_stop_price} == {OrderType.STOP_LIMIT}
+    assert OrderType.MARKET_FOK.pricing == "market"
+    assert OrderType.MARKET_FOK.time_in_force == "fok"
+    assert OrderType.PRIORITY_LIMIT.pricing == "priority"
+    assert OrderType.BEST_IOC.time_in_force == "ioc"
+
+
+def test_the_simulator_executes_the_order_types_it_models_and_refuses_the_rest() -> None:
+    from gslts_kiwoom.sim._accounts import OrderRejected, sim_order_type
+
+    OrderType = gslts_kiwoom.OrderType
+    executed = {"0", "3", "5", "6", "7", "10", "13", "16", "20", "23", "26"}
+    for t in OrderType:
+        if t.value in executed:
+            assert sim_order_type(t.value) is t
+        else:
+            with pytest.raises(OrderRejected, match="505217"):
+                sim_order_type(t.value)
+    with pytest.raises(OrderRejected, match="505217"):
+        sim_order_type("99")

@@ -639,8 +639,8 @@ class KiwoomClient:
                 raise ValueError(f"{order_type.name} orders need a positive price")
         elif price is not None:
             raise ValueError(f"{order_type.name} orders take no price (it is sent as empty)")
-        if order_type is OrderType.STOP_LIMIT and (stop_price is None or stop_price <= 0):
-            raise ValueError("STOP_LIMIT orders need a positive stop_price")
+        if order_type.needs_stop_price and (stop_price is None or stop_price <= 0):
+            raise ValueError(f"{order_type.name} orders need a positive stop_price")
         body = {
             "dmst_stex_tp": exchange,
             "stk_cd": code,

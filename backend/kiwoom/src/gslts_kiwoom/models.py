@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Literal
 
 #: Where an order goes (``dmst_stex_tp``): KRX, Nextrade, or Kiwoom's smart routing.
@@ -27,15 +27,33 @@ class Direction(Enum):
     DOWN = "5"
 
 
-class Side(Enum):
-    """Order side."""
+class Side(StrEnum):
+    """Order side, and the aggressor side of a trade. A ``str``: ``Side.BUY == "buy"``."""
 
     BUY = "buy"
     SELL = "sell"
 
 
-class OrderType(Enum):
-    """Order type (``trde_tp`` of kt10000/kt10001). The value is Kiwoom's code."""
+#: How an order type sets its price (PROTOCOL §4.6, §8.3): ``limit`` the given price;
+#: ``market`` any price; ``best`` 최유리 (the best opposite price on arrival); ``priority``
+#: 최우선 (the best price of its own side); ``stop`` a limit armed at the stop price
+#: (``cond_uv``); ``mid`` the mid price; ``close`` an off-hours trade at a close price;
+#: ``single_price`` the after-hours single-price auction at a limit price.
+OrderPricing = Literal[
+    "limit", "market", "best", "priority", "stop", "mid", "close", "single_price"
+]
+#: How long an order type lives: the day, immediate-or-cancel, or fill-or-kill.
+TimeInForce = Literal["day", "ioc", "fok"]
+
+
+class OrderType(StrEnum):
+    """Order type (``trde_tp`` of kt10000/kt10001). The value is Kiwoom's code.
+
+    The one table of Kiwoom's order types: each member knows its 매매구분 text
+    (:attr:`label`), how it is priced (:attr:`pricing`), how long it lives
+    (:attr:`time_in_force`) and what the request must carry (:attr:`needs_price`,
+    :attr:`needs_stop_price`).
+    """
 
     LIMIT = "0"  # 보통
     MARKET = "3"  # 시장가
@@ -57,21 +75,59 @@ class OrderType(Enum):
     POST_CLOSE_CLOSE_PRICE = "81"  # 장마감후시간외 (today's close)
 
     @property
+    def label(self) -> str:
+        """매매구분 as Kiwoom writes it (realtime FID 906; ka10075/ka10076 ``trde_tp``)."""
+        return _ORDER_TYPE_SPECS[self][0]
+
+    @property
+    def pricing(self) -> OrderPricing:
+        """How the order is priced (see :data:`OrderPricing`)."""
+        return _ORDER_TYPE_SPECS[self][1]
+
+    @property
+    def time_in_force(self) -> TimeInForce:
+        """``day``, ``ioc`` (fill what can be filled now, cancel the rest) or ``fok``
+        (fill everything now or nothing)."""
+        return _ORDER_TYPE_SPECS[self][2]
+
+    @property
     def needs_price(self) -> bool:
         """True when the order carries a limit price (``ord_uv``); others send ``""``."""
-        return self in _PRICED_ORDER_TYPES
+        return self.pricing in ("limit", "stop", "single_price")
+
+    @property
+    def needs_stop_price(self) -> bool:
+        """True when the order carries a stop price (``cond_uv``)."""
+        return self.pricing == "stop"
+
+    @classmethod
+    def from_label(cls, text: str) -> OrderType | None:
+        """The order type of a 매매구분 text (``"시장가"`` → :attr:`MARKET`); None if unknown."""
+        return _ORDER_TYPES_BY_LABEL.get(text.strip())
 
 
-_PRICED_ORDER_TYPES = frozenset(
-    {
-        OrderType.LIMIT,
-        OrderType.CONDITIONAL_LIMIT,
-        OrderType.LIMIT_IOC,
-        OrderType.LIMIT_FOK,
-        OrderType.STOP_LIMIT,
-        OrderType.AFTER_HOURS_SINGLE_PRICE,
-    }
-)
+#: code → (매매구분 text, pricing, time in force); FID 906 texts per PROTOCOL §8.2.
+_ORDER_TYPE_SPECS: dict[str, tuple[str, OrderPricing, TimeInForce]] = {
+    "0": ("보통", "limit", "day"),
+    "3": ("시장가", "market", "day"),
+    "5": ("조건부지정가", "limit", "day"),
+    "6": ("최유리지정가", "best", "day"),
+    "7": ("최우선지정가", "priority", "day"),
+    "10": ("보통(IOC)", "limit", "ioc"),
+    "13": ("시장가(IOC)", "market", "ioc"),
+    "16": ("최유리(IOC)", "best", "ioc"),
+    "20": ("보통(FOK)", "limit", "fok"),
+    "23": ("시장가(FOK)", "market", "fok"),
+    "26": ("최유리(FOK)", "best", "fok"),
+    "28": ("스톱지정가", "stop", "day"),
+    "29": ("중간가", "mid", "day"),
+    "30": ("중간가(IOC)", "mid", "ioc"),
+    "31": ("중간가(FOK)", "mid", "fok"),
+    "61": ("장전시간외", "close", "day"),
+    "62": ("시간외단일가", "single_price", "day"),
+    "81": ("장후시간외", "close", "day"),
+}
+_ORDER_TYPES_BY_LABEL = {spec[0]: OrderType(code) for code, spec in _ORDER_TYPE_SPECS.items()}
 
 
 @dataclass(frozen=True, slots=True)

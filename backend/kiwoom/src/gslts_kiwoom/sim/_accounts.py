@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
 from gslts_kiwoom import krx
+from gslts_kiwoom.models import OrderPricing, OrderType, Side, TimeInForce
 from gslts_kiwoom.sim._config import SimConfig
 from gslts_kiwoom.sim._events import (
     HoldingUpdate,
@@ -19,25 +20,8 @@ from gslts_kiwoom.sim._events import (
     OrderStatus,
     OrderUpdate,
     OrderView,
-    Side,
 )
 from gslts_kiwoom.sim._market import Market
-
-#: trde_tp codes → (display name, pricing, time-in-force). Pricing: limit / market /
-#: best (최유리: the best opposite price) / own (최우선: the best same-side price).
-TRADE_TYPES: dict[str, tuple[str, str, str]] = {
-    "0": ("보통", "limit", "day"),
-    "3": ("시장가", "market", "day"),
-    "5": ("조건부지정가", "limit", "day"),
-    "6": ("최유리지정가", "best", "day"),
-    "7": ("최우선지정가", "own", "day"),
-    "10": ("보통(IOC)", "limit", "ioc"),
-    "13": ("시장가(IOC)", "market", "ioc"),
-    "16": ("최유리(IOC)", "best", "ioc"),
-    "20": ("보통(FOK)", "limit", "fok"),
-    "23": ("시장가(FOK)", "market", "fok"),
-    "26": ("최유리(FOK)", "best", "fok"),
-}
 
 NO_ORDER = "0000000"
 
@@ -48,6 +32,26 @@ class OrderRejected(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+#: The pricings the simulator executes; stop, mid-price and off-hours order types are
+#: refused as unsupported (505217), like an unknown ``trde_tp``.
+SIM_PRICINGS: frozenset[OrderPricing] = frozenset({"limit", "market", "best", "priority"})
+
+
+def sim_order_type(code: str) -> OrderType:
+    """The :class:`OrderType` of a ``trde_tp`` code the simulator executes.
+
+    Raises:
+        OrderRejected: an unknown code, or an order type the simulator does not model.
+    """
+    try:
+        order_type = OrderType(code)
+    except ValueError:
+        order_type = None
+    if order_type is None or order_type.pricing not in SIM_PRICINGS:
+        raise OrderRejected(f"[2000](505217:지원하지 않는 매매구분입니다. 매매구분={code})")
+    return order_type
 
 
 @dataclass(eq=False, slots=True)
@@ -63,12 +67,12 @@ class Order:
     code: str
     name: str
     side: Side
-    trade_type: str
+    trade_type: OrderType
     venue: str
     qty: int
     price: int
     limit_price: int
-    tif: str
+    tif: TimeInForce
     time: datetime
     open_qty: int
     filled_qty: int = 0
@@ -144,7 +148,7 @@ class Account:
         return sum(
             o.open_qty
             for o in self.orders.values()
-            if o.code == code and o.side == "sell" and o.open_qty > 0
+            if o.code == code and o.side == Side.SELL and o.open_qty > 0
         )
 
 
@@ -198,23 +202,21 @@ class Broker:
         Raises:
             OrderRejected: insufficient cash or shares, bad price, market closed, …
         """
-        if trade_type not in TRADE_TYPES:
-            raise OrderRejected(
-                f"[2000](505217:지원하지 않는 매매구분입니다. 매매구분={trade_type})"
-            )
-        _, pricing, tif = TRADE_TYPES[trade_type]
+        side = Side(side)
+        order_type = sim_order_type(trade_type)
+        pricing, tif = order_type.pricing, order_type.time_in_force
         self._check_open(now)
         stock = self.market.universe[code]
         if venue == "NXT" and not stock.nxt:
             raise OrderRejected("[2000](571493:NXT 거래대상 종목이 아닙니다.)")
         st = self.market.state(code)
         if pricing in ("market",):
-            limit, shown = (st.upper if side == "buy" else st.lower), 0
+            limit, shown = (st.upper if side == Side.BUY else st.lower), 0
         elif pricing == "best":
-            touch = st.best_ask if side == "buy" else st.best_bid
-            limit = shown = touch or (st.upper if side == "buy" else st.lower)
-        elif pricing == "own":
-            touch = st.best_bid if side == "buy" else st.best_ask
+            touch = st.best_ask if side == Side.BUY else st.best_bid
+            limit = shown = touch or (st.upper if side == Side.BUY else st.lower)
+        elif pricing == "priority":
+            touch = st.best_bid if side == Side.BUY else st.best_ask
             limit = shown = touch or st.last
         else:
             self._check_price(price, st.lower, st.upper)
@@ -231,7 +233,7 @@ class Broker:
             code=code,
             name=stock.name,
             side=side,
-            trade_type=trade_type,
+            trade_type=order_type,
             venue=venue,
             qty=qty,
             price=shown,
@@ -260,7 +262,7 @@ class Broker:
 
     def _reserve(self, order: Order, limit: int) -> None:
         acct = self.account
-        if order.side == "buy":
+        if order.side == Side.BUY:
             per_share = limit + self._cost(limit) + 1
             need = per_share * order.open_qty
             if need > acct.orderable_cash:
@@ -295,7 +297,7 @@ class Broker:
             market.execute(order, order.limit_price, now)
         if order.open_qty == 0:
             return
-        if order.tif in ("ioc", "fok") or TRADE_TYPES[order.trade_type][1] == "market":
+        if order.tif in ("ioc", "fok") or order.trade_type.pricing == "market":
             self._auto_cancel(order, now)
         else:
             market.rest(order)
@@ -340,7 +342,7 @@ class Broker:
             code=code,
             name=orig.name,
             side=orig.side,
-            trade_type="0",
+            trade_type=OrderType.LIMIT,
             venue=orig.venue,
             qty=qty,
             price=price,
@@ -349,7 +351,7 @@ class Broker:
             time=now,
             open_qty=qty,
         )
-        if orig.side == "buy":
+        if orig.side == Side.BUY:
             # the modified part's old reservation is freed before the new one is taken
             per_share = price + self._cost(price) + 1
             room = self.account.orderable_cash + orig.reserve_per_share * qty
@@ -402,7 +404,7 @@ class Broker:
 
     def _shrink(self, orig: Order, qty: int, now: datetime) -> None:
         orig.open_qty -= qty
-        if orig.side == "buy":
+        if orig.side == Side.BUY:
             give = orig.reserve_per_share * qty
             orig.reserved -= give
             self.account.reserved_cash -= give
@@ -427,7 +429,7 @@ class Broker:
         order.last_fill_price, order.last_fill_qty = price, qty
         acct.today_commission += cost
         held = acct.holdings.setdefault(order.code, Holding(order.code, order.name))
-        if order.side == "buy":
+        if order.side == Side.BUY:
             give = min(order.reserved, order.reserve_per_share * qty)
             order.reserved -= give
             acct.reserved_cash -= give

@@ -29,8 +29,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from gslts_kiwoom import krx
+from gslts_kiwoom.models import OrderType, Side
 from gslts_kiwoom.sim import _fmt as f
-from gslts_kiwoom.sim._accounts import TRADE_TYPES, Order, OrderRejected
+from gslts_kiwoom.sim._accounts import Order, OrderRejected
 from gslts_kiwoom.sim._market import Bar, StockState
 from gslts_kiwoom.sim._simulator import (
     MAX_DELAY_MS,
@@ -558,20 +559,20 @@ def _order_no(body: Body) -> str:
     return raw.zfill(7)
 
 
-def _place(side: str) -> Handler:
+def _place(side: Side) -> Handler:
     def handler(ctx: _Ctx, body: Body) -> Result:
         venue = _venue(body)
         stock, _ = ctx.stock(body["stk_cd"])
         qty = _int_field(body, "ord_qty")
         trade_type = str(body["trde_tp"]).strip()
         price = 0
-        pricing = TRADE_TYPES.get(trade_type, ("", "limit", ""))[1]
-        if pricing == "limit":
+        known = trade_type in OrderType._value2member_map_  # unknown: the broker refuses it
+        if not known or OrderType(trade_type).needs_price:
             if not str(body.get("ord_uv", "")).strip():
                 raise input_error("1511:필수입력 파라미터=ord_uv")
             price = _int_field(body, "ord_uv")
         order = ctx.sim.broker.place(
-            side="buy" if side == "buy" else "sell",
+            side=side,
             code=stock.code,
             qty=qty,
             price=price,
@@ -579,13 +580,13 @@ def _place(side: str) -> Handler:
             venue=venue,
             now=ctx.sim.now,
         )
-        word = "매수" if side == "buy" else "매도"
+        word = "매수" if side == Side.BUY else "매도"
         return Result(
             {"ord_no": order.ord_no, "dmst_stex_tp": venue}, message=f"{word}주문이 완료되었습니다."
         )
 
     handler.__doc__ = (
-        f"kt1000{0 if side == 'buy' else 1} 주식 {'매수' if side == 'buy' else '매도'}주문."
+        f"kt1000{0 if side == Side.BUY else 1} 주식 {'매수' if side == Side.BUY else '매도'}주문."
     )
     return handler
 
@@ -599,7 +600,7 @@ def h_kt10002(ctx: _Ctx, body: Body) -> Result:
     new = ctx.sim.broker.modify(
         orig_ord_no=_order_no(body), code=stock.code, qty=qty, price=price, now=ctx.sim.now
     )
-    word = "매수" if new.side == "buy" else "매도"
+    word = "매수" if new.side == Side.BUY else "매도"
     return Result(
         {
             "ord_no": new.ord_no,
@@ -619,7 +620,7 @@ def h_kt10003(ctx: _Ctx, body: Body) -> Result:
     rec = ctx.sim.broker.cancel(
         orig_ord_no=_order_no(body), code=stock.code, qty=qty, now=ctx.sim.now
     )
-    word = "매수" if rec.side == "buy" else "매도"
+    word = "매수" if rec.side == Side.BUY else "매도"
     return Result(
         {"ord_no": rec.ord_no, "base_orig_ord_no": rec.root_ord_no, "cncl_qty": f.pad(rec.qty, 12)},
         message=f"{word}취소 주문입력이 완료되었습니다",
@@ -632,8 +633,8 @@ _STEX = {"KRX": ("1", "KRX", "N"), "NXT": ("2", "NXT", "N"), "SOR": ("0", "통�
 
 
 def _io_name(o: Order) -> str:
-    word = "매수" if o.side == "buy" else "매도"
-    sign = "+" if o.side == "buy" else "-"
+    word = "매수" if o.side == Side.BUY else "매도"
+    sign = "+" if o.side == Side.BUY else "-"
     suffix = {"new": "", "modify": "정정", "cancel": "취소"}[o.kind]
     return f"{sign}{word}{suffix}"
 
@@ -651,7 +652,7 @@ def _filter_orders(ctx: _Ctx, body: Body, side_key: str, one_key: str) -> list[O
         o
         for o in orders
         if (not code or o.code == code)
-        and (side_tp == "0" or (side_tp == "1") == (o.side == "sell"))
+        and (side_tp == "0" or (side_tp == "1") == (o.side == Side.SELL))
     ]
 
 
@@ -678,7 +679,7 @@ def h_ka10075(ctx: _Ctx, body: Body) -> Result:
                 "cntr_tot_amt": str(o.filled_value),
                 "orig_ord_no": o.orig_ord_no,
                 "io_tp_nm": _io_name(o),
-                "trde_tp": TRADE_TYPES[o.trade_type][0],
+                "trde_tp": o.trade_type.label,
                 "tm": f.hhmmss(o.time),
                 "cntr_no": o.last_fill_no,
                 "cntr_pric": str(o.last_fill_price) if o.filled_qty else "",
@@ -721,7 +722,7 @@ def h_ka10076(ctx: _Ctx, body: Body) -> Result:
                 "tdy_trde_cmsn": str(o.commission),
                 "tdy_trde_tax": str(o.tax),
                 "ord_stt": "체결",
-                "trde_tp": TRADE_TYPES[o.trade_type][0],
+                "trde_tp": o.trade_type.label,
                 "orig_ord_no": o.orig_ord_no,
                 "ord_tm": f.hhmmss(o.time),
                 "stk_cd": o.code,
@@ -896,8 +897,8 @@ HANDLERS: dict[str, Handler] = {
     "ka10080": h_ka10080,
     "ka10081": h_ka10081,
     "ka20001": h_ka20001,
-    "kt10000": _place("buy"),
-    "kt10001": _place("sell"),
+    "kt10000": _place(Side.BUY),
+    "kt10001": _place(Side.SELL),
     "kt10002": h_kt10002,
     "kt10003": h_kt10003,
     "ka10075": h_ka10075,

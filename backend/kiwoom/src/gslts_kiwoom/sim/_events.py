@@ -14,9 +14,9 @@ from itertools import repeat
 from typing import Literal
 
 from gslts_kiwoom import krx
+from gslts_kiwoom.models import OrderType, Side
 from gslts_kiwoom.realtime import _fast_factory
 
-Side = Literal["buy", "sell"]
 OrderKind = Literal["new", "modify", "cancel"]
 #: 주문상태 as in FID 913 / ka10075 ``ord_stt``.
 OrderStatus = Literal["접수", "체결", "확인", "취소", "거부"]
@@ -160,8 +160,7 @@ class OrderView:
     code: str
     name: str
     side: Side
-    #: Kiwoom ``trde_tp`` code, e.g. "0" limit, "3" market
-    trade_type: str
+    trade_type: OrderType
     venue: str
     qty: int
     #: 0 for market-type orders

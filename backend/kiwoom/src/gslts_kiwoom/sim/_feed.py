@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gslts_kiwoom import krx
+from gslts_kiwoom.models import Side
 from gslts_kiwoom.sim._events import (
     BookUpdate,
     HoldingUpdate,
@@ -42,25 +43,6 @@ if TYPE_CHECKING:
 
 Entry = Mapping[str, Any] | RawItem
 
-#: 매매구분 text (FID 906) per Kiwoom ``trde_tp``.
-TRADE_TYPE_TEXT = {
-    "0": "보통",
-    "3": "시장가",
-    "5": "조건부지정가",
-    "6": "최유리지정가",
-    "7": "최우선지정가",
-    "10": "보통(IOC)",
-    "13": "시장가(IOC)",
-    "16": "최유리(IOC)",
-    "20": "보통(FOK)",
-    "23": "시장가(FOK)",
-    "26": "최유리(FOK)",
-    "28": "스톱지정가",
-    "29": "중간가",
-    "61": "장전시간외",
-    "62": "시간외단일가",
-    "81": "장후시간외",
-}
 _VENUE_FID = {"KRX": ("1", "KRX"), "NXT": ("2", "NXT"), "SOR": ("0", "SOR")}
 
 
@@ -452,9 +434,9 @@ class WireFeed:
         o = u.order
         st = self.market._states.get(o.code)
         base = st.base_price if st is not None else 0
-        side_word = "매수" if o.side == "buy" else "매도"
+        side_word = "매수" if o.side == Side.BUY else "매도"
         if o.kind == "new":
-            kind = ("+" if o.side == "buy" else "-") + side_word
+            kind = ("+" if o.side == Side.BUY else "-") + side_word
         else:
             kind = side_word + ("정정" if o.kind == "modify" else "취소")
         venue, venue_name = _VENUE_FID.get(o.venue, ("1", "KRX"))
@@ -473,8 +455,8 @@ class WireFeed:
             "903": str(o.filled_value),
             "904": o.orig_ord_no,
             "905": kind,
-            "906": TRADE_TYPE_TEXT.get(o.trade_type, o.trade_type),
-            "907": "2" if o.side == "buy" else "1",
+            "906": o.trade_type.label,
+            "907": "2" if o.side == Side.BUY else "1",
             "908": _hms(u.time),
             "909": u.fill_no if filled else "",
             "910": str(u.fill_price) if filled else "",
@@ -514,7 +496,7 @@ class WireFeed:
             "932": str(h.purchase_amount),
             "933": str(h.orderable_qty),
             "945": "",
-            "946": "2" if h.side == "buy" else "1",
+            "946": "2" if h.side == Side.BUY else "1",
             "950": str(h.today_realized_pnl),
             "27": sgn(st.best_ask, base) if st is not None and st.best_ask else "0",
             "28": sgn(st.best_bid, base) if st is not None and st.best_bid else "0",

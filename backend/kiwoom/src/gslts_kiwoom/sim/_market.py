@@ -24,6 +24,7 @@ from operator import mul
 from typing import TYPE_CHECKING, Literal
 
 from gslts_kiwoom import krx
+from gslts_kiwoom.models import Side
 from gslts_kiwoom.realtime import _fast_factory
 from gslts_kiwoom.sim._config import SimConfig
 from gslts_kiwoom.sim._events import (
@@ -31,7 +32,6 @@ from gslts_kiwoom.sim._events import (
     BookUpdate,
     MarketEvent,
     PhaseChange,
-    Side,
     Trade,
     TradeBatch,
     ViUpdate,
@@ -521,12 +521,12 @@ class Market:
             buy = True
         qty = max(1, int(st.typical_qty * rng.lognormvariate(0.0, 0.7)))
         # resting user orders on the passive side at or better than the touch go first
-        qty = self._passive_user_fills(st, "buy" if buy else "sell", qty, t)
+        qty = self._passive_user_fills(st, Side.BUY if buy else Side.SELL, qty, t)
         if qty > 0:
             levels = st.asks if buy else st.bids
             qty = min(qty, levels[0].qty)
             limit = st.upper if buy else st.lower
-            for price, q in self._take(st, "buy" if buy else "sell", limit, qty):
+            for price, q in self._take(st, Side.BUY if buy else Side.SELL, limit, qty):
                 self._record_trade(st, t, price, q if buy else -q)
         self._match_crossing(st, t)
         self._dirty[st.stock.code] = st
@@ -809,11 +809,13 @@ class Market:
         An exhausted level is removed, a new level appears at the far end, and usually
         the other side steps into the gap (so the spread is mostly one tick).
         """
-        levels = st.asks if side == "buy" else st.bids
+        levels = st.asks if side == Side.BUY else st.bids
         fills: list[tuple[int, int]] = []
         while qty > 0 and levels:
             lvl = levels[0]
-            if (side == "buy" and lvl.price > limit) or (side == "sell" and lvl.price < limit):
+            if (side == Side.BUY and lvl.price > limit) or (
+                side == Side.SELL and lvl.price < limit
+            ):
                 break
             q = min(qty, lvl.qty)
             fills.append((lvl.price, q))
@@ -826,7 +828,7 @@ class Market:
 
     def _refill(self, st: StockState, side: Side, taken_price: int) -> None:
         rng = st.rng
-        if side == "buy":
+        if side == Side.BUY:
             far = st.asks[-1].price if st.asks else taken_price
             nxt = krx.tick_up(far)
             if nxt <= st.upper:
@@ -909,9 +911,11 @@ class Market:
     def available(self, code: str, side: Side, limit: int) -> int:
         """Shares displayed on the opposite side that an aggressor could take up to ``limit``."""
         st = self.state(code)
-        levels = st.asks if side == "buy" else st.bids
+        levels = st.asks if side == Side.BUY else st.bids
         return sum(
-            lv.qty for lv in levels if (lv.price <= limit if side == "buy" else lv.price >= limit)
+            lv.qty
+            for lv in levels
+            if (lv.price <= limit if side == Side.BUY else lv.price >= limit)
         )
 
     def execute(self, order: Order, limit: int, t: datetime) -> int:
@@ -926,7 +930,7 @@ class Market:
             if not fills:
                 break
             for price, q in fills:
-                self._record_trade(st, t, price, q if order.side == "buy" else -q)
+                self._record_trade(st, t, price, q if order.side == Side.BUY else -q)
                 self._fill(order, price, q, t)
                 filled += q
         self._emit_book(st, t)
@@ -935,9 +939,9 @@ class Market:
     def rest(self, order: Order) -> None:
         """Let a limit ``order`` wait in the stock's book (price, then time priority)."""
         st = self.state(order.code)
-        book = st.user_bids if order.side == "buy" else st.user_asks
+        book = st.user_bids if order.side == Side.BUY else st.user_asks
         book.append(order)
-        if order.side == "buy":
+        if order.side == Side.BUY:
             book.sort(key=lambda o: (-o.limit_price, o.seq))
         else:
             book.sort(key=lambda o: (o.limit_price, o.seq))
@@ -957,17 +961,17 @@ class Market:
 
     def _passive_user_fills(self, st: StockState, aggressor: Side, qty: int, t: datetime) -> int:
         """A market aggressor first trades with user orders at or better than the touch."""
-        book = st.user_asks if aggressor == "buy" else st.user_bids
-        touch = st.best_ask if aggressor == "buy" else st.best_bid
+        book = st.user_asks if aggressor == Side.BUY else st.user_bids
+        touch = st.best_ask if aggressor == Side.BUY else st.best_bid
         while qty > 0 and book:
             order = book[0]
             better = (
-                order.limit_price <= touch if aggressor == "buy" else order.limit_price >= touch
+                order.limit_price <= touch if aggressor == Side.BUY else order.limit_price >= touch
             ) or touch == 0
             if not better:
                 break
             q = min(qty, order.open_qty)
-            self._record_trade(st, t, order.limit_price, q if aggressor == "buy" else -q)
+            self._record_trade(st, t, order.limit_price, q if aggressor == Side.BUY else -q)
             self._fill(order, order.limit_price, q, t)
             qty -= q
             if order.open_qty <= 0:
@@ -976,18 +980,18 @@ class Market:
 
     def _match_crossing(self, st: StockState, t: datetime) -> None:
         """Resting user orders that the moving book now crosses trade as aggressors."""
-        for book, side in ((st.user_bids, "buy"), (st.user_asks, "sell")):
+        for book, side in ((st.user_bids, Side.BUY), (st.user_asks, Side.SELL)):
             for order in list(book):
-                touch = st.best_ask if side == "buy" else st.best_bid
+                touch = st.best_ask if side == Side.BUY else st.best_bid
                 if not touch:
                     break
                 crosses = (
-                    order.limit_price >= touch if side == "buy" else order.limit_price <= touch
+                    order.limit_price >= touch if side == Side.BUY else order.limit_price <= touch
                 )
                 if not crosses:
                     break
                 for price, q in self._take(st, order.side, order.limit_price, order.open_qty):
-                    self._record_trade(st, t, price, q if side == "buy" else -q)
+                    self._record_trade(st, t, price, q if side == Side.BUY else -q)
                     self._fill(order, price, q, t)
                 if order.open_qty <= 0:
                     book.remove(order)
