@@ -97,3 +97,19 @@ def test_the_simulator_executes_the_order_types_it_models_and_refuses_the_rest()
                 sim_order_type(t.value)
     with pytest.raises(OrderRejected, match="505217"):
         sim_order_type("99")
+
+
+def test_book_level_is_the_library_one_in_the_simulator_too() -> None:
+    import gslts_kiwoom.sim as sim
+
+    assert sim.BookLevel is gslts_kiwoom.BookLevel
+    assert gslts_kiwoom.BookLevel(70_000, 5) == gslts_kiwoom.BookLevel(70_000, 5, 0)
+
+
+def test_no_second_class_of_a_shared_concept_in_the_library() -> None:
+    shared = ("Side", "OrderType", "BookLevel")
+    found = {
+        name: [f for f, text in _sources().items() if re.search(rf"^class {name}\b", text, re.M)]
+        for name in shared
+    }
+    assert found == {name: ["models.py"] for name in shared}

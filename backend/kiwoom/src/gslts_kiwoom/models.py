@@ -162,11 +162,15 @@ class Quote:
 
 @dataclass(frozen=True, slots=True)
 class BookLevel:
-    """One price level of the book. ``qty_change`` is versus the previous snapshot."""
+    """One price level of a book: ``price`` KRW (0 for an empty level) and ``qty`` shares.
+
+    ``qty_change`` is the change of ``qty`` versus the previous snapshot (ka10004
+    ``*_req_pre``); 0 when unknown (the simulator's books do not track it).
+    """
 
     price: int
     qty: int
-    qty_change: int
+    qty_change: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,10 +90,10 @@ the same model and protocol at ``replay_speed``.
 ``GET /_sim/state`` (includes ``trades_per_s``, ``ground_truth`` counts and ``ws`` stats).
 """
 
+from gslts_kiwoom.models import BookLevel
 from gslts_kiwoom.sim._app import create_app
 from gslts_kiwoom.sim._config import SimConfig
 from gslts_kiwoom.sim._events import (
-    BookLevel,
     BookUpdate,
     HoldingUpdate,
     Listener,

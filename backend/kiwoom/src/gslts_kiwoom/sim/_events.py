@@ -14,7 +14,7 @@ from itertools import repeat
 from typing import Literal
 
 from gslts_kiwoom import krx
-from gslts_kiwoom.models import OrderType, Side
+from gslts_kiwoom.models import BookLevel, OrderType, Side
 from gslts_kiwoom.realtime import _fast_factory
 
 OrderKind = Literal["new", "modify", "cancel"]
@@ -122,12 +122,6 @@ def datetime_to_us(t: datetime) -> int:
 def trade_from_row(code: str, row: tuple[int, ...]) -> Trade:
     """A :class:`Trade` from a :meth:`TradeBatch.rows` row."""
     return _new_trade(code, EPOCH_KST + timedelta(microseconds=row[0]), *row[1:])
-
-
-@dataclass(frozen=True, slots=True)
-class BookLevel:
-    price: int
-    qty: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,11 +24,10 @@ from operator import mul
 from typing import TYPE_CHECKING, Literal
 
 from gslts_kiwoom import krx
-from gslts_kiwoom.models import Side
+from gslts_kiwoom.models import BookLevel, Side
 from gslts_kiwoom.realtime import _fast_factory
 from gslts_kiwoom.sim._config import SimConfig
 from gslts_kiwoom.sim._events import (
-    BookLevel,
     BookUpdate,
     MarketEvent,
     PhaseChange,
