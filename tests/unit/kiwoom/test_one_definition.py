@@ -107,9 +107,19 @@ def test_book_level_is_the_library_one_in_the_simulator_too() -> None:
 
 
 def test_no_second_class_of_a_shared_concept_in_the_library() -> None:
-    shared = ("Side", "OrderType", "BookLevel")
+    shared = ("Side", "OrderType", "BookLevel", "Bar")
     found = {
         name: [f for f, text in _sources().items() if re.search(rf"^class {name}\b", text, re.M)]
         for name in shared
     }
     assert found == {name: ["models.py"] for name in shared}
+
+
+def test_bar_folds_trades() -> None:
+    start = datetime(2026, 9, 28, 10, 1, tzinfo=krx.KST)
+    bar = gslts_kiwoom.Bar.opened(start, 70_000, 3, cum_volume=1_003)
+    bar.add(70_100, 2, 1_005)
+    bar.add(69_900, 1)
+    assert (bar.open, bar.high, bar.low, bar.close) == (70_000, 70_100, 69_900, 69_900)
+    assert (bar.volume, bar.value, bar.trade_count) == (6, 70_000 * 3 + 70_100 * 2 + 69_900, 3)
+    assert bar.cum_volume == 1_005  # kept when a trade does not say

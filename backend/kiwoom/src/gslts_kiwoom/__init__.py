@@ -49,6 +49,7 @@ from gslts_kiwoom._ws import (
 from gslts_kiwoom.models import (
     AmendAck,
     Balance,
+    Bar,
     BookLevel,
     Candle,
     Cash,
@@ -95,6 +96,7 @@ __all__ = [
     "AuthError",
     "Balance",
     "BalanceEvent",
+    "Bar",
     "BatchLimitError",
     "BookLevel",
     "Candle",

@@ -240,6 +240,51 @@ class TradingValueRank:
     trading_value: int  # KRW (the wire unit is 백만원)
 
 
+@dataclass(slots=True)
+class Bar:
+    """An OHLCV bar built from trades, in progress or finished (the simulator's minute,
+    daily and tick bars; a service's own candles).
+
+    ``start`` is the first instant the bar covers, aware KST: the minute of a 1-minute bar,
+    midnight of a daily bar, the first trade of a tick bar. ``volume`` is shares and
+    ``value`` **KRW** (not 백만원). ``trade_count`` counts the trades folded in (0 when
+    not counted); ``cum_volume`` is the day's cumulative volume after the bar's last
+    trade (Kiwoom's ``acc_trde_qty``; 0 when not tracked); ``base_price`` the previous
+    close of a daily bar (0 when not tracked). What the REST client reads from
+    ka10079/ka10080/ka10081 are :class:`Candle` and :class:`DailyCandle`.
+    """
+
+    start: datetime
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    value: int
+    trade_count: int = 0
+    cum_volume: int = 0
+    base_price: int = 0
+
+    @classmethod
+    def opened(cls, start: datetime, price: int, qty: int, cum_volume: int = 0) -> Bar:
+        """A bar opened by one trade of ``qty`` shares at ``price``."""
+        return cls(start, price, price, price, price, qty, price * qty, 1, cum_volume)
+
+    def add(self, price: int, qty: int, cum_volume: int | None = None) -> None:
+        """Fold in one trade of ``qty`` shares at ``price`` (``cum_volume``: the day's
+        cumulative volume after it, when tracked)."""
+        if price > self.high:
+            self.high = price
+        if price < self.low:
+            self.low = price
+        self.close = price
+        self.volume += qty
+        self.value += price * qty
+        self.trade_count += 1
+        if cum_volume is not None:
+            self.cum_volume = cum_volume
+
+
 @dataclass(frozen=True, slots=True)
 class Candle:
     """An intraday bar (ka10079 tick chart / ka10080 minute chart).

@@ -10,6 +10,7 @@ pages stay consistent while the market moves.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import secrets
@@ -29,10 +30,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from gslts_kiwoom import krx
-from gslts_kiwoom.models import OrderType, Side
+from gslts_kiwoom.models import Bar, OrderType, Side
 from gslts_kiwoom.sim import _fmt as f
 from gslts_kiwoom.sim._accounts import Order, OrderRejected
-from gslts_kiwoom.sim._market import Bar, StockState
+from gslts_kiwoom.sim._market import StockState
 from gslts_kiwoom.sim._simulator import (
     MAX_DELAY_MS,
     MAX_RATE_LIMIT_STORM_S,
@@ -462,13 +463,14 @@ def h_ka10079(ctx: _Ctx, body: Body) -> Result:
         group = trades[i : i + scope]
         prices = [t.price for t in group]
         bar = Bar(
-            group[0].time,
-            prices[0],
-            max(prices),
-            min(prices),
-            prices[-1],
-            sum(abs(t.volume) for t in group),
-            0,
+            start=group[0].time,
+            open=prices[0],
+            high=max(prices),
+            low=min(prices),
+            close=prices[-1],
+            volume=sum(abs(t.volume) for t in group),
+            value=sum(t.price * abs(t.volume) for t in group),
+            trade_count=len(group),
         )
         rows.append(_bar_row(bar, st.base_price, f.ymdhms(group[-1].time)))
         last_cnt = len(group)
@@ -495,11 +497,11 @@ def h_ka10080(ctx: _Ctx, body: Body) -> Result:
             m = merged[-1]
             m.high, m.low, m.close = max(m.high, b.high), min(m.low, b.low), b.close
             m.volume += b.volume
+            m.value += b.value
+            m.trade_count += b.trade_count
             m.cum_volume = b.cum_volume
         else:
-            merged.append(
-                Bar(start, b.open, b.high, b.low, b.close, b.volume, b.value, b.cum_volume)
-            )
+            merged.append(dataclasses.replace(b, start=start))
     rows = []
     for b in reversed(merged):
         row = _bar_row(b, st.base_price, f.ymdhms(b.start + _minutes(scope)))

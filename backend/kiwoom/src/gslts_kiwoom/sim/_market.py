@@ -24,7 +24,7 @@ from operator import mul
 from typing import TYPE_CHECKING, Literal
 
 from gslts_kiwoom import krx
-from gslts_kiwoom.models import BookLevel, Side
+from gslts_kiwoom.models import Bar, BookLevel, Side
 from gslts_kiwoom.realtime import _fast_factory
 from gslts_kiwoom.sim._config import SimConfig
 from gslts_kiwoom.sim._events import (
@@ -59,31 +59,6 @@ PHASE_CODES: dict[krx.Phase, str] = {
 }
 #: Single-price auctions cross at these times (KST): the opening and the closing call.
 AUCTION_CROSS_TIMES = (time(9, 0), time(15, 30))
-
-
-@dataclass(slots=True)
-class Bar:
-    """An OHLCV bar; ``start`` is the minute (minute bars) or midnight KST (daily bars)."""
-
-    start: datetime
-    open: int
-    high: int
-    low: int
-    close: int
-    volume: int
-    value: int
-    #: cumulative day volume at the bar's last trade (minute bars)
-    cum_volume: int = 0
-    #: previous close, for the sign of daily bars
-    base_price: int = 0
-
-    def add(self, price: int, qty: int, cum_volume: int) -> None:
-        self.high = max(self.high, price)
-        self.low = min(self.low, price)
-        self.close = price
-        self.volume += qty
-        self.value += price * qty
-        self.cum_volume = cum_volume
 
 
 @dataclass(slots=True)
@@ -339,19 +314,9 @@ class Market:
 
     def _roll(self, st: StockState, day: date) -> None:
         """Close the stock's day: record the daily bar; the close becomes the base price."""
-        if st.open:
-            st.past_days.append(
-                Bar(
-                    start=datetime(st.day.year, st.day.month, st.day.day, tzinfo=krx.KST),
-                    open=st.open,
-                    high=st.high,
-                    low=st.low,
-                    close=st.last,
-                    volume=st.cum_volume,
-                    value=st.cum_value,
-                    base_price=st.base_price,
-                )
-            )
+        today = _day_bar(st)
+        if today is not None:
+            st.past_days.append(today)
         volume = st.cum_volume
         st.prev_volume = volume
         st.base_price = st.last
@@ -765,9 +730,10 @@ class Market:
                 bar.close = close
                 bar.volume += vol
                 bar.value += val
+                bar.trade_count += j - i
                 bar.cum_volume = cvl[j - 1]
             else:
-                bars.append(Bar(start, pl[i], hi, lo, close, vol, val, cvl[j - 1]))
+                bars.append(Bar(start, pl[i], hi, lo, close, vol, val, j - i, cvl[j - 1]))
             prev_cum, prev_val = cvl[j - 1], cval[j - 1]
             i = j
 
@@ -883,9 +849,7 @@ class Market:
         if st.minute_bars and st.minute_bars[-1].start == minute:
             st.minute_bars[-1].add(price, qty, st.cum_volume)
         else:
-            st.minute_bars.append(
-                Bar(minute, price, price, price, price, qty, price * qty, st.cum_volume)
-            )
+            st.minute_bars.append(Bar.opened(minute, price, qty, st.cum_volume))
         self.emit(trade)
         if self.config.vi_threshold:
             self._check_vi(st, t, price)
@@ -1012,19 +976,9 @@ class Market:
         st = self.state(code)
         bars = list(self._synthetic(st.stock))
         bars.extend(st.past_days)
-        if st.open:
-            bars.append(
-                Bar(
-                    start=datetime(st.day.year, st.day.month, st.day.day, tzinfo=krx.KST),
-                    open=st.open,
-                    high=st.high,
-                    low=st.low,
-                    close=st.last,
-                    volume=st.cum_volume,
-                    value=st.cum_value,
-                    base_price=st.base_price,
-                )
-            )
+        today = _day_bar(st)
+        if today is not None:
+            bars.append(today)
         return bars
 
     def _synthetic(self, stock: Stock) -> list[Bar]:
@@ -1149,6 +1103,22 @@ class GroundTruth:
                 )
             i += 1
         return out
+
+
+def _day_bar(st: StockState) -> Bar | None:
+    """The stock's daily bar of its current day so far (None before its first trade)."""
+    if not st.open:
+        return None
+    return Bar(
+        start=datetime(st.day.year, st.day.month, st.day.day, tzinfo=krx.KST),
+        open=st.open,
+        high=st.high,
+        low=st.low,
+        close=st.last,
+        volume=st.cum_volume,
+        value=st.cum_value,
+        base_price=st.base_price,
+    )
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
