@@ -69,8 +69,12 @@ def test_flood_records_every_trade_consistently() -> None:
         first_cum = trades[0].cum_volume - abs(trades[0].volume)
         for a, b in itertools.pairwise(trades):
             assert b.cum_volume - a.cum_volume == abs(b.volume) > 0
-            assert b.cum_value - a.cum_value == b.price * abs(b.volume)
             assert b.time >= a.time
+        # cum_value is KRW million (백만원, truncated like FID 14) of the exact running value
+        exact = st.cum_value_krw
+        for t in reversed(trades):
+            assert t.cum_value == exact // 1_000_000
+            exact -= t.price * abs(t.volume)
         for t in trades:
             assert krx.is_valid_price(t.price)
             assert st.lower <= t.price <= st.upper

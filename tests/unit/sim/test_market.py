@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from gslts_kiwoom import krx
+import json
+from collections import Counter
+
+from gslts_kiwoom import krx, realtime
+from gslts_kiwoom.realtime import RealtimeDecoder
 from gslts_kiwoom.sim import BookUpdate, MarketEvent, Trade
 
 from .conftest import START, advance, make_sim
@@ -131,3 +135,25 @@ def test_krx_clock_no_trades_on_holiday() -> None:
     assert sim.step(sim.now + timedelta(seconds=60)) == 0
     sim2 = make_sim(clock="krx", start_time=datetime(2026, 9, 28, 10, 0, tzinfo=krx.KST))
     assert sim2.step(sim2.now + timedelta(seconds=60)) > 0
+
+
+def test_cum_value_is_krw_million_in_events_on_the_wire_and_in_the_client() -> None:
+    """One unit for ``cum_value`` (백만원, truncated like FID 14): the simulator's Trade, the
+    0B it streams and the client's decoded Trade carry the same number."""
+    sim = make_sim(trades_per_s=200)
+    events: list[MarketEvent] = []
+    sim.add_listener(events.append)
+    advance(sim, 30)
+    trades = [e for e in events if isinstance(e, Trade)]
+    code = Counter(t.code for t in trades).most_common(1)[0][0]
+    mine = [t for t in trades if t.code == code]
+    exact = sim.market.state(code).cum_value_krw  # the model keeps exact KRW
+    assert exact > 1_000_000
+    for t in reversed(mine):
+        assert t.cum_value == exact // 1_000_000
+        exact -= t.price * abs(t.volume)
+    decoder = RealtimeDecoder()
+    decoder.set_clock(mine[-1].time.timestamp())
+    (got,) = decoder.decode_items([json.loads(sim.feed.trade_text(mine[-1]))])
+    assert isinstance(got, realtime.Trade)
+    assert got.cum_value == mine[-1].cum_value

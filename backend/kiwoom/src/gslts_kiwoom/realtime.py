@@ -230,6 +230,7 @@ class IndexTick:
     change_rate: Decimal
     volume: int
     cum_volume: int
+    #: Cumulative traded value in **KRW million** (백만원, FID 14), as for :class:`Trade`.
     cum_value: int
     open: Decimal
     high: Decimal
@@ -274,6 +275,7 @@ class ViEvent:
     code: str
     name: str
     cum_volume: int
+    #: Cumulative traded value in **KRW million** (백만원, FID 14), as for :class:`Trade`.
     cum_value: int
     trigger_type: str
     market: str

@@ -342,7 +342,7 @@ def h_ka20001(ctx: _Ctx, body: Body) -> Result:
         prev += s.listed_shares * base
         if st:
             volume += st.cum_volume
-            value += st.cum_value
+            value += st.cum_value_krw
             traded += 1 if st.cum_volume else 0
             upl += 1 if last >= st.upper else 0
             lst += 1 if last <= st.lower else 0
@@ -408,7 +408,7 @@ def h_ka10032(ctx: _Ctx, body: Body) -> Result:
         st.stock.code: i + 1
         for i, st in enumerate(sorted(states, key=lambda x: -x.prev_volume * x.base_price))
     }
-    ranked = sorted(states, key=lambda x: (-x.cum_value, x.stock.code))
+    ranked = sorted(states, key=lambda x: (-x.cum_value_krw, x.stock.code))
     rows = []
     for i, st in enumerate(ranked):
         base = st.base_price
@@ -424,7 +424,7 @@ def h_ka10032(ctx: _Ctx, body: Body) -> Result:
                 "buy_bid": f.signed(st.best_bid, base),
                 "now_trde_qty": str(st.cum_volume),
                 "pred_trde_qty": str(st.prev_volume),
-                "trde_prica": str(st.cum_value // 1_000_000),
+                "trde_prica": str(st.cum_value_krw // 1_000_000),
             }
         )
     return Result({}, "trde_prica_upper", rows)

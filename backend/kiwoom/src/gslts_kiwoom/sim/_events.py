@@ -31,8 +31,11 @@ class Trade:
     price: int
     #: signed: + buy-initiated, - sell-initiated
     volume: int
-    #: cumulative shares and KRW traded today, after this trade
+    #: cumulative shares traded today, after this trade
     cum_volume: int
+    #: cumulative value traded today, after this trade, in **KRW million** (백만원,
+    #: truncated: exactly what FID 14 of 0B carries; the same unit as
+    #: :attr:`gslts_kiwoom.Trade.cum_value` and the ``tick_data.cum_value`` column)
     cum_value: int
     open: int
     high: int
@@ -54,7 +57,8 @@ class TradeBatch:
 
     Row ``i`` is the trade that :class:`Trade` would describe with ``time_us[i]``
     (microseconds since the epoch), ``price[i]``, signed ``volume[i]``, ``cum_volume[i]``,
-    ``cum_value[i]``, ``high[i]``/``low[i]`` (day high/low after it), ``best_ask[i]``/
+    ``cum_value_krw[i]`` (exact **KRW**; :class:`Trade` has it in KRW million),
+    ``high[i]``/``low[i]`` (day high/low after it), ``best_ask[i]``/
     ``best_bid[i]`` (the book after it) and per-stock sequence ``seq0 + i + 1``. Listeners
     that set ``accepts_batches = True`` and define ``on_batch(batch)`` receive it as is;
     every other listener receives the equivalent :class:`Trade` events (:meth:`trades`).
@@ -69,7 +73,7 @@ class TradeBatch:
     price: list[int]
     volume: list[int]
     cum_volume: list[int]
-    cum_value: list[int]
+    cum_value_krw: list[int]
     high: list[int]
     low: list[int]
     best_ask: list[int]
@@ -80,14 +84,15 @@ class TradeBatch:
 
     def rows(self) -> Iterator[tuple[int, ...]]:
         """``(time_us, price, volume, cum_volume, cum_value, open, high, low, base_price,
-        best_ask, best_bid, seq)`` per trade: :class:`Trade`'s fields after code/time."""
+        best_ask, best_bid, seq)`` per trade: :class:`Trade`'s fields after code/time
+        (``cum_value`` in KRW million, as in :class:`Trade`)."""
         n = len(self.price)
         return zip(
             self.time_us,
             self.price,
             self.volume,
             self.cum_volume,
-            self.cum_value,
+            [v // 1_000_000 for v in self.cum_value_krw],
             repeat(self.open, n),
             self.high,
             self.low,
@@ -220,6 +225,7 @@ class ViUpdate:
     direction: int
     count: int
     cum_volume: int
+    #: KRW million (백만원, truncated), as in :class:`Trade`
     cum_value: int
     time: datetime
     release_time: datetime

@@ -9,7 +9,7 @@ Hot path: ``0B`` entries are pre-serialised JSON text (:data:`~gslts_kiwoom.sim.
 built from a per-stock template; percentages use integer arithmetic, not ``Decimal``.
 
 Formats chosen where PROTOCOL.md is silent (documented in the package docstring too):
-FID 14 (cumulative value) is ``cum_value // 1_000_000`` (백만원, truncated); 0J FID 13/14 are
+FID 14 (cumulative value) is ``Trade.cum_value`` (백만원, truncated); 0J FID 13/14 are
 thousands of shares / 백만원 like ka20001; 1h FID 9068 is ``1`` triggered / ``2`` released,
 9008 ``101`` KOSPI / ``201`` KOSDAQ, 1225 ``정적``; 00/04 FID 9001 is ``A``-prefixed.
 """
@@ -122,7 +122,8 @@ class _Index:
     high_x100: int = 0
     low_x100: int = 0
     volume: int = 0
-    value: int = 0
+    #: value traded by the members today, exact KRW (FID 14 sends it in 백만원)
+    value_krw: int = 0
     dirty: bool = False
     last_t: datetime | None = None
 
@@ -268,7 +269,7 @@ class WireFeed:
         if code in self._members:
             moved = self._moved.get(code)
             qty = b.cum_volume[-1] - b.cum_volume[0] + abs(b.volume[0])
-            value = b.cum_value[-1] - b.cum_value[0] + b.price[0] * abs(b.volume[0])
+            value = b.cum_value_krw[-1] - b.cum_value_krw[0] + b.price[0] * abs(b.volume[0])
             t_last = us_to_datetime(b.time_us[-1])
             if moved is None:
                 self._moved[code] = [b.price[-1], qty, value, t_last]
@@ -303,7 +304,7 @@ class WireFeed:
             b.price,
             b.volume,
             b.cum_volume,
-            b.cum_value,
+            b.cum_value_krw,
             b.high,
             b.low,
             b.best_ask,
@@ -349,7 +350,7 @@ class WireFeed:
             for ix, shares in self._members[code]:
                 ix.cur += shares * (price - old)
                 ix.volume += qty
-                ix.value += value
+                ix.value_krw += value
                 ix.dirty = True
                 ix.last_t = t
         for ix in self._indexes.values():
@@ -388,7 +389,7 @@ class WireFeed:
             f'"27":"{sgn(t.best_ask, base) if t.best_ask else "0"}",'
             f'"28":"{sgn(t.best_bid, base) if t.best_bid else "0"}",'
             f'"15":"{"+" if v > 0 else ""}{v}","13":"{t.cum_volume}",'
-            f'"14":"{t.cum_value // 1_000_000}","16":"{sgn(t.open, base)}",'
+            f'"14":"{t.cum_value}","16":"{sgn(t.open, base)}",'
             f'"17":"{sgn(t.high, base)}","18":"{sgn(t.low, base)}",'
             f'"25":"{_sign_code(p, base, lower, upper)}","228":"{strength}",'
             f'"290":"2","9081":"1"}}}}'
@@ -516,7 +517,7 @@ class WireFeed:
             "9001": e.code,
             "302": e.name,
             "13": str(e.cum_volume),
-            "14": str(e.cum_value // 1_000_000),
+            "14": str(e.cum_value),
             "9068": "1" if e.active else "2",
             "9008": "101" if e.market == "KOSPI" else "201",
             "9075": "0",
@@ -560,7 +561,7 @@ class WireFeed:
             "12": pct(lv, prev),
             "15": "0",
             "13": str(ix.volume // 1000),
-            "14": str(ix.value // 1_000_000),
+            "14": str(ix.value_krw // 1_000_000),
             "16": _dec(ix.open_x100 or lv, prev),
             "17": _dec(ix.high_x100 or lv, prev),
             "18": _dec(ix.low_x100 or lv, prev),

@@ -140,7 +140,8 @@ class StockState:
     high: int = 0
     low: int = 0
     cum_volume: int = 0
-    cum_value: int = 0
+    #: cumulative value traded today, exact **KRW** (events carry KRW million)
+    cum_value_krw: int = 0
     prev_volume: int = 0
     seq: int = 0
     asks: list[_Level] = field(default_factory=list)
@@ -291,12 +292,12 @@ class Market:
         st.ladder, st.ladder_ix = [], {}
         st.last = st.base_price
         st.open = st.high = st.low = 0
-        st.cum_volume = st.cum_value = 0
+        st.cum_volume = st.cum_value_krw = 0
         seeded = int(reference_volume * self.config.initial_day_fraction * st.rng.uniform(0.9, 1.1))
         if seeded > 0:
             # activity "before we started watching", all at the base price
             st.cum_volume = seeded
-            st.cum_value = seeded * st.base_price
+            st.cum_value_krw = seeded * st.base_price
             st.open = st.high = st.low = st.base_price
         st.asks.clear()
         st.bids.clear()
@@ -462,7 +463,7 @@ class Market:
                 direction=1 if price >= ref else -1,
                 count=st.vi_count,
                 cum_volume=st.cum_volume,
-                cum_value=st.cum_value,
+                cum_value=st.cum_value_krw // 1_000_000,
                 time=t,
                 release_time=st.vi_until or t,
             )
@@ -589,7 +590,7 @@ class Market:
         th = self.config.vi_threshold
         ref = st.vi_ref or base
         vi_hi, vi_lo = (ref + ref * th, ref - ref * th) if th > 0 and ref else (math.inf, -1.0)
-        cumv0, cumval0 = st.cum_volume, st.cum_value
+        cumv0, cumval0 = st.cum_volume, st.cum_value_krw
         op = st.open
         p_buy = min(0.8, max(0.2, 0.5 - 1.5 * (st.last / base - 1.0))) if base else 0.5
         # book noise (quantity nudges) once per batch rather than before every trade
@@ -692,7 +693,7 @@ class Market:
             del ll[0]
         st.open, st.high, st.low = op, hl[-1], ll[-1]
         st.last = pl[-1]
-        st.cum_volume, st.cum_value = cvl[-1], cval[-1]
+        st.cum_volume, st.cum_value_krw = cvl[-1], cval[-1]
         seq0 = st.seq
         st.seq += m
         last_t = us_to_datetime(tl[-1])
@@ -710,7 +711,7 @@ class Market:
     @staticmethod
     def _bars_from_batch(st: StockState, b: TradeBatch) -> None:
         """Fold a batch into the 1-minute bars (per minute slice, not per trade)."""
-        tl, pl, cvl, cval = b.time_us, b.price, b.cum_volume, b.cum_value
+        tl, pl, cvl, cval = b.time_us, b.price, b.cum_volume, b.cum_value_krw
         n = len(tl)
         prev_cum = cvl[0] - abs(b.volume[0])
         prev_val = cval[0] - pl[0] * abs(b.volume[0])
@@ -824,7 +825,7 @@ class Market:
         st.high = max(st.high, price)
         st.low = min(st.low, price)
         st.cum_volume += qty
-        st.cum_value += price * qty
+        st.cum_value_krw += price * qty
         st.seq += 1
         t = max(t, st.last_trade_time) if st.last_trade_time else t
         st.last_trade_time = t
@@ -834,7 +835,7 @@ class Market:
             price,
             signed_qty,
             st.cum_volume,
-            st.cum_value,
+            st.cum_value_krw // 1_000_000,
             st.open,
             st.high,
             st.low,
@@ -1116,7 +1117,7 @@ def _day_bar(st: StockState) -> Bar | None:
         low=st.low,
         close=st.last,
         volume=st.cum_volume,
-        value=st.cum_value,
+        value=st.cum_value_krw,
         base_price=st.base_price,
     )
 
