@@ -1,5 +1,12 @@
 """The whole simulator (REST + WebSocket) under uvicorn in a thread; tests drive the
-market with ``sim.step`` so every run is deterministic and fast."""
+market with ``sim.step`` so every run is deterministic and fast.
+
+Nothing here may depend on an idle machine (CI runs these on 2 busy cores): the server,
+the client threads and the test share one process and the GIL, so a session can go
+seconds without a read. The heartbeat therefore PINGs often (tests that count PINGs stay
+quick) but allows 30 s of silence before R10002, the client's watchdog and timeouts are
+as generous, and waits are deadlines on conditions. A test about the heartbeat or the
+watchdog tightens them for itself (e.g. a raw client that never echoes)."""
 
 from __future__ import annotations
 
@@ -21,15 +28,22 @@ from gslts_kiwoom.sim import SimConfig, Simulator, create_app
 
 START = datetime(2026, 9, 28, 10, 0, tzinfo=KST)  # a Monday, trading day
 
+#: The client: reconnects fast (short backoff) but never gives up on a slow server early;
+#: a watchdog cut would reconnect and lose the data the test compares with ground truth.
 FAST_WS = WsConfig(
-    connect_timeout_s=2.0,
-    login_timeout_s=2.0,
-    ack_timeout_s=2.0,
-    watchdog_s=1.0,
+    connect_timeout_s=30.0,
+    login_timeout_s=30.0,
+    ack_timeout_s=30.0,
+    watchdog_s=30.0,
     backoff_initial_s=0.05,
     backoff_max_s=0.3,
     takeover_delay_s=0.2,
 )
+#: The simulator's heartbeat: a PING every 0.2 s, R10002 after 150 unanswered (30 s).
+PATIENT_PING_S = 0.2
+PATIENT_MISSED_PINGS = 150
+#: Deadline of every wait on a condition (a wait returns as soon as it holds).
+DEADLINE_S = 60.0
 
 
 class SimServer:
@@ -51,6 +65,9 @@ class SimServer:
         self._closers: list[Callable[[], Any]] = []
 
     def start(self) -> None:
+        # The KRX calendar behind daily bars (ka10001, ka10081) takes seconds to build, once
+        # per process; built here, not inside a request that blocks the server's loop.
+        self.sim.market.history_dates()
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started:
@@ -72,6 +89,7 @@ class SimServer:
             rest_url=self.rest_url,
             rate_per_s=1000.0,
             rate_burst=1000,
+            timeout_s=DEADLINE_S,
         )
         c = KiwoomClient(config, backoff_base_s=0.05)
         self._closers.append(c.close)
@@ -88,7 +106,7 @@ class SimServer:
 
         w = KiwoomWebSocket(self.ws_url, token, config, **kw)
         w.start()
-        assert w.wait_ready(5), "websocket did not log in"
+        assert w.wait_ready(DEADLINE_S), "websocket did not log in"
         self._closers.append(w.close)
         return w
 
@@ -109,9 +127,9 @@ def make_config(**overrides: Any) -> SimConfig:
         "rate_burst": 10_000,
         "history_days": 50,
         "initial_cash": 10**11,
-        "ws_ping_s": 0.2,
-        "ws_max_missed_pings": 3,
-        "ws_login_timeout_s": 1.0,
+        "ws_ping_s": PATIENT_PING_S,
+        "ws_max_missed_pings": PATIENT_MISSED_PINGS,
+        "ws_login_timeout_s": 30.0,
         "trade_universe": 3,
         "trades_per_s": 30.0,
     }
@@ -146,10 +164,11 @@ def make_server(free_port: int) -> Iterator[Callable[..., SimServer]]:
 def collect(
     ws: KiwoomWebSocket,
     until: Callable[[list[RealtimeEvent]], bool],
-    timeout: float = 5.0,
+    timeout: float = DEADLINE_S,
     tick: Callable[[], None] | None = None,
 ) -> list[RealtimeEvent]:
-    """Read events until ``until(events)`` holds (calling ``tick`` between reads)."""
+    """Read events until ``until(events)`` holds (calling ``tick`` between reads); fail
+    after ``timeout`` (a deadline, not an expected duration)."""
     events: list[RealtimeEvent] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -159,3 +178,21 @@ def collect(
         if until(events):
             return events
     raise AssertionError(f"condition not met in {timeout}s; got {len(events)} events")
+
+
+def echoes_seen(sim: Simulator) -> bool:
+    """Every open session answered the last PING in time (its missed count is 0). Only
+    an echo resets the count: a session that never echoes has missed >= 2 once it has
+    been sent 3 PINGs."""
+    sessions = list(sim.ws_hub._sessions.values())
+    return bool(sessions) and all(s.missed == 0 for s in sessions)
+
+
+def wait_until(cond: Callable[[], bool], timeout: float = DEADLINE_S) -> bool:
+    """Poll ``cond`` until it holds or the deadline passes; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()

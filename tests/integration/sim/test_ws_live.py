@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from collections.abc import Callable
@@ -24,7 +25,14 @@ from gslts_kiwoom.realtime import (
     Trade,
     ViEvent,
 )
-from tests.integration.sim.conftest import FAST_WS, SimServer, collect
+from tests.integration.sim.conftest import (
+    DEADLINE_S,
+    FAST_WS,
+    SimServer,
+    collect,
+    echoes_seen,
+    wait_until,
+)
 
 Make = Callable[..., SimServer]
 
@@ -46,7 +54,7 @@ def test_stream_equals_ground_truth_and_is_consistent(make_server: Make) -> None
     ws = srv.ws(rest)
     ws.subscribe(codes, ["0B", "0D"])
     srv.advance(20.0)  # ~600 trades over 3 stocks
-    truth = httpx.get(f"{srv.rest_url}/_sim/ground-truth").json()
+    truth = httpx.get(f"{srv.rest_url}/_sim/ground-truth", timeout=DEADLINE_S).json()
     assert truth["dropped"] == 0
     assert truth["total"] == len(truth["rows"]) > 300
     events = collect(ws, lambda ev: len(_trades(ev)) >= truth["total"])
@@ -133,7 +141,7 @@ def test_order_life_over_00_and_04(make_server: Make) -> None:
             isinstance(e, OrderEvent) and e.order_no == big.order_no and e.open_qty == 0 for e in ev
         )
 
-    events = collect(ws, done, timeout=8.0, tick=lambda: srv.advance(1.0, 0.5))
+    events = collect(ws, done, tick=lambda: srv.advance(1.0, 0.5))
     mine = [e for e in orders(events) if e.order_no == big.order_no]
     assert mine[0].state is OrderState.ACCEPTED
     assert mine[0].open_qty == level_qty + 5
@@ -152,28 +160,35 @@ def test_ping_echo_keeps_alive_and_missing_echo_gets_r10002(make_server: Make) -
     srv = make_server()
     rest = srv.client()
     ws = srv.ws(rest)
-    time.sleep(1.2)  # 6 PINGs at 0.2 s; 3 missed would have closed us
-    assert ws.stats.pings >= 4
+    # the server saw our echoes (only an echo resets its missed count) after 4+ PINGs
+    assert wait_until(lambda: ws.stats.pings >= 4 and echoes_seen(srv.sim))
     assert ws.stats.reconnects == 0
-    raw = websocket.create_connection(srv.ws_url, timeout=3)
+    assert srv.sim.ws_hub.stats["heartbeat_close"] == 0
+    # a client that never echoes is closed: a tight allowance, on a server of its own
+    # (load can only delay the close; the deadline is generous)
+    tight = make_server(ws_max_missed_pings=3)
+    raw = websocket.create_connection(tight.ws_url, timeout=DEADLINE_S)
     try:
-        other = srv.client("another-app-key").token()  # not a takeover of the session above
+        other = tight.client("another-app-key").token()
         raw.send('{"trnm":"LOGIN","token":"' + other + '"}')
         frames = []
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + DEADLINE_S
         while time.monotonic() < deadline:
             try:
                 frames.append(raw.recv())
             except websocket.WebSocketConnectionClosedException:
                 break
+            if not frames[-1]:
+                break
         assert any('"R10002"' in f for f in frames if isinstance(f, str))
     finally:
         raw.close()
+    assert tight.sim.ws_hub.stats["heartbeat_close"] == 1
 
 
 def test_bad_token_rejected_then_expire_and_reject_login_heal(make_server: Make) -> None:
     srv = make_server()
-    raw = websocket.create_connection(srv.ws_url, timeout=3)
+    raw = websocket.create_connection(srv.ws_url, timeout=DEADLINE_S)
     raw.send('{"trnm":"LOGIN","token":"nope"}')
     reply = raw.recv()
     assert '"return_code":1' in reply
@@ -186,10 +201,11 @@ def test_bad_token_rejected_then_expire_and_reject_login_heal(make_server: Make)
     r = httpx.post(
         f"{srv.rest_url}/_sim/faults",
         json={"expire_tokens": True, "reject_login": 1, "drop_connections": True},
+        timeout=DEADLINE_S,
     )
     assert r.json()["ws_faults"]["dropped"] == 1
     # rejected once (8005) → fresh token from au10001 → logged in, data flows again
-    collect(ws, lambda ev: bool(_trades(ev)), timeout=5.0, tick=lambda: srv.advance(0.3))
+    collect(ws, lambda ev: bool(_trades(ev)), tick=lambda: srv.advance(0.3))
     assert ws.stats.login_failures >= 1
 
 
@@ -243,19 +259,20 @@ def test_drop_connections_reconnects_and_restores_registrations(make_server: Mak
 def test_stall_detected_and_healed_garbage_counted(make_server: Make) -> None:
     srv = make_server()
     rest = srv.client()
-    ws = srv.ws(rest)
+    # this test is about the watchdog: a short one (a spurious cut under load only heals)
+    ws = srv.ws(rest, dataclasses.replace(FAST_WS, watchdog_s=1.0))
     ws.subscribe(_codes(srv), ["0B"])
-    r = httpx.post(f"{srv.rest_url}/_sim/faults", json={"garbage": 6})
+    r = httpx.post(f"{srv.rest_url}/_sim/faults", json={"garbage": 6}, timeout=DEADLINE_S)
     assert r.json()["ws_faults"]["garbage_sessions"] == 1
     collect(ws, lambda ev: bool(_trades(ev)), tick=lambda: srv.advance(0.2))
     assert sum(ws.stats.malformed.values()) >= 1
-    httpx.post(f"{srv.rest_url}/_sim/faults", json={"stall": True})
+    httpx.post(f"{srv.rest_url}/_sim/faults", json={"stall": True}, timeout=DEADLINE_S)
     t0 = time.monotonic()
-    while ws.stats.watchdog_timeouts == 0 and time.monotonic() - t0 < 3:
+    while ws.stats.watchdog_timeouts == 0 and time.monotonic() - t0 < DEADLINE_S:
         srv.advance(0.1)
         time.sleep(0.05)
     assert ws.stats.watchdog_timeouts >= 1
-    collect(ws, lambda ev: bool(_trades(ev)), timeout=3.0, tick=lambda: srv.advance(0.2))
+    collect(ws, lambda ev: bool(_trades(ev)), tick=lambda: srv.advance(0.2))
 
 
 def test_second_session_same_app_key_gets_r10001(make_server: Make) -> None:
@@ -264,13 +281,11 @@ def test_second_session_same_app_key_gets_r10001(make_server: Make) -> None:
     errors: list[Exception] = []
     first = srv.ws(
         rest,
-        FAST_WS.__class__(**{**FAST_WS.__dict__, "reconnect_on_takeover": False}),
+        dataclasses.replace(FAST_WS, reconnect_on_takeover=False),
         on_error=errors.append,
     )
     second = srv.ws(rest)
-    deadline = time.monotonic() + 3
-    while not first.stats.takeovers and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert wait_until(lambda: bool(first.stats.takeovers))
     assert first.stats.system_messages["R10001"] == 1
     assert second.ready
 
@@ -293,7 +308,7 @@ def test_phase_events_auction_cross_and_vi(make_server: Make) -> None:
         phases = [e.code for e in ev if isinstance(e, MarketPhase)]
         return len(phases) >= 2 and any(isinstance(e, ViEvent) for e in ev)
 
-    events = collect(ws, seen, timeout=8.0, tick=lambda: srv.advance(2.0, 0.5))
+    events = collect(ws, seen, tick=lambda: srv.advance(2.0, 0.5))
     # 08:59:51 opening call (0), then 09:00 open (3)
     assert [e.code for e in events if isinstance(e, MarketPhase)][:2] == ["0", "3"]
     vi = next(e for e in events if isinstance(e, ViEvent))
@@ -318,13 +333,13 @@ def test_flood_client_receives_everything(make_server: Make, rate: float) -> Non
     srv = make_server(trades_per_s=rate, trade_universe=50, ws_items_per_frame=100)
     codes = _codes(srv)
     rest = srv.client()
-    ws = srv.ws(rest, FAST_WS.__class__(**{**FAST_WS.__dict__, "watchdog_s": 10.0}))
+    ws = srv.ws(rest)
     ws.subscribe(codes, ["0B"])
     t0 = time.perf_counter()
     srv.advance(2.0, 0.1)
     gen_s = time.perf_counter() - t0
     total = len(srv.sim.market.ground_truth)
-    got = collect(ws, lambda ev: len(_trades(ev)) >= total, timeout=20.0)
+    got = collect(ws, lambda ev: len(_trades(ev)) >= total, timeout=2 * DEADLINE_S)
     wall = time.perf_counter() - t0
     trades = _trades(got)
     assert len(trades) == total

@@ -2,6 +2,11 @@
 
 The feed stands in for the market model: every ``tick_s`` it pushes one 0B entry (and one
 0D entry) per registered item, in Kiwoom wire shape, through :meth:`SimWsHub.publish`.
+
+The hub PINGs every 0.2 s but closes (R10002) only after 150 unanswered PINGs (30 s): the
+server, the feed, the client and the test share one process and the GIL, and CI runs on
+2 busy cores, so a client that does echo can go seconds without a read. A test about the
+heartbeat tightens it for itself (a raw client that never echoes).
 """
 
 from __future__ import annotations
@@ -157,6 +162,14 @@ class SimEnv:
         self.url = self.server.url
 
 
+def echoes_seen(hub: SimWsHub) -> bool:
+    """Every open session answered the last PING in time (its missed count is 0). Only
+    an echo resets the count: a session that never echoes has missed >= 2 once it has
+    been sent 3 PINGs."""
+    sessions = list(hub._sessions.values())
+    return bool(sessions) and all(s.missed == 0 for s in sessions)
+
+
 @pytest.fixture
 def make_sim() -> Iterator[Callable[..., SimEnv]]:
     envs: list[SimEnv] = []
@@ -164,8 +177,8 @@ def make_sim() -> Iterator[Callable[..., SimEnv]]:
     def make(tls: tuple[str, str] | None = None, **overrides: Any) -> SimEnv:
         base: dict[str, Any] = {
             "ping_interval_s": 0.2,
-            "max_missed_pings": 3,
-            "login_timeout_s": 1.0,
+            "max_missed_pings": 150,
+            "login_timeout_s": 30.0,
         }
         base.update(overrides)
         env = SimEnv(SimWsConfig(**base), tls)
