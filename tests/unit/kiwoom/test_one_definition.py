@@ -85,7 +85,7 @@ def test_order_type_rules() -> None:
 
 
 def test_the_simulator_executes_the_order_types_it_models_and_refuses_the_rest() -> None:
-    from gslts_kiwoom.sim._accounts import OrderRejected, sim_order_type
+    from gslts_kiwoom.sim._orders import OrderRejected, sim_order_type
 
     OrderType = gslts_kiwoom.OrderType
     executed = {"0", "3", "5", "6", "7", "10", "13", "16", "20", "23", "26"}

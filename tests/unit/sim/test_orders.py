@@ -9,7 +9,7 @@ import pytest
 
 from gslts_kiwoom import krx
 from gslts_kiwoom.sim import MarketEvent, OrderUpdate, Simulator, Trade
-from gslts_kiwoom.sim._accounts import OrderRejected
+from gslts_kiwoom.sim._orders import OrderRejected
 
 from .conftest import START, advance, make_sim
 

@@ -32,14 +32,15 @@ from starlette.routing import Route, WebSocketRoute
 from gslts_kiwoom import krx
 from gslts_kiwoom.models import Bar, OrderType, Side
 from gslts_kiwoom.sim import _fmt as f
-from gslts_kiwoom.sim._accounts import Order, OrderRejected
-from gslts_kiwoom.sim._market import StockState
+from gslts_kiwoom.sim._indexes import INDEXES
+from gslts_kiwoom.sim._orders import Order, OrderRejected
 from gslts_kiwoom.sim._simulator import (
     MAX_DELAY_MS,
     MAX_RATE_LIMIT_STORM_S,
     MAX_TRADES_PER_S,
     Simulator,
 )
+from gslts_kiwoom.sim._stock import StockState
 from gslts_kiwoom.sim._universe import Stock, api_paths
 
 Body = dict[str, Any]
@@ -268,46 +269,6 @@ def h_ka10099(ctx: _Ctx, body: Body) -> Result:
     return Result({}, "list", rows, OK_MSG)
 
 
-@dataclass(frozen=True, slots=True)
-class IndexDef:
-    """A simulated index: members and the level it had at the snapshot's prices."""
-
-    market_tp: str
-    code: str
-    name: str
-    base_level: Decimal
-    members: Callable[[tuple[Stock, ...]], list[Stock]]
-
-
-def _ranked(market: str, lo: int, hi: int) -> Callable[[tuple[Stock, ...]], list[Stock]]:
-    def pick(universe: tuple[Stock, ...]) -> list[Stock]:
-        stocks = sorted(
-            (s for s in universe if s.market in market.split("|")), key=lambda s: -s.marcap
-        )
-        return stocks[lo:hi]
-
-    return pick
-
-
-#: The indexes we simulate (size classes; KRX industry indexes need membership data we
-#: do not have). Levels are roughly those of August 2023.
-INDEXES: tuple[IndexDef, ...] = (
-    IndexDef("0", "001", "종합(KOSPI)", Decimal("2600.00"), _ranked("KOSPI", 0, 10_000)),
-    IndexDef("0", "002", "대형주", Decimal("2500.00"), _ranked("KOSPI", 0, 100)),
-    IndexDef("0", "003", "중형주", Decimal("2900.00"), _ranked("KOSPI", 100, 300)),
-    IndexDef("0", "004", "소형주", Decimal("2400.00"), _ranked("KOSPI", 300, 10_000)),
-    IndexDef(
-        "1", "101", "종합(KOSDAQ)", Decimal("880.00"), _ranked("KOSDAQ|KOSDAQ GLOBAL", 0, 10_000)
-    ),
-    IndexDef(
-        "1", "102", "코스닥 대형주", Decimal("1900.00"), _ranked("KOSDAQ|KOSDAQ GLOBAL", 0, 100)
-    ),
-    IndexDef("2", "201", "코스피200", Decimal("350.00"), _ranked("KOSPI", 0, 200)),
-    IndexDef("4", "401", "코스피100", Decimal("2600.00"), _ranked("KOSPI", 0, 100)),
-    IndexDef("7", "701", "KRX100", Decimal("5300.00"), _ranked("KOSPI|KOSDAQ", 0, 100)),
-)
-
-
 def h_ka10101(ctx: _Ctx, body: Body) -> Result:
     """ka10101 업종코드 리스트."""
     tp = str(body["mrkt_tp"]).strip()
@@ -331,11 +292,10 @@ def h_ka20001(ctx: _Ctx, body: Body) -> Result:
     if ix is None:
         raise input_error(f"1901:시장 코드값이 존재하지 않습니다. 업종코드={code}")
     members = ix.members(ctx.sim.universe)
-    states = ctx.market._states  # read-only peek: untouched stocks sit at their base price
     ref = cur = prev = Decimal(0)
     up = down = flat = upl = lst = traded = volume = value = 0
     for s in members:
-        st = states.get(s.code)
+        st = ctx.market.peek(s.code)  # untouched stocks sit at their base price
         last, base = (st.last, st.base_price) if st else (s.base_price, s.base_price)
         ref += s.listed_shares * s.base_price
         cur += s.listed_shares * last

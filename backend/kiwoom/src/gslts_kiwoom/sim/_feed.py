@@ -35,6 +35,7 @@ from gslts_kiwoom.sim._events import (
     ViUpdate,
     us_to_datetime,
 )
+from gslts_kiwoom.sim._indexes import INDEXES  # the same definitions as ka20001
 from gslts_kiwoom.sim._ws import RawItem, RealListener
 
 if TYPE_CHECKING:
@@ -284,7 +285,7 @@ class WireFeed:
         base = b.base_price
         cache = self._price_cache.get(code)
         if cache is None or cache.base != base:
-            st = self.market._states.get(code)
+            st = self.market.peek(code)
             lower, upper = (st.lower, st.upper) if st is not None else (0, 1 << 62)
             cache = self._price_cache[code] = _PriceCache(code, base, lower, upper)
         signed = cache.signed
@@ -365,7 +366,7 @@ class WireFeed:
         """The 0B 주식체결 entry of ``t`` as JSON text (PROTOCOL §5.7 FIDs)."""
         code = t.code
         base = t.base_price
-        st = self.market._states.get(code)
+        st = self.market.peek(code)
         lower, upper = (st.lower, st.upper) if st is not None else (0, 1 << 62)
         sb = self._strength.get(code)
         if sb is None:
@@ -417,10 +418,10 @@ class WireFeed:
         v["128"] = str(tot_b - tot_a)
         v["138"] = str(tot_a - tot_b)
         v["13"] = str(b.cum_volume)
-        auction = self.market.phase_code in ("0", "2")
+        auction = self.market.in_auction
         if auction and b.asks and b.bids:
             # indicative crossing price of a call auction: the last price
-            st = self.market._states.get(b.code)
+            st = self.market.peek(b.code)
             last = st.last if st is not None else base
             v["23"] = sgn(last, base)
             v["24"] = str(min(tot_a, tot_b))
@@ -433,7 +434,7 @@ class WireFeed:
     def order_entry(self, u: OrderUpdate) -> dict[str, Any]:
         """00 주문체결 for one order event (접수 / 체결 / 확인 / 취소 / 거부)."""
         o = u.order
-        st = self.market._states.get(o.code)
+        st = self.market.peek(o.code)
         base = st.base_price if st is not None else 0
         side_word = "매수" if o.side == Side.BUY else "매도"
         if o.kind == "new":
@@ -482,7 +483,7 @@ class WireFeed:
 
     def holding_entry(self, h: HoldingUpdate) -> dict[str, Any]:
         """04 현물잔고 after a fill."""
-        st = self.market._states.get(h.code)
+        st = self.market.peek(h.code)
         base = h.base_price
         rate = pct(h.current_price, h.avg_price) if h.qty and h.avg_price else "0.00"
         values = {
@@ -511,7 +512,7 @@ class WireFeed:
     # --- 1h ---------------------------------------------------------------------------------
     def vi_entry(self, e: ViUpdate) -> dict[str, Any]:
         """1h VI발동/해제 (static VI only)."""
-        st = self.market._states.get(e.code)
+        st = self.market.peek(e.code)
         base = st.base_price if st is not None else e.reference_price
         values = {
             "9001": e.code,
@@ -538,8 +539,6 @@ class WireFeed:
 
     # --- 0J ---------------------------------------------------------------------------------
     def _build_indexes(self) -> None:
-        from gslts_kiwoom.sim._app import INDEXES  # the same index definitions as ka20001
-
         universe = tuple(self.market.universe.values())
         for d in INDEXES:
             members = d.members(universe)

@@ -17,12 +17,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gslts_kiwoom import krx
-
-if TYPE_CHECKING:
-    from gslts_kiwoom.sim._simulator import Simulator
+from gslts_kiwoom.sim._market import Market
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +71,8 @@ def load_rows(path: str | Path) -> list[ReplayRow]:
 class Replayer:
     """Feeds recorded rows into the market as the simulator's clock advances."""
 
-    def __init__(self, sim: Simulator, path: str | Path, speed: float = 1.0) -> None:
-        self.sim = sim
+    def __init__(self, market: Market, path: str | Path, speed: float = 1.0) -> None:
+        self.market = market
         self.path = str(path)
         self.speed = speed
         self.rows = load_rows(path)
@@ -87,7 +85,7 @@ class Replayer:
 
     def step(self, now: datetime) -> int:
         """Record every row due by ``now`` (call under the simulator lock)."""
-        market = self.sim.market
+        market = self.market
         now = now.astimezone(krx.KST)
         if self._origin is None:
             self._origin = market.now
@@ -108,10 +106,9 @@ class Replayer:
                 continue
             st = market.state(row.code)
             if not st.lower <= row.price <= st.upper:
-                st.base_price = row.price
-                st.lower, st.upper = krx.price_limits(row.price)
-            market._record_trade(st, row.time, row.price, row.volume)
-            market._dirty[row.code] = st
+                market.rebase(st, row.price)
+            market.record_trade(st, row.time, row.price, row.volume)
+            market.mark_book_changed(st)
             made += 1
         market.flush_books()
         return made

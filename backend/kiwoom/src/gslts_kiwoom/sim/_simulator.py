@@ -101,7 +101,7 @@ class Simulator:
         self.feed.hub = self.ws_hub
         self.replayer: Replayer | None = None
         if cfg.replay:
-            self.replayer = Replayer(self, cfg.replay, cfg.replay_speed)
+            self.replayer = Replayer(self.market, cfg.replay, cfg.replay_speed)
 
     # --- clock & driving --------------------------------------------------------------
     @property

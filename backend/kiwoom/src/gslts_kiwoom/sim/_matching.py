@@ -1,0 +1,107 @@
+"""Matching of user orders against a stock's book and its market trades.
+
+A new order is an aggressor (:func:`execute`); what is left of a limit order rests in the
+stock's user book with price-then-time priority (:func:`rest`). Generated market trades
+first trade with resting user orders at or better than the touch
+(:func:`passive_fills`), and a book that moves through a resting order's price makes it
+trade as an aggressor (:func:`match_crossing`). Every fill is a trade of the market
+(recorded and emitted) and is reported for the account, both through a
+:class:`TradeRecorder` (the market).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from gslts_kiwoom.models import Side
+from gslts_kiwoom.sim import _book
+from gslts_kiwoom.sim._events import Trade
+from gslts_kiwoom.sim._orders import Order
+from gslts_kiwoom.sim._stock import StockState
+
+
+class TradeRecorder(Protocol):
+    """Where fills go: the market records each as a trade and reports it for the account."""
+
+    def record_trade(self, st: StockState, t: datetime, price: int, signed_qty: int) -> Trade:
+        """Record (and emit) one trade of ``st``; ``signed_qty`` + buy-initiated."""
+        ...
+
+    def report_fill(self, order: Order, price: int, qty: int, t: datetime) -> None:
+        """Book ``qty`` shares of ``order`` filled at ``price``."""
+        ...
+
+
+def _signed(side: Side, qty: int) -> int:
+    return qty if side == Side.BUY else -qty
+
+
+def execute(rec: TradeRecorder, st: StockState, order: Order, limit: int, t: datetime) -> int:
+    """Fill ``order`` (an aggressor) against the book up to ``limit``; returns shares."""
+    filled = 0
+    while order.open_qty > 0:
+        fills = _book.take(st, order.side, limit, order.open_qty)
+        if not fills:
+            break
+        for price, q in fills:
+            rec.record_trade(st, t, price, _signed(order.side, q))
+            rec.report_fill(order, price, q, t)
+            filled += q
+    return filled
+
+
+def rest(st: StockState, order: Order) -> None:
+    """Let a limit ``order`` wait in the stock's user book (price, then time priority)."""
+    if order.side == Side.BUY:
+        st.user_bids.append(order)
+        st.user_bids.sort(key=lambda o: (-o.limit_price, o.seq))
+    else:
+        st.user_asks.append(order)
+        st.user_asks.sort(key=lambda o: (o.limit_price, o.seq))
+
+
+def unrest(st: StockState, order: Order) -> None:
+    """Take ``order`` out of the stock's user book (filled, cancelled or modified)."""
+    for book in (st.user_bids, st.user_asks):
+        if order in book:
+            book.remove(order)
+
+
+def passive_fills(
+    rec: TradeRecorder, st: StockState, aggressor: Side, qty: int, t: datetime
+) -> int:
+    """A market aggressor of ``qty`` first trades with user orders at or better than the
+    touch; returns the quantity left for the book."""
+    buy = aggressor == Side.BUY
+    book = st.user_asks if buy else st.user_bids
+    touch = st.best_ask if buy else st.best_bid
+    while qty > 0 and book:
+        order = book[0]
+        better = (order.limit_price <= touch if buy else order.limit_price >= touch) or touch == 0
+        if not better:
+            break
+        q = min(qty, order.open_qty)
+        rec.record_trade(st, t, order.limit_price, _signed(aggressor, q))
+        rec.report_fill(order, order.limit_price, q, t)
+        qty -= q
+        if order.open_qty <= 0:
+            book.pop(0)
+    return qty
+
+
+def match_crossing(rec: TradeRecorder, st: StockState, t: datetime) -> None:
+    """Resting user orders that the moving book now crosses trade as aggressors."""
+    for book, side in ((st.user_bids, Side.BUY), (st.user_asks, Side.SELL)):
+        for order in list(book):
+            touch = st.best_ask if side == Side.BUY else st.best_bid
+            if not touch:
+                break
+            crosses = order.limit_price >= touch if side == Side.BUY else order.limit_price <= touch
+            if not crosses:
+                break
+            for price, q in _book.take(st, order.side, order.limit_price, order.open_qty):
+                rec.record_trade(st, t, price, _signed(side, q))
+                rec.report_fill(order, price, q, t)
+            if order.open_qty <= 0:
+                book.remove(order)
