@@ -107,12 +107,28 @@ def test_book_level_is_the_library_one_in_the_simulator_too() -> None:
 
 
 def test_no_second_class_of_a_shared_concept_in_the_library() -> None:
-    shared = ("Side", "OrderType", "BookLevel", "Bar")
+    home = {
+        "Side": "models.py",
+        "OrderType": "models.py",
+        "BookLevel": "models.py",
+        "Bar": "models.py",
+        "KiwoomError": "_errors.py",
+    }
     found = {
         name: [f for f, text in _sources().items() if re.search(rf"^class {name}\b", text, re.M)]
-        for name in shared
+        for name in home
     }
-    assert found == {name: ["models.py"] for name in shared}
+    assert found == {name: [where] for name, where in home.items()}
+
+
+def test_the_simulators_refusal_is_not_the_clients_error() -> None:
+    """The client raises KiwoomError when a call fails; the simulator raises ReplyError
+    to answer a call with the error envelope. Different meanings, different names."""
+    from gslts_kiwoom.sim._app_base import ReplyError, input_error
+
+    assert not issubclass(ReplyError, gslts_kiwoom.KiwoomError)
+    err = input_error("1511:필수입력 파라미터=stk_cd")
+    assert (err.return_code, err.status) == (2, 200)
 
 
 def test_bar_folds_trades() -> None:

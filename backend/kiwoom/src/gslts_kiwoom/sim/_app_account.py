@@ -1,0 +1,276 @@
+"""REST handlers of the account: open orders (ka10075), fills (ka10076), holdings with
+P&L (kt00018), cash (kt00001)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from gslts_kiwoom.models import Side
+from gslts_kiwoom.sim import _fmt as f
+from gslts_kiwoom.sim._app_base import Body, Ctx, Handler, Result, Row, input_error
+from gslts_kiwoom.sim._orders import Order
+
+_STEX = {"KRX": ("1", "KRX", "N"), "NXT": ("2", "NXT", "N"), "SOR": ("0", "통합", "Y")}
+
+
+def _io_name(o: Order) -> str:
+    word = "매수" if o.side == Side.BUY else "매도"
+    sign = "+" if o.side == Side.BUY else "-"
+    suffix = {"new": "", "modify": "정정", "cancel": "취소"}[o.kind]
+    return f"{sign}{word}{suffix}"
+
+
+def _filter_orders(ctx: Ctx, body: Body, side_key: str, one_key: str) -> list[Order]:
+    side_tp = str(body.get(side_key, "0")).strip()
+    one = str(body.get(one_key, "0")).strip() == "1"
+    code = ""
+    if one:
+        if not str(body.get("stk_cd", "")).strip():
+            raise input_error("1511:필수입력 파라미터=stk_cd")
+        code = ctx.stock(body["stk_cd"])[0].code
+    orders = sorted(ctx.sim.broker.account.orders.values(), key=lambda o: o.ord_no, reverse=True)
+    return [
+        o
+        for o in orders
+        if (not code or o.code == code)
+        and (side_tp == "0" or (side_tp == "1") == (o.side == Side.SELL))
+    ]
+
+
+def h_ka10075(ctx: Ctx, body: Body) -> Result:
+    """ka10075 미체결요청: open orders, newest first."""
+    rows = []
+    for o in _filter_orders(ctx, body, "trde_tp", "all_stk_tp"):
+        if o.open_qty <= 0 or o.kind == "cancel":
+            continue
+        st = ctx.market.state(o.code)
+        stex, stex_txt, sor = _STEX[o.venue]
+        rows.append(
+            {
+                "acnt_no": o.account,
+                "ord_no": o.ord_no,
+                "mang_empno": "",
+                "stk_cd": o.code,
+                "tsk_tp": "",
+                "ord_stt": o.status,
+                "stk_nm": o.name,
+                "ord_qty": str(o.qty),
+                "ord_pric": str(o.price),
+                "oso_qty": str(o.open_qty),
+                "cntr_tot_amt": str(o.filled_value),
+                "orig_ord_no": o.orig_ord_no,
+                "io_tp_nm": _io_name(o),
+                "trde_tp": o.trade_type.label,
+                "tm": f.hhmmss(o.time),
+                "cntr_no": o.last_fill_no,
+                "cntr_pric": str(o.last_fill_price) if o.filled_qty else "",
+                "cntr_qty": str(o.filled_qty),
+                "cur_prc": f.signed(st.last, st.base_price),
+                "sel_bid": f.signed(st.best_ask, st.base_price),
+                "buy_bid": f.signed(st.best_bid, st.base_price),
+                "unit_cntr_pric": str(o.last_fill_price) if o.filled_qty else "",
+                "unit_cntr_qty": str(o.last_fill_qty) if o.filled_qty else "",
+                "tdy_trde_cmsn": str(o.commission),
+                "tdy_trde_tax": str(o.tax),
+                "ind_invsr": "0",
+                "stex_tp": stex,
+                "stex_tp_txt": stex_txt,
+                "sor_yn": sor,
+                "stop_pric": "",
+            }
+        )
+    return Result({}, "oso", rows)
+
+
+def h_ka10076(ctx: Ctx, body: Body) -> Result:
+    """ka10076 체결요청: orders with fills, newest first (``ord_no``: only older ones)."""
+    before = str(body.get("ord_no", "")).strip()
+    rows = []
+    for o in _filter_orders(ctx, body, "sell_tp", "qry_tp"):
+        if o.filled_qty <= 0 or (before and o.ord_no >= before.zfill(7)):
+            continue
+        stex, stex_txt, sor = _STEX[o.venue]
+        rows.append(
+            {
+                "ord_no": o.ord_no,
+                "stk_nm": o.name,
+                "io_tp_nm": _io_name(o),
+                "ord_pric": str(o.price),
+                "ord_qty": str(o.qty),
+                "cntr_pric": str(o.filled_value // o.filled_qty),
+                "cntr_qty": str(o.filled_qty),
+                "oso_qty": str(o.open_qty),
+                "tdy_trde_cmsn": str(o.commission),
+                "tdy_trde_tax": str(o.tax),
+                "ord_stt": "체결",
+                "trde_tp": o.trade_type.label,
+                "orig_ord_no": o.orig_ord_no,
+                "ord_tm": f.hhmmss(o.time),
+                "stk_cd": o.code,
+                "stex_tp": stex,
+                "stex_tp_txt": stex_txt,
+                "sor_yn": sor,
+                "stop_pric": "",
+            }
+        )
+    return Result({}, "cntr", rows)
+
+
+def h_kt00018(ctx: Ctx, body: Body) -> Result:
+    """kt00018 계좌평가잔고내역요청: ``A``-prefixed codes, 15-digit amounts, 12-digit prices."""
+    broker = ctx.sim.broker
+    acct = broker.account
+    held = [h for h in acct.holdings.values() if h.qty > 0]
+    rows: list[Row] = []
+    tot_pur = tot_eval = 0
+    evals = {h.code: h.qty * ctx.market.state(h.code).last for h in held}
+    total_eval = sum(evals.values()) or 1
+    for h in sorted(held, key=lambda h: h.code):
+        st = ctx.market.state(h.code)
+        evlt = evals[h.code]
+        sell_cmsn = broker._cost(evlt)
+        tax = broker._tax(evlt)
+        pl = evlt - h.purchase_amount
+        tot_pur += h.purchase_amount
+        tot_eval += evlt
+        rows.append(
+            {
+                "stk_cd": "A" + h.code,
+                "stk_nm": h.name,
+                "evltv_prft": f.pad(pl, 15),
+                "prft_rt": f.rate(evlt, h.purchase_amount, sign=False),
+                "pur_pric": f.pad(h.avg_price, 12),
+                "pred_close_pric": f.pad(st.base_price, 12),
+                "rmnd_qty": f.pad(h.qty, 15),
+                "trde_able_qty": f.pad(h.qty - acct.reserved_qty(h.code), 15),
+                "cur_prc": f.pad(st.last, 12),
+                "pred_buyq": f.pad(0, 15),
+                "pred_sellq": f.pad(0, 15),
+                "tdy_buyq": f.pad(h.today_buy_qty, 15),
+                "tdy_sellq": f.pad(h.today_sell_qty, 15),
+                "pur_amt": f.pad(h.purchase_amount, 15),
+                "pur_cmsn": f.pad(h.purchase_commission, 15),
+                "evlt_amt": f.pad(evlt, 15),
+                "sell_cmsn": f.pad(sell_cmsn, 15),
+                "tax": f.pad(tax, 15),
+                "sum_cmsn": f.pad(h.purchase_commission + sell_cmsn, 15),
+                "poss_rt": f.percent(Decimal(evlt * 100) / total_eval, sign=False),
+                "crd_tp": "00",
+                "crd_tp_nm": "",
+                "crd_loan_dt": "",
+            }
+        )
+    top = {
+        "tot_pur_amt": f.pad(tot_pur, 15),
+        "tot_evlt_amt": f.pad(tot_eval, 15),
+        "tot_evlt_pl": f.pad(tot_eval - tot_pur, 15),
+        "tot_prft_rt": f.rate(tot_eval, tot_pur, sign=False),
+        "prsm_dpst_aset_amt": f.pad(acct.cash + tot_eval, 15),
+        "tot_loan_amt": f.pad(0, 15),
+        "tot_crd_loan_amt": f.pad(0, 15),
+        "tot_crd_ls_amt": f.pad(0, 15),
+    }
+    return Result(top, "acnt_evlt_remn_indv_tot", rows)
+
+
+KT00001_KEYS = [
+    "entr",
+    "profa_ch",
+    "bncr_profa_ch",
+    "nxdy_bncr_sell_exct",
+    "fc_stk_krw_repl_set_amt",
+    "crd_grnta_ch",
+    "crd_grnt_ch",
+    "add_grnt_ch",
+    "etc_profa",
+    "uncl_stk_amt",
+    "shrts_prica",
+    "crd_set_grnta",
+    "chck_ina_amt",
+    "etc_chck_ina_amt",
+    "crd_grnt_ruse",
+    "knx_asset_evltv",
+    "elwdpst_evlta",
+    "crd_ls_rght_frcs_amt",
+    "lvlh_join_amt",
+    "lvlh_trns_alowa",
+    "repl_amt",
+    "remn_repl_evlta",
+    "trst_remn_repl_evlta",
+    "bncr_remn_repl_evlta",
+    "profa_repl",
+    "crd_grnta_repl",
+    "crd_grnt_repl",
+    "add_grnt_repl",
+    "rght_repl_amt",
+    "pymn_alow_amt",
+    "wrap_pymn_alow_amt",
+    "ord_alow_amt",
+    "bncr_buy_alowa",
+    "20stk_ord_alow_amt",
+    "30stk_ord_alow_amt",
+    "40stk_ord_alow_amt",
+    "100stk_ord_alow_amt",
+    "ch_uncla",
+    "ch_uncla_dlfe",
+    "ch_uncla_tot",
+    "crd_int_npay",
+    "int_npay_amt_dlfe",
+    "int_npay_amt_tot",
+    "etc_loana",
+    "etc_loana_dlfe",
+    "etc_loan_tot",
+    "nrpy_loan",
+    "loan_sum",
+    "ls_sum",
+    "crd_grnt_rt",
+    "mdstrm_usfe",
+    "min_ord_alow_yn",
+    "loan_remn_evlt_amt",
+    "dpst_grntl_remn",
+    "sell_grntl_remn",
+    "d1_entra",
+    "d1_slby_exct_amt",
+    "d1_buy_exct_amt",
+    "d1_out_rep_mor",
+    "d1_sel_exct_amt",
+    "d1_pymn_alow_amt",
+    "d2_entra",
+    "d2_slby_exct_amt",
+    "d2_buy_exct_amt",
+    "d2_out_rep_mor",
+    "d2_sel_exct_amt",
+    "d2_pymn_alow_amt",
+    "50stk_ord_alow_amt",
+    "60stk_ord_alow_amt",
+]
+
+
+def h_kt00001(ctx: Ctx, body: Body) -> Result:
+    """kt00001 예수금상세현황요청: every documented key, 15-digit zero-padded."""
+    acct = ctx.sim.broker.account
+    orderable = acct.orderable_cash
+    values = dict.fromkeys(KT00001_KEYS, 0)
+    values.update(
+        entr=acct.cash,
+        profa_ch=acct.reserved_cash,
+        pymn_alow_amt=orderable,
+        ord_alow_amt=orderable,
+        d1_entra=acct.cash,
+        d2_entra=acct.cash,
+        d1_pymn_alow_amt=orderable,
+        d2_pymn_alow_amt=orderable,
+    )
+    for pct in (20, 30, 40, 50, 60, 100):
+        values[f"{pct}stk_ord_alow_amt"] = orderable * 100 // pct
+    out: Body = {k: f.pad(v, 15) for k, v in values.items()}
+    out["stk_entr_prst"] = []
+    return Result(out)
+
+
+ACCOUNT_HANDLERS: dict[str, Handler] = {
+    "ka10075": h_ka10075,
+    "ka10076": h_ka10076,
+    "kt00018": h_kt00018,
+    "kt00001": h_kt00001,
+}
