@@ -113,6 +113,9 @@ def test_no_second_class_of_a_shared_concept_in_the_library() -> None:
         "BookLevel": "models.py",
         "Bar": "models.py",
         "KiwoomError": "_errors.py",
+        "Trade": "realtime.py",
+        "MarketTrade": "sim/_events.py",
+        "SimStock": "sim/_stock.py",
     }
     found = {
         name: [f for f, text in _sources().items() if re.search(rf"^class {name}\b", text, re.M)]
@@ -139,3 +142,12 @@ def test_bar_folds_trades() -> None:
     assert (bar.open, bar.high, bar.low, bar.close) == (70_000, 70_100, 69_900, 69_900)
     assert (bar.volume, bar.value, bar.trade_count) == (6, 70_000 * 3 + 70_100 * 2 + 69_900, 3)
     assert bar.cum_volume == 1_005  # kept when a trade does not say
+
+
+def test_the_simulators_trade_keeps_its_old_name_for_now() -> None:
+    import gslts_kiwoom.sim as sim
+
+    assert sim.Trade is sim.MarketTrade
+    assert sim.MarketTrade is not gslts_kiwoom.Trade
+    shared = set(gslts_kiwoom.Trade.__slots__) & set(sim.MarketTrade.__slots__)
+    assert {"cum_value", "cum_volume", "price", "volume", "best_ask", "best_bid"} <= shared

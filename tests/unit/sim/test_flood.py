@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gslts_kiwoom import krx
-from gslts_kiwoom.sim import MarketEvent, SimConfig, Simulator, Trade
+from gslts_kiwoom.sim import MarketEvent, MarketTrade, SimConfig, Simulator
 from gslts_kiwoom.sim._events import datetime_to_us
 from gslts_kiwoom.sim._market import Market
 
@@ -41,10 +41,10 @@ def test_calm_default_keeps_the_per_trade_path(monkeypatch: pytest.MonkeyPatch) 
 
 def test_flood_records_every_trade_consistently() -> None:
     sim = _sim(trades_per_s=50_000, trade_universe=60)
-    seen: list[Trade] = []
+    seen: list[MarketTrade] = []
 
-    def listener(e: MarketEvent) -> None:  # a plain listener gets Trade events
-        if isinstance(e, Trade):
+    def listener(e: MarketEvent) -> None:  # a plain listener gets MarketTrade events
+        if isinstance(e, MarketTrade):
             seen.append(e)
 
     sim.add_listener(listener)

@@ -7,7 +7,7 @@ from collections import Counter
 
 from gslts_kiwoom import krx, realtime
 from gslts_kiwoom.realtime import RealtimeDecoder
-from gslts_kiwoom.sim import BookUpdate, MarketEvent, Trade
+from gslts_kiwoom.sim import BookUpdate, MarketEvent, MarketTrade
 
 from .conftest import START, advance, make_sim
 
@@ -17,7 +17,7 @@ def test_trades_respect_tick_grid_limits_and_cumulative_volume() -> None:
     events: list[MarketEvent] = []
     sim.add_listener(events.append)
     advance(sim, 120)
-    trades = [e for e in events if isinstance(e, Trade)]
+    trades = [e for e in events if isinstance(e, MarketTrade)]
     assert len(trades) > 10_000
     last_cum: dict[str, int] = {}
     last_seq: dict[str, int] = {}
@@ -39,12 +39,12 @@ def test_trades_respect_tick_grid_limits_and_cumulative_volume() -> None:
 def test_book_consistent_with_last_trade() -> None:
     sim = make_sim(trades_per_s=200)
     books: dict[str, BookUpdate] = {}
-    last: dict[str, Trade] = {}
+    last: dict[str, MarketTrade] = {}
 
     def listen(e: MarketEvent) -> None:
         if isinstance(e, BookUpdate):
             books[e.code] = e
-        elif isinstance(e, Trade):
+        elif isinstance(e, MarketTrade):
             last[e.code] = e
 
     sim.add_listener(listen)
@@ -86,7 +86,7 @@ def test_deterministic_for_a_seed() -> None:
         events: list[MarketEvent] = []
         sim.add_listener(events.append)
         advance(sim, 30)
-        return [(e.code, e.price, e.volume) for e in events if isinstance(e, Trade)]
+        return [(e.code, e.price, e.volume) for e in events if isinstance(e, MarketTrade)]
 
     assert run(3) == run(3)
     assert run(3) != run(4)
@@ -138,13 +138,13 @@ def test_krx_clock_no_trades_on_holiday() -> None:
 
 
 def test_cum_value_is_krw_million_in_events_on_the_wire_and_in_the_client() -> None:
-    """One unit for ``cum_value`` (백만원, truncated like FID 14): the simulator's Trade, the
-    0B it streams and the client's decoded Trade carry the same number."""
+    """One unit for ``cum_value`` (백만원, truncated like FID 14): the simulator's MarketTrade, the
+    0B it streams and the client's decoded MarketTrade carry the same number."""
     sim = make_sim(trades_per_s=200)
     events: list[MarketEvent] = []
     sim.add_listener(events.append)
     advance(sim, 30)
-    trades = [e for e in events if isinstance(e, Trade)]
+    trades = [e for e in events if isinstance(e, MarketTrade)]
     code = Counter(t.code for t in trades).most_common(1)[0][0]
     mine = [t for t in trades if t.code == code]
     exact = sim.market.state(code).cum_value_krw  # the model keeps exact KRW

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from gslts_kiwoom import krx
-from gslts_kiwoom.sim import MarketEvent, OrderUpdate, Simulator, Trade
+from gslts_kiwoom.sim import MarketEvent, MarketTrade, OrderUpdate, Simulator
 from gslts_kiwoom.sim._orders import OrderRejected
 
 from .conftest import START, advance, make_sim
@@ -53,7 +53,7 @@ def test_market_buy_fills_at_the_ask_and_books_cash_and_holding(sim: Simulator) 
     statuses = [u.status for u in updates(events, "0000001")]
     assert statuses[0] == "접수"
     assert "체결" in statuses
-    fills = [e for e in events if isinstance(e, Trade) and e.code == CODE]
+    fills = [e for e in events if isinstance(e, MarketTrade) and e.code == CODE]
     assert fills[-1].price == ask
     assert fills[-1].volume == qty  # buy-initiated
 

@@ -37,7 +37,7 @@ book; limit orders rest and fill as the market trades through their price (parti
 over time), market/IOC/FOK/최유리 follow their KRX semantics. Fills update cash (with
 ``commission_rate`` and sell-side ``tax_rate``) and holdings.
 
-**Events.** ``Simulator.add_listener(fn)`` receives every :class:`Trade`,
+**Events.** ``Simulator.add_listener(fn)`` receives every :class:`MarketTrade`,
 :class:`BookUpdate` (after each book change), :class:`OrderUpdate` (접수/체결/확인/취소) and
 :class:`HoldingUpdate`, synchronously under the simulator lock, in order. The WebSocket
 layer turns these into ``0B``/``0D``/``00``/``04`` frames; ``Simulator.trades(code)`` is
@@ -98,15 +98,18 @@ from gslts_kiwoom.sim._events import (
     HoldingUpdate,
     Listener,
     MarketEvent,
+    MarketTrade,
     OrderUpdate,
     OrderView,
     PhaseChange,
-    Trade,
     ViUpdate,
 )
 from gslts_kiwoom.sim._server import serve
 from gslts_kiwoom.sim._simulator import Simulator
 from gslts_kiwoom.sim._universe import Stock, load_universe
+
+#: The old name of :class:`MarketTrade`, kept while tests/e2e and tests/bench import it.
+Trade = MarketTrade
 
 __all__ = [
     "BookLevel",
@@ -114,6 +117,7 @@ __all__ = [
     "HoldingUpdate",
     "Listener",
     "MarketEvent",
+    "MarketTrade",
     "OrderUpdate",
     "OrderView",
     "PhaseChange",

@@ -9,11 +9,11 @@ from gslts_kiwoom import krx
 from gslts_kiwoom.sim import _fmt as f
 from gslts_kiwoom.sim._app_base import OK_MSG, Body, Ctx, Handler, Result, Row, input_error
 from gslts_kiwoom.sim._indexes import INDEXES
-from gslts_kiwoom.sim._stock import StockState
+from gslts_kiwoom.sim._stock import SimStock
 from gslts_kiwoom.sim._universe import Stock
 
 
-def _quote_fields(st: StockState) -> Row:
+def _quote_fields(st: SimStock) -> Row:
     last, base = st.last, st.base_price
     return {
         "cur_prc": f.signed(last, base),

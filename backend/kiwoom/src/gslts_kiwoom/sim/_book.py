@@ -3,7 +3,7 @@
 ``asks`` ascend from the best ask, ``bids`` descend from the best bid, every price on the
 KRX tick grid inside the day's limits. A trade takes liquidity at the touch; an emptied
 level is replaced at the far end and the other side usually steps into the gap, so the
-spread is mostly one tick. Functions over a :class:`StockState`, drawing from its own rng.
+spread is mostly one tick. Functions over a :class:`SimStock`, drawing from its own rng.
 """
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ from datetime import datetime
 from gslts_kiwoom import krx
 from gslts_kiwoom.models import BookLevel, Side
 from gslts_kiwoom.sim._events import BookUpdate
-from gslts_kiwoom.sim._stock import Level, StockState
+from gslts_kiwoom.sim._stock import Level, SimStock
 
 BOOK_LEVELS = 10
 
 
-def level_qty(st: StockState) -> int:
+def level_qty(st: SimStock) -> int:
     """Shares of a new level: 0.5–3 typical trade sizes."""
     return max(1, int(st.typical_qty * st.rng.uniform(0.5, 3.0)))
 
 
-def open_book(st: StockState) -> None:
+def open_book(st: SimStock) -> None:
     """The day's first book around the base price (best ask one tick above the best bid)."""
     st.asks.clear()
     st.bids.clear()
@@ -46,7 +46,7 @@ def insert(levels: list[Level], level: Level, pos: int) -> None:
     del levels[BOOK_LEVELS:]
 
 
-def jitter(st: StockState) -> None:
+def jitter(st: SimStock) -> None:
     """Small book changes between trades: refill a spread gap, nudge a quantity."""
     rng = st.rng
     if st.asks and st.bids and krx.tick_down(st.best_ask) > st.best_bid and rng.random() < 0.5:
@@ -60,7 +60,7 @@ def jitter(st: StockState) -> None:
         lvl.qty = max(1, lvl.qty + int(st.typical_qty * rng.uniform(-0.5, 0.6)))
 
 
-def take(st: StockState, side: Side, limit: int, qty: int) -> list[tuple[int, int]]:
+def take(st: SimStock, side: Side, limit: int, qty: int) -> list[tuple[int, int]]:
     """Consume book liquidity for an aggressor ``side`` up to ``limit``; returns the fills
     ``(price, qty)``. An exhausted level is replaced (see :func:`refill`)."""
     levels = st.asks if side == Side.BUY else st.bids
@@ -79,7 +79,7 @@ def take(st: StockState, side: Side, limit: int, qty: int) -> list[tuple[int, in
     return fills
 
 
-def refill(st: StockState, side: Side, taken_price: int) -> None:
+def refill(st: SimStock, side: Side, taken_price: int) -> None:
     """After an aggressor ``side`` emptied the level at ``taken_price``: a new level at the
     far end, and usually the other side steps into the gap."""
     rng = st.rng
@@ -107,14 +107,14 @@ def refill(st: StockState, side: Side, taken_price: int) -> None:
             insert(st.asks, Level(taken_price, level_qty(st)), 0)
 
 
-def available(st: StockState, side: Side, limit: int) -> int:
+def available(st: SimStock, side: Side, limit: int) -> int:
     """Shares displayed on the opposite side that an aggressor could take up to ``limit``."""
     levels = st.asks if side == Side.BUY else st.bids
     buy = side == Side.BUY
     return sum(lv.qty for lv in levels if (lv.price <= limit if buy else lv.price >= limit))
 
 
-def snapshot(st: StockState, t: datetime) -> BookUpdate:
+def snapshot(st: SimStock, t: datetime) -> BookUpdate:
     """The book of ``st`` as an immutable event at time ``t``."""
     return BookUpdate(
         code=st.stock.code,

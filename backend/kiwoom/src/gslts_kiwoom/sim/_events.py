@@ -1,7 +1,7 @@
 """Events the market model emits to listeners (the WebSocket layer streams from these).
 
 Every event is an immutable snapshot, safe to keep or hand to another thread. Prices are
-int KRW, times timezone-aware KST. ``Trade.volume`` is signed: ``+`` buy-initiated,
+int KRW, times timezone-aware KST. ``MarketTrade.volume`` is signed: ``+`` buy-initiated,
 ``-`` sell-initiated (FID 15 semantics).
 """
 
@@ -23,8 +23,15 @@ OrderStatus = Literal["접수", "체결", "확인", "취소", "거부"]
 
 
 @dataclass(frozen=True, slots=True)
-class Trade:
-    """One execution of a stock (ground truth behind 0B, ka10079, bars)."""
+class MarketTrade:
+    """One trade the market model made: the ground truth behind 0B, ka10079 and the bars.
+
+    Not :class:`gslts_kiwoom.Trade` (what a client decodes from a 0B frame, with venue,
+    change rate, strength and session): this is the exchange's side, with the per-stock
+    sequence number and base price the model keeps. Fields both have mean the same, in
+    the same units (``cum_value`` included), so a consumer's trades compare field by
+    field with this ground truth.
+    """
 
     code: str
     time: datetime
@@ -47,21 +54,21 @@ class Trade:
     seq: int
 
 
-#: Trade(...) without the frozen-dataclass ``__setattr__`` cost.
-_new_trade = _fast_factory(Trade)
+#: MarketTrade(...) without the frozen-dataclass ``__setattr__`` cost.
+_new_trade = _fast_factory(MarketTrade)
 
 
 @dataclass(slots=True)
 class TradeBatch:
     """Consecutive trades of one stock from one market step, column-wise (the flood path).
 
-    Row ``i`` is the trade that :class:`Trade` would describe with ``time_us[i]``
+    Row ``i`` is the trade that :class:`MarketTrade` would describe with ``time_us[i]``
     (microseconds since the epoch), ``price[i]``, signed ``volume[i]``, ``cum_volume[i]``,
-    ``cum_value_krw[i]`` (exact **KRW**; :class:`Trade` has it in KRW million),
+    ``cum_value_krw[i]`` (exact **KRW**; :class:`MarketTrade` has it in KRW million),
     ``high[i]``/``low[i]`` (day high/low after it), ``best_ask[i]``/
     ``best_bid[i]`` (the book after it) and per-stock sequence ``seq0 + i + 1``. Listeners
     that set ``accepts_batches = True`` and define ``on_batch(batch)`` receive it as is;
-    every other listener receives the equivalent :class:`Trade` events (:meth:`trades`).
+    every other listener receives the equivalent :class:`MarketTrade` events (:meth:`trades`).
     Never changed after it is emitted (the trade history keeps it).
     """
 
@@ -84,8 +91,8 @@ class TradeBatch:
 
     def rows(self) -> Iterator[tuple[int, ...]]:
         """``(time_us, price, volume, cum_volume, cum_value, open, high, low, base_price,
-        best_ask, best_bid, seq)`` per trade: :class:`Trade`'s fields after code/time
-        (``cum_value`` in KRW million, as in :class:`Trade`)."""
+        best_ask, best_bid, seq)`` per trade: :class:`MarketTrade`'s fields after code/time
+        (``cum_value`` in KRW million, as in :class:`MarketTrade`)."""
         n = len(self.price)
         return zip(
             self.time_us,
@@ -103,8 +110,8 @@ class TradeBatch:
             strict=True,
         )
 
-    def trades(self) -> list[Trade]:
-        """The batch as :class:`Trade` events (for listeners that take one at a time)."""
+    def trades(self) -> list[MarketTrade]:
+        """The batch as :class:`MarketTrade` events (for listeners that take one at a time)."""
         code = self.code
         return [trade_from_row(code, row) for row in self.rows()]
 
@@ -124,8 +131,8 @@ def datetime_to_us(t: datetime) -> int:
     return (t - EPOCH_KST) // _US
 
 
-def trade_from_row(code: str, row: tuple[int, ...]) -> Trade:
-    """A :class:`Trade` from a :meth:`TradeBatch.rows` row."""
+def trade_from_row(code: str, row: tuple[int, ...]) -> MarketTrade:
+    """A :class:`MarketTrade` from a :meth:`TradeBatch.rows` row."""
     return _new_trade(code, EPOCH_KST + timedelta(microseconds=row[0]), *row[1:])
 
 
@@ -225,7 +232,7 @@ class ViUpdate:
     direction: int
     count: int
     cum_volume: int
-    #: KRW million (백만원, truncated), as in :class:`Trade`
+    #: KRW million (백만원, truncated), as in :class:`MarketTrade`
     cum_value: int
     time: datetime
     release_time: datetime
@@ -240,7 +247,7 @@ class PhaseChange:
     time: datetime
 
 
-MarketEvent = Trade | BookUpdate | OrderUpdate | HoldingUpdate | ViUpdate | PhaseChange
+MarketEvent = MarketTrade | BookUpdate | OrderUpdate | HoldingUpdate | ViUpdate | PhaseChange
 #: Called synchronously, under the simulator's lock, for every event: keep it fast and
 #: hand work off (e.g. ``loop.call_soon_threadsafe``). It may read the simulator.
 Listener = Callable[[MarketEvent], None]

@@ -9,7 +9,7 @@ Hot path: ``0B`` entries are pre-serialised JSON text (:data:`~gslts_kiwoom.sim.
 built from a per-stock template; percentages use integer arithmetic, not ``Decimal``.
 
 Formats chosen where PROTOCOL.md is silent (documented in the package docstring too):
-FID 14 (cumulative value) is ``Trade.cum_value`` (백만원, truncated); 0J FID 13/14 are
+FID 14 (cumulative value) is ``MarketTrade.cum_value`` (백만원, truncated); 0J FID 13/14 are
 thousands of shares / 백만원 like ka20001; 1h FID 9068 is ``1`` triggered / ``2`` released,
 9008 ``101`` KOSPI / ``201`` KOSDAQ, 1225 ``정적``; 00/04 FID 9001 is ``A``-prefixed.
 """
@@ -28,9 +28,9 @@ from gslts_kiwoom.sim._events import (
     BookUpdate,
     HoldingUpdate,
     MarketEvent,
+    MarketTrade,
     OrderUpdate,
     PhaseChange,
-    Trade,
     TradeBatch,
     ViUpdate,
     us_to_datetime,
@@ -199,7 +199,7 @@ class WireFeed:
 
     # --- the listener -------------------------------------------------------------------
     def __call__(self, event: MarketEvent) -> None:
-        if type(event) is Trade:
+        if type(event) is MarketTrade:
             self._on_trade(event)
         elif type(event) is BookUpdate:
             if self.wants("0D", event.code):
@@ -243,7 +243,7 @@ class WireFeed:
         return len(buf)
 
     # --- 0B -------------------------------------------------------------------------------
-    def _on_trade(self, t: Trade) -> None:
+    def _on_trade(self, t: MarketTrade) -> None:
         code = t.code
         if code in self._members:
             # index arithmetic once per stock per flush (see _update_indexes), not per trade
@@ -362,7 +362,7 @@ class WireFeed:
                 ix.high_x100 = max(ix.high_x100, lv)
                 ix.low_x100 = min(ix.low_x100, lv)
 
-    def trade_text(self, t: Trade) -> str:
+    def trade_text(self, t: MarketTrade) -> str:
         """The 0B 주식체결 entry of ``t`` as JSON text (PROTOCOL §5.7 FIDs)."""
         code = t.code
         base = t.base_price

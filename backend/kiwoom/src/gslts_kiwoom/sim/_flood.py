@@ -13,10 +13,10 @@ from gslts_kiwoom import krx
 from gslts_kiwoom.models import Bar
 from gslts_kiwoom.sim._book import BOOK_LEVELS
 from gslts_kiwoom.sim._events import TradeBatch, datetime_to_us, us_to_datetime
-from gslts_kiwoom.sim._stock import Level, StockState
+from gslts_kiwoom.sim._stock import Level, SimStock
 
 
-def ladder(st: StockState) -> tuple[list[int], dict[int, int]]:
+def ladder(st: SimStock) -> tuple[list[int], dict[int, int]]:
     """Every valid price inside today's limits (KRX tick bands) and its index."""
     if not st.ladder:
         grid, p = [], st.lower
@@ -33,7 +33,7 @@ def ladder(st: StockState) -> tuple[list[int], dict[int, int]]:
 
 
 def bulk_trades(
-    st: StockState, k: int, t0: int, span: int, vi_bounds: tuple[float, float]
+    st: SimStock, k: int, t0: int, span: int, vi_bounds: tuple[float, float]
 ) -> tuple[TradeBatch | None, bool]:
     """Up to ``k`` market trades of one stock at times spread over ``[t0, t0 + span)``
     (epoch µs), in one loop: the batch made (None if none) and whether its last trade
@@ -169,7 +169,7 @@ def bulk_trades(
     return batch, vi_hit
 
 
-def bars_from_batch(st: StockState, b: TradeBatch) -> None:
+def bars_from_batch(st: SimStock, b: TradeBatch) -> None:
     """Fold a batch into the 1-minute bars (per minute slice, not per trade)."""
     tl, pl, cvl, cval = b.time_us, b.price, b.cum_volume, b.cum_value_krw
     n = len(tl)

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from gslts_kiwoom import krx
 from gslts_kiwoom.models import Bar
-from gslts_kiwoom.sim._events import Trade, TradeBatch
+from gslts_kiwoom.sim._events import MarketTrade, TradeBatch
 from gslts_kiwoom.sim._stock import stable_seed
 from gslts_kiwoom.sim._universe import Stock
 
@@ -36,7 +36,7 @@ class GroundTruth:
     def __len__(self) -> int:
         return len(self.code)
 
-    def add(self, t: Trade) -> None:
+    def add(self, t: MarketTrade) -> None:
         if len(self.code) >= self.cap:
             self.dropped += 1
             return

@@ -25,20 +25,20 @@ from gslts_kiwoom.sim._config import SimConfig
 from gslts_kiwoom.sim._events import (
     BookUpdate,
     MarketEvent,
-    Trade,
+    MarketTrade,
     TradeBatch,
     datetime_to_us,
 )
 from gslts_kiwoom.sim._history import GroundTruth, SyntheticHistory
 from gslts_kiwoom.sim._orders import Order
 from gslts_kiwoom.sim._sessions import PhaseClock, ViMonitor, auction_crossings, trading_open
-from gslts_kiwoom.sim._stock import StockState, TradeHistory, stable_seed
+from gslts_kiwoom.sim._stock import SimStock, TradeHistory, stable_seed
 from gslts_kiwoom.sim._universe import Stock
 
 #: Seconds of a KRX regular day used to turn a real day's value into a trade rate.
 SESSION_SECONDS = 23_400
-#: Trade(...) without the frozen-dataclass ``__setattr__`` cost (the per-trade hot path).
-_new_trade = _fast_factory(Trade)
+#: MarketTrade(...) without the frozen-dataclass ``__setattr__`` cost (the per-trade hot path).
+_new_trade = _fast_factory(MarketTrade)
 
 #: Called with every fill of a user order: ``(order, price, qty, time)`` (the broker).
 FillSink = Callable[[Order, int, int, datetime], None]
@@ -54,7 +54,7 @@ class Market:
         self.now = now.astimezone(krx.KST)
         self.start_day = self.now.date()
         self._rng = random.Random(config.seed)  # noqa: S311 (simulation, not crypto)
-        self._states: dict[str, StockState] = {}
+        self._states: dict[str, SimStock] = {}
         self._listeners: list[Callable[[MarketEvent], None]] = []
         self.fill_sink: FillSink | None = None
         total = sum(s.value for s in universe) or 1
@@ -72,7 +72,7 @@ class Market:
         #: every trade of the run in emission order (ground truth), up to the cap
         self.ground_truth = GroundTruth(self.codes, config.ground_truth_cap)
         #: stocks whose book changed in the current step (one BookUpdate each at its end)
-        self._dirty: dict[str, StockState] = {}
+        self._dirty: dict[str, SimStock] = {}
         self._focus: tuple[list[str], list[float]] | None = None
         #: per-stock share of the market-wide rate (the flood path's Poisson draws)
         self._probs: tuple[list[str], list[float]] | None = None
@@ -121,8 +121,8 @@ class Market:
             listener(event)
 
     def _emit_batch(self, batch: TradeBatch) -> None:
-        """Listeners with ``on_batch`` get the batch; the others its :class:`Trade` events."""
-        trades: list[Trade] | None = None
+        """Listeners with ``on_batch`` get the batch; the others its :class:`MarketTrade` events."""
+        trades: list[MarketTrade] | None = None
         for listener in list(self._listeners):
             on_batch = getattr(listener, "on_batch", None)
             if on_batch is not None:
@@ -134,7 +134,7 @@ class Market:
                 listener(t)
 
     # --- state ------------------------------------------------------------------------
-    def state(self, code: str) -> StockState:
+    def state(self, code: str) -> SimStock:
         """The state of ``code`` (created on first use, rolled to the current day).
 
         Raises:
@@ -148,20 +148,20 @@ class Market:
             self._roll(st, self.now.date())
         return st
 
-    def peek(self, code: str) -> StockState | None:
+    def peek(self, code: str) -> SimStock | None:
         """The state of ``code`` if it was ever touched, without creating or rolling it
         (untouched stocks sit at their base price)."""
         return self._states.get(code)
 
-    def touched(self) -> list[StockState]:
+    def touched(self) -> list[SimStock]:
         """States of the stocks touched so far (others are at their base price)."""
         return [self.state(c) for c in list(self._states)]
 
-    def _new_state(self, stock: Stock) -> StockState:
+    def _new_state(self, stock: Stock) -> SimStock:
         rng = random.Random(stable_seed(self.config.seed, stock.code))  # noqa: S311 (simulation, not crypto)
         typical = max(1, round(self._value_per_trade / stock.base_price))
         lower, upper = krx.price_limits(stock.base_price)
-        st = StockState(
+        st = SimStock(
             stock=stock,
             rng=rng,
             day=self.now.date(),
@@ -176,7 +176,7 @@ class Market:
         self._start_day(st, stock.volume)
         return st
 
-    def _start_day(self, st: StockState, reference_volume: int) -> None:
+    def _start_day(self, st: SimStock, reference_volume: int) -> None:
         st.lower, st.upper = krx.price_limits(st.base_price)
         st.ladder, st.ladder_ix = [], {}
         st.last = st.base_price
@@ -190,7 +190,7 @@ class Market:
             st.open = st.high = st.low = st.base_price
         _book.open_book(st)
 
-    def _roll(self, st: StockState, day: date) -> None:
+    def _roll(self, st: SimStock, day: date) -> None:
         """Close the stock's day: record the daily bar; the close becomes the base price."""
         today = st.day_bar()
         if today is not None:
@@ -202,7 +202,7 @@ class Market:
         self._vi.reset(st)
         self._start_day(st, st.stock.volume)
 
-    def rebase(self, st: StockState, base_price: int) -> None:
+    def rebase(self, st: SimStock, base_price: int) -> None:
         """Move the stock's day to a new base price (and its limits); a replayed file
         whose prices lie outside the simulated day's limits needs it."""
         st.base_price = base_price
@@ -272,7 +272,7 @@ class Market:
         for st in dirty.values():
             self.emit(_book.snapshot(st, st.last_trade_time or self.now))
 
-    def mark_book_changed(self, st: StockState) -> None:
+    def mark_book_changed(self, st: SimStock) -> None:
         """The stock's book goes out (one BookUpdate) at the next :meth:`flush_books`."""
         self._dirty[st.stock.code] = st
 
@@ -305,13 +305,13 @@ class Market:
             self._dirty[code] = st
         self.flush_books()
 
-    def _check_vi(self, st: StockState, t: datetime, price: int) -> None:
+    def _check_vi(self, st: SimStock, t: datetime, price: int) -> None:
         triggered = self._vi.check(st, t, price)
         if triggered is not None:
             self.emit(triggered)
 
     # --- trade generation ---------------------------------------------------------------
-    def _market_trade(self, st: StockState, t: datetime) -> None:
+    def _market_trade(self, st: SimStock, t: datetime) -> None:
         rng = st.rng
         # book noise first, so the trade's best ask/bid (0B FID 27/28) is the book after it
         _book.jitter(st)
@@ -387,7 +387,7 @@ class Market:
             made += 1
         return made
 
-    def _bulk_trades(self, st: StockState, k: int, t0: int, span: int) -> int:
+    def _bulk_trades(self, st: SimStock, k: int, t0: int, span: int) -> int:
         """Up to ``k`` trades of ``st`` in one batch (:func:`._flood.bulk_trades`), recorded
         in the ground truth and emitted; returns how many were made."""
         batch, vi_hit = _flood.bulk_trades(st, k, t0, span, self._vi.bounds(st))
@@ -401,7 +401,7 @@ class Market:
         return len(batch)
 
     # --- recording ----------------------------------------------------------------------
-    def record_trade(self, st: StockState, t: datetime, price: int, signed_qty: int) -> Trade:
+    def record_trade(self, st: SimStock, t: datetime, price: int, signed_qty: int) -> MarketTrade:
         """The one place a trade of the per-trade path is recorded: the stock's day, its
         trade history and minute bar, the ground truth, the listeners, then VI."""
         qty = abs(signed_qty)
@@ -415,7 +415,7 @@ class Market:
         st.seq += 1
         t = max(t, st.last_trade_time) if st.last_trade_time else t
         st.last_trade_time = t
-        trade: Trade = _new_trade(
+        trade: MarketTrade = _new_trade(
             st.stock.code,
             t,
             price,

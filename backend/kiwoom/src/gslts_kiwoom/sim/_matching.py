@@ -16,15 +16,15 @@ from typing import Protocol
 
 from gslts_kiwoom.models import Side
 from gslts_kiwoom.sim import _book
-from gslts_kiwoom.sim._events import Trade
+from gslts_kiwoom.sim._events import MarketTrade
 from gslts_kiwoom.sim._orders import Order
-from gslts_kiwoom.sim._stock import StockState
+from gslts_kiwoom.sim._stock import SimStock
 
 
 class TradeRecorder(Protocol):
     """Where fills go: the market records each as a trade and reports it for the account."""
 
-    def record_trade(self, st: StockState, t: datetime, price: int, signed_qty: int) -> Trade:
+    def record_trade(self, st: SimStock, t: datetime, price: int, signed_qty: int) -> MarketTrade:
         """Record (and emit) one trade of ``st``; ``signed_qty`` + buy-initiated."""
         ...
 
@@ -37,7 +37,7 @@ def _signed(side: Side, qty: int) -> int:
     return qty if side == Side.BUY else -qty
 
 
-def execute(rec: TradeRecorder, st: StockState, order: Order, limit: int, t: datetime) -> int:
+def execute(rec: TradeRecorder, st: SimStock, order: Order, limit: int, t: datetime) -> int:
     """Fill ``order`` (an aggressor) against the book up to ``limit``; returns shares."""
     filled = 0
     while order.open_qty > 0:
@@ -51,7 +51,7 @@ def execute(rec: TradeRecorder, st: StockState, order: Order, limit: int, t: dat
     return filled
 
 
-def rest(st: StockState, order: Order) -> None:
+def rest(st: SimStock, order: Order) -> None:
     """Let a limit ``order`` wait in the stock's user book (price, then time priority)."""
     if order.side == Side.BUY:
         st.user_bids.append(order)
@@ -61,16 +61,14 @@ def rest(st: StockState, order: Order) -> None:
         st.user_asks.sort(key=lambda o: (o.limit_price, o.seq))
 
 
-def unrest(st: StockState, order: Order) -> None:
+def unrest(st: SimStock, order: Order) -> None:
     """Take ``order`` out of the stock's user book (filled, cancelled or modified)."""
     for book in (st.user_bids, st.user_asks):
         if order in book:
             book.remove(order)
 
 
-def passive_fills(
-    rec: TradeRecorder, st: StockState, aggressor: Side, qty: int, t: datetime
-) -> int:
+def passive_fills(rec: TradeRecorder, st: SimStock, aggressor: Side, qty: int, t: datetime) -> int:
     """A market aggressor of ``qty`` first trades with user orders at or better than the
     touch; returns the quantity left for the book."""
     buy = aggressor == Side.BUY
@@ -90,7 +88,7 @@ def passive_fills(
     return qty
 
 
-def match_crossing(rec: TradeRecorder, st: StockState, t: datetime) -> None:
+def match_crossing(rec: TradeRecorder, st: SimStock, t: datetime) -> None:
     """Resting user orders that the moving book now crosses trade as aggressors."""
     for book, side in ((st.user_bids, Side.BUY), (st.user_asks, Side.SELL)):
         for order in list(book):

@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 
 from gslts_kiwoom import krx
 from gslts_kiwoom.sim._events import PhaseChange, ViUpdate
-from gslts_kiwoom.sim._stock import StockState
+from gslts_kiwoom.sim._stock import SimStock
 
 #: KRX phase → 장운영구분 (FID 215) sent in 0s when the phase starts (PROTOCOL §5.7;
 #: codes outside the documented list follow legacy OpenAPI+: a 시간외 종가, b 단일가).
@@ -77,9 +77,9 @@ class ViMonitor:
         self.threshold = threshold
         self.duration_s = duration_s
         #: stocks whose interruption is running
-        self.active: dict[str, StockState] = {}
+        self.active: dict[str, SimStock] = {}
 
-    def bounds(self, st: StockState) -> tuple[float, float]:
+    def bounds(self, st: SimStock) -> tuple[float, float]:
         """``(hi, lo)``: a price at or beyond either triggers a VI (the flood path's test)."""
         ref = st.vi_ref or st.base_price
         th = self.threshold
@@ -87,7 +87,7 @@ class ViMonitor:
             return ref + ref * th, ref - ref * th
         return math.inf, -1.0
 
-    def check(self, st: StockState, t: datetime, price: int) -> ViUpdate | None:
+    def check(self, st: SimStock, t: datetime, price: int) -> ViUpdate | None:
         """Trigger a VI when ``price`` (traded at ``t``) breaches the threshold."""
         ref = st.vi_ref or st.base_price
         threshold = self.threshold
@@ -112,13 +112,13 @@ class ViMonitor:
                 out.append(vi_update(st, at, st.vi_ref, st.vi_ref, active=False))
         return out
 
-    def reset(self, st: StockState) -> None:
+    def reset(self, st: SimStock) -> None:
         """A new day: no reference, no interruption, count 0."""
         st.vi_ref, st.vi_until, st.vi_count = 0, None, 0
         self.active.pop(st.stock.code, None)
 
 
-def vi_update(st: StockState, t: datetime, price: int, ref: int, *, active: bool) -> ViUpdate:
+def vi_update(st: SimStock, t: datetime, price: int, ref: int, *, active: bool) -> ViUpdate:
     """The 1h event of a VI of ``st`` triggered (``active``) or released at ``t``."""
     return ViUpdate(
         code=st.stock.code,

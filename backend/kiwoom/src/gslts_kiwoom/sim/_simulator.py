@@ -14,7 +14,7 @@ from typing import Any
 from gslts_kiwoom import krx
 from gslts_kiwoom.sim._accounts import Broker
 from gslts_kiwoom.sim._config import SimConfig
-from gslts_kiwoom.sim._events import Listener, Trade
+from gslts_kiwoom.sim._events import Listener, MarketTrade
 from gslts_kiwoom.sim._feed import WireFeed
 from gslts_kiwoom.sim._market import Market
 from gslts_kiwoom.sim._replay import Replayer
@@ -175,7 +175,7 @@ class Simulator:
 
     # --- events -----------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
-        """Receive every Trade, BookUpdate, OrderUpdate and HoldingUpdate (synchronously)."""
+        """Receive every MarketTrade, BookUpdate, OrderUpdate and HoldingUpdate (synchronously)."""
         with self.lock:
             self.market.add_listener(listener)
 
@@ -183,7 +183,7 @@ class Simulator:
         with self.lock:
             self.market.remove_listener(listener)
 
-    def trades(self, code: str) -> list[Trade]:
+    def trades(self, code: str) -> list[MarketTrade]:
         """Ground truth: the kept trades of ``code`` today, oldest first."""
         with self.lock:
             return list(self.market.state(code).trades)

@@ -18,7 +18,7 @@ from itertools import islice
 
 from gslts_kiwoom import krx
 from gslts_kiwoom.models import Bar
-from gslts_kiwoom.sim._events import Trade, TradeBatch, trade_from_row
+from gslts_kiwoom.sim._events import MarketTrade, TradeBatch, trade_from_row
 from gslts_kiwoom.sim._orders import Order
 from gslts_kiwoom.sim._universe import Stock
 
@@ -34,10 +34,10 @@ class Level:
 class TradeHistory:
     """The last ``maxlen`` trades of a stock (ka10079, ``Simulator.trades``).
 
-    Holds :class:`Trade` objects from the per-trade path and whole :class:`TradeBatch`
+    Holds :class:`MarketTrade` objects from the per-trade path and whole :class:`TradeBatch`
     objects from the flood path (O(1) per batch; old batches fall off as a whole once
     ``maxlen`` newer trades exist). Iteration yields the last ``maxlen`` trades as
-    :class:`Trade`, oldest first, either way.
+    :class:`MarketTrade`, oldest first, either way.
     """
 
     __slots__ = ("_code", "_items", "_maxlen", "_n")
@@ -45,13 +45,13 @@ class TradeHistory:
     def __init__(self, code: str, maxlen: int) -> None:
         self._code = code
         self._maxlen = maxlen
-        self._items: deque[Trade | TradeBatch] = deque()
+        self._items: deque[MarketTrade | TradeBatch] = deque()
         self._n = 0
 
     def __len__(self) -> int:
         return min(self._n, self._maxlen)
 
-    def __iter__(self) -> Iterator[Trade]:
+    def __iter__(self) -> Iterator[MarketTrade]:
         code = self._code
         skip = self._n - self._maxlen
         for item in list(self._items):
@@ -69,19 +69,19 @@ class TradeHistory:
             for row in rows:
                 yield trade_from_row(code, row)
 
-    def _add(self, item: Trade | TradeBatch, n: int) -> None:
+    def _add(self, item: MarketTrade | TradeBatch, n: int) -> None:
         items = self._items
         items.append(item)
         self._n += n
         while items:
             first = items[0]
-            size = 1 if type(first) is Trade else len(first)  # type: ignore[arg-type]
+            size = 1 if type(first) is MarketTrade else len(first)  # type: ignore[arg-type]
             if self._n - size < self._maxlen:
                 break
             items.popleft()
             self._n -= size
 
-    def append(self, trade: Trade) -> None:
+    def append(self, trade: MarketTrade) -> None:
         self._add(trade, 1)
 
     def extend_batch(self, batch: TradeBatch) -> None:
@@ -89,7 +89,7 @@ class TradeHistory:
 
 
 @dataclass(slots=True)
-class StockState:
+class SimStock:
     """Mutable state of one stock for the current day (internal to the simulator)."""
 
     stock: Stock
