@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gslts_kiwoom.sim import _fmt, create_app
-from gslts_kiwoom.sim._feed import pct, sgn
+from gslts_kiwoom.sim._fmt import pct, sgn
 
 from .conftest import START, advance, make_sim
 

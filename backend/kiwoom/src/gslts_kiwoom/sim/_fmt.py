@@ -1,5 +1,7 @@
-"""Kiwoom wire formatting for the simulator (PROTOCOL §3.4). The simulator does not import
-the client's wire layer: it is the other side of the same protocol and formats itself."""
+"""Kiwoom wire formatting for the simulator (PROTOCOL §3.4), REST and WebSocket. The
+simulator does not import the client's wire layer: it is the other side of the same
+protocol and formats itself. The WebSocket helpers (:func:`sgn`, :func:`pct`,
+:func:`hhmmss`) are on the 0B hot path: integer arithmetic, no ``Decimal``."""
 
 from __future__ import annotations
 
@@ -57,7 +59,7 @@ def pad(value: int, width: int) -> str:
 
 
 def hhmmss(dt: datetime) -> str:
-    return dt.strftime("%H%M%S")
+    return f"{dt.hour:02d}{dt.minute:02d}{dt.second:02d}"
 
 
 def ymd(dt: datetime) -> str:
@@ -66,3 +68,38 @@ def ymd(dt: datetime) -> str:
 
 def ymdhms(dt: datetime) -> str:
     return dt.strftime("%Y%m%d%H%M%S")
+
+
+def sgn(price: int, base: int) -> str:
+    """A price signed versus the previous close as the WebSocket sends it: ``+68100``,
+    ``-67000``, unchanged without a sign (``67500``; REST's :func:`signed` adds a space)."""
+    if price > base:
+        return f"+{price}"
+    if price < base:
+        return f"-{price}"
+    return str(price)
+
+
+def pct(value: int, base: int) -> str:
+    """Signed percent change with 2 decimals, rounded half-up, in integer arithmetic (the
+    same text as :func:`rate`)."""
+    if not base:
+        return "0.00"
+    d = value - base
+    x = (abs(d) * 20000 + base) // (2 * base)
+    if x == 0:
+        return "0.00"
+    return f"{'+' if d > 0 else '-'}{x // 100}.{x % 100:02d}"
+
+
+def dec_x100(x100: int, signed_vs: int | None = None) -> str:
+    """An index value held in hundredths as a decimal: signed by its own sign, or (with
+    ``signed_vs``) by the direction versus that value, unchanged without a sign."""
+    s = f"{abs(x100) // 100}.{abs(x100) % 100:02d}"
+    if signed_vs is None:
+        return ("-" if x100 < 0 else ("+" if x100 > 0 else "")) + s
+    if x100 > signed_vs:
+        return "+" + s
+    if x100 < signed_vs:
+        return "-" + s
+    return s

@@ -1,0 +1,156 @@
+"""0B 주식체결 entries as pre-serialised JSON text (:data:`~gslts_kiwoom.sim._ws.RawItem`):
+the hot path of the feed.
+
+A trade of the per-trade path is formatted whole (:meth:`TradeText.text`); a
+:class:`~gslts_kiwoom.sim._events.TradeBatch` of the flood path formats only its changing
+fields, the signed prices, change, rate and sign code coming from per-stock caches keyed by
+price (a stock trades on few distinct prices). FID 14 is ``MarketTrade.cum_value``
+(백만원, truncated); 228 체결강도 is kept per stock from the signed volumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gslts_kiwoom import krx
+from gslts_kiwoom.sim import _fmt as f
+from gslts_kiwoom.sim._events import MarketTrade, TradeBatch
+from gslts_kiwoom.sim._ws import RawItem
+
+
+class _PriceCache:
+    """Per-stock 0B fragments by price (valid for one base price and one day's limits)."""
+
+    __slots__ = ("base", "head", "lower", "prefix", "signed", "tail", "upper")
+
+    def __init__(self, code: str, base: int, lower: int, upper: int) -> None:
+        self.base, self.lower, self.upper = base, lower, upper
+        self.prefix = '{"type":"0B","name":"주식체결","item":"' + code + '","values":{"20":"'
+        #: price → signed text (27/28/16/17/18); 0 (an empty book side) → "0"
+        self.signed: dict[int, str] = {0: "0"}
+        #: price → '","10":…,"11":…,"12":…,"27":"' (the fields fixed by the price)
+        self.head: dict[int, str] = {}
+        #: price → FID 25 (sign code)
+        self.tail: dict[int, str] = {}
+
+    def sgn(self, price: int) -> str:
+        s = self.signed.get(price)
+        if s is None:
+            s = self.signed[price] = f.sgn(price, self.base) if price else "0"
+        return s
+
+    def fill(self, p: int) -> str:
+        base = self.base
+        diff = p - base
+        head = (
+            f'","10":"{f.sgn(p, base)}","11":"{"+" if diff > 0 else ""}{diff}",'
+            f'"12":"{f.pct(p, base)}","27":"'
+        )
+        self.head[p] = head
+        self.tail[p] = f.sign_code(p, base, self.lower, self.upper)
+        return head
+
+
+class TradeText:
+    """Formats 0B entries; ``limits(code)`` gives a stock's ``(lower, upper)`` limits (for
+    the sign code, FID 25)."""
+
+    def __init__(self, limits: Callable[[str], tuple[int, int]]) -> None:
+        self._limits = limits
+        #: code → [buy-initiated shares, sell-initiated shares] today (FID 228)
+        self._strength: dict[str, list[int]] = {}
+        self._prefix: dict[str, str] = {}
+        self._price_cache: dict[str, _PriceCache] = {}
+
+    def text(self, t: MarketTrade) -> str:
+        """The 0B 주식체결 entry of ``t`` as JSON text (PROTOCOL §5.7 FIDs)."""
+        code = t.code
+        base = t.base_price
+        lower, upper = self._limits(code)
+        sb = self._strength.get(code)
+        if sb is None:
+            sb = self._strength[code] = [0, 0]
+        v = t.volume
+        if v > 0:
+            sb[0] += v
+        else:
+            sb[1] -= v
+        strength = f"{sb[0] * 100 / sb[1]:.2f}" if sb[1] else "0.00"
+        prefix = self._prefix.get(code)
+        if prefix is None:
+            prefix = self._prefix[code] = (
+                '{"type":"0B","name":"주식체결","item":"' + code + '","values":{"20":"'
+            )
+        p = t.price
+        diff = p - base
+        return (
+            f'{prefix}{f.hhmmss(t.time)}","10":"{f.sgn(p, base)}",'
+            f'"11":"{"+" if diff > 0 else ""}{diff}","12":"{f.pct(p, base)}",'
+            f'"27":"{f.sgn(t.best_ask, base) if t.best_ask else "0"}",'
+            f'"28":"{f.sgn(t.best_bid, base) if t.best_bid else "0"}",'
+            f'"15":"{"+" if v > 0 else ""}{v}","13":"{t.cum_volume}",'
+            f'"14":"{t.cum_value}","16":"{f.sgn(t.open, base)}",'
+            f'"17":"{f.sgn(t.high, base)}","18":"{f.sgn(t.low, base)}",'
+            f'"25":"{f.sign_code(p, base, lower, upper)}","228":"{strength}",'
+            f'"290":"2","9081":"1"}}}}'
+        )
+
+    def extend(self, b: TradeBatch, append: Callable[[RawItem], None]) -> None:
+        """``append`` the 0B entry of every trade of ``b``, in order."""
+        code = b.code
+        base = b.base_price
+        cache = self._price_cache.get(code)
+        if cache is None or cache.base != base:
+            lower, upper = self._limits(code)
+            cache = self._price_cache[code] = _PriceCache(code, base, lower, upper)
+        signed = cache.signed
+        head = cache.head
+        tail = cache.tail
+        sb = self._strength.get(code)
+        if sb is None:
+            sb = self._strength[code] = [0, 0]
+        buys, sells = sb
+        prefix = cache.prefix
+        o_s = cache.sgn(b.open)
+        last_sec = -1
+        hms = ""
+        for t, p, v, cv, cval, h, lo, a, bid in zip(
+            b.time_us,
+            b.price,
+            b.volume,
+            b.cum_volume,
+            b.cum_value_krw,
+            b.high,
+            b.low,
+            b.best_ask,
+            b.best_bid,
+            strict=True,
+        ):
+            sec = t // 1_000_000
+            if sec != last_sec:
+                last_sec = sec
+                sod = (sec + krx.KST_OFFSET_S) % 86_400
+                hms = f"{sod // 3600:02d}{sod // 60 % 60:02d}{sod % 60:02d}"
+            if v > 0:
+                buys += v
+                vs = f"+{v}"
+            else:
+                sells -= v
+                vs = str(v)
+            hp = head.get(p)
+            if hp is None:
+                hp = cache.fill(p)
+            append(
+                (
+                    "0B",
+                    code,
+                    f'{prefix}{hms}{hp}{signed.get(a) or cache.sgn(a)}","28":"'
+                    f'{signed.get(bid) or cache.sgn(bid)}","15":"{vs}","13":"{cv}",'
+                    f'"14":"{cval // 1_000_000}","16":"{o_s}","17":"'
+                    f'{signed.get(h) or cache.sgn(h)}","18":"{signed.get(lo) or cache.sgn(lo)}'
+                    f'","25":"{tail[p]}","228":"'
+                    f"{f'{buys * 100 / sells:.2f}' if sells else '0.00'}"
+                    '","290":"2","9081":"1"}}',
+                )
+            )
+        sb[0], sb[1] = buys, sells
