@@ -9,13 +9,14 @@ PY_PROJECTS := pyproject.toml uv.lock backend/kiwoom/pyproject.toml backend/pypr
 	backend/common/pyproject.toml backend/cli/pyproject.toml database/pyproject.toml \
 	sub-server/pyproject.toml
 
-.PHONY: setup run test test-unit lint format bench sim clean help
+.PHONY: setup run test test-unit lint format bench soak sim clean help
 
 help:
 	@echo "make run    set up and start the whole system on the simulator"
 	@echo "make test   set up and run every test"
 	@echo "make lint   ruff + mypy (strict)"
 	@echo "make bench  benchmarks (writes tests/bench/results/latest.json)"
+	@echo "make soak   the hub through a whole simulated KRX day with faults (root, ~30 min)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,11 @@ format: setup
 
 bench: setup
 	$(BIN)/python -m tests.bench
+
+# The full day: >= 10M trades, every fault on a schedule (tests/bench/soak.py; root for the
+# journal's tmpfs). Knobs: SOAK_* variables or `python -m tests.bench.soak --help`.
+soak: setup
+	$(BIN)/python -m tests.bench.soak
 
 sim: setup
 	$(BIN)/gslts sim

@@ -25,8 +25,15 @@ RESULTS = HERE / "results" / "latest.json"
 Bench = tuple[str, Callable[[], Mapping[str, float]]]
 
 
+#: benchmarks that are not ``bench_*.py``, run after those: the short soak (a whole KRX
+#: day at a high time warp with every fault once, a few minutes; ``make soak`` runs the
+#: full day), see ``tests/bench/soak.py``
+EXTRA = ("soak",)
+
+
 def discover(wanted: str) -> list[Bench]:
     names = sorted(p.stem for p in HERE.glob("bench_*.py") if wanted in p.stem)
+    names += [n for n in EXTRA if wanted in n]
     return [(n, importlib.import_module(f"tests.bench.{n}").run) for n in names]
 
 
