@@ -134,6 +134,8 @@ def test_429_backs_off_exponentially_then_succeeds(server: FakeKiwoom, clock: Cl
     assert client.get_quote("005930").price == 78800
     assert clock.sleeps == [0.5, 1.0, 2.0]
     assert len(server.calls("ka10001")) == 4
+    # counted, so a status page can say the server is rate-limiting us
+    assert (client.stats.calls, client.stats.rate_limited, client.stats.errors) == (1, 3, 0)
 
 
 def test_rate_limit_retries_exhausted(server: FakeKiwoom, clock: Clock) -> None:
@@ -145,6 +147,8 @@ def test_rate_limit_retries_exhausted(server: FakeKiwoom, clock: Clock) -> None:
     assert exc.value.detail_code == "1700"
     assert len(server.calls("ka10001")) == 3
     assert clock.sleeps == [0.5, 1.0]
+    assert (client.stats.rate_limited, client.stats.errors) == (3, 1)
+    assert client.stats.last_error == "ka10001: RateLimitError"
 
 
 def test_1634_batch_limit_is_never_retried(server: FakeKiwoom, clock: Clock) -> None:

@@ -103,6 +103,19 @@ def _ms(start: float) -> int:
     return int((time.monotonic() - start) * 1000)
 
 
+@dataclass
+class ClientStats:
+    """What a client has been through (read by status pages; written under no lock: plain
+    counters, read racily)."""
+
+    calls: int = 0
+    #: answers of 429 / [1700]-style rate limiting (each retried with backoff)
+    rate_limited: int = 0
+    #: calls that ended in an error (after any retries)
+    errors: int = 0
+    last_error: str | None = None
+
+
 class KiwoomClient:
     """Synchronous client of the Kiwoom REST API (also speaks to the simulator).
 
@@ -157,6 +170,8 @@ class KiwoomClient:
         )
         self._sleep = sleep
         self._now = now or (lambda: datetime.now(KST))
+        #: counters of calls, rate limiting and errors (for status pages)
+        self.stats = ClientStats()
         self._transport_retries = transport_retries
         self._backoff_base = backoff_base_s
         self._backoff_max = backoff_max_s
@@ -328,6 +343,7 @@ class KiwoomClient:
         net_retries = 0
         rc: object = None
         http_status = 0
+        self.stats.calls += 1
         try:
             while True:
                 self._limiter.acquire(spec.api_id)
@@ -369,6 +385,8 @@ class KiwoomClient:
                             f"{spec.api_id}: HTTP {http_status} without a JSON object body"
                         )
                 error = error_from_response(spec.api_id, http_status, data)
+                if isinstance(error, RateLimitError):
+                    self.stats.rate_limited += 1
                 if (
                     isinstance(error, RateLimitError)
                     and rate_retries < self.config.rate_limit_retries
@@ -380,6 +398,8 @@ class KiwoomClient:
                     self._tokens.invalidate(token)
                     reauthed = True
                     continue
+                self.stats.errors += 1
+                self.stats.last_error = f"{spec.api_id}: {type(error).__name__}"
                 raise error
         finally:
             if logger.isEnabledFor(logging.DEBUG):
