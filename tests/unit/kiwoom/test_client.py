@@ -135,7 +135,8 @@ def test_429_backs_off_exponentially_then_succeeds(server: FakeKiwoom, clock: Cl
     assert clock.sleeps == [0.5, 1.0, 2.0]
     assert len(server.calls("ka10001")) == 4
     # counted, so a status page can say the server is rate-limiting us
-    assert (client.stats.calls, client.stats.rate_limited, client.stats.errors) == (1, 3, 0)
+    # (two calls: the token, au10001, and the quote)
+    assert (client.stats.calls, client.stats.rate_limited, client.stats.errors) == (2, 3, 0)
 
 
 def test_rate_limit_retries_exhausted(server: FakeKiwoom, clock: Clock) -> None:
