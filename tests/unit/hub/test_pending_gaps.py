@@ -1,0 +1,43 @@
+"""Open gaps survive a restart (a kill -9 between a gap and its backfill lost it before)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from gslts_hub.backfill import StoredAnchor
+from gslts_hub.pending_gaps import FILENAME, PendingGaps
+from gslts_kiwoom.krx import KST
+
+T = datetime(2026, 3, 3, 10, 10, 24, tzinfo=KST)
+
+
+def _a(cum: int, t: datetime = T) -> StoredAnchor:
+    return StoredAnchor(t, 70_000, 3, cum, cum * 70_000 // 10**6)
+
+
+def test_an_open_gap_is_back_after_a_restart_and_the_oldest_wins(tmp_path: Path) -> None:
+    g = PendingGaps(tmp_path)
+    g.open("005930", _a(1000))
+    g.open("005930", _a(1500))  # a later gap while the first is open: the first covers it
+    g.open("000660", _a(20))
+    again = PendingGaps(tmp_path)  # what a restarted hub reads
+    assert again.for_day(T.date()) == {"005930": _a(1000), "000660": _a(20)}
+
+
+def test_closing_the_walk_from_the_oldest_anchor_closes_the_gap(tmp_path: Path) -> None:
+    g = PendingGaps(tmp_path)
+    g.open("005930", _a(1000))
+    g.close("005930", _a(1500))  # a walk from a later anchor does not cover the older gap
+    assert "005930" in PendingGaps(tmp_path).for_day(T.date())
+    g.close("005930", _a(1000))
+    assert PendingGaps(tmp_path).for_day(T.date()) == {}
+
+
+def test_gaps_of_an_earlier_day_are_dropped_and_a_bad_file_is_ignored(tmp_path: Path) -> None:
+    g = PendingGaps(tmp_path)
+    g.open("005930", _a(1000, T.replace(day=2)))
+    assert g.for_day(T.date()) == {}
+    assert PendingGaps(tmp_path).for_day(T.date()) == {}
+    (tmp_path / FILENAME).write_text("{not json")
+    assert len(PendingGaps(tmp_path)) == 0
