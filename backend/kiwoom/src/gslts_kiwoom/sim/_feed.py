@@ -35,7 +35,7 @@ from gslts_kiwoom.sim._events import (
 )
 from gslts_kiwoom.sim._feed_index import IndexFeed
 from gslts_kiwoom.sim._feed_trades import TradeText
-from gslts_kiwoom.sim._ws import RawItem, RealListener
+from gslts_kiwoom.sim._ws_session import RawItem, RealListener
 
 if TYPE_CHECKING:
     from gslts_kiwoom.sim._market import Market

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from gslts_kiwoom import krx
 from gslts_kiwoom.sim import _fmt as f
 from gslts_kiwoom.sim._events import MarketTrade, TradeBatch
-from gslts_kiwoom.sim._ws import RawItem
+from gslts_kiwoom.sim._ws_session import RawItem
 
 
 class _PriceCache:

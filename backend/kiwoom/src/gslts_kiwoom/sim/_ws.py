@@ -47,13 +47,36 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections import Counter, deque
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeGuard, TypeVar
+from collections import Counter
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
 
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from gslts_kiwoom.sim._ws_session import (
+    ACCOUNT_TYPES,
+    DEFAULT_GARBAGE,
+    MSG_R10001,
+    MSG_R10002,
+    MSG_R10004,
+    MSG_TOKEN,
+    MSG_TOO_MANY,
+    PING_FRAME,
+    RawItem,
+    RealFeed,
+    RealListener,
+    Session,
+    SimWsConfig,
+    TokenValidator,
+    WsIdentity,
+    dumps,
+    loads,
+    on_loop,
+    str_list,
+    system_frame,
+    wants,
+)
 
 __all__ = [
     "DEFAULT_GARBAGE",
@@ -69,118 +92,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-
-PING_FRAME = '{"trnm":"PING"}'
-MSG_R10001 = "동일한 App key로 접속이 되었습니다. 기존 세션은 종료가 됩니다"
-MSG_R10002 = "사용자 프로그램으로부터 Heartbeat(연결유지) 메시지가 오지않아서 접속을 종료합니다"
-MSG_R10004 = "접속허용요청이 들어오지 않았습니다"
-MSG_TOKEN = "토큰 인증에 실패했습니다 [CODE=8005, MESSAGE=Token이 유효하지 않습니다]"  # noqa: S105
-MSG_TOO_MANY = "등록 종목수 초과"
-_ACCOUNT_TYPES = frozenset({"00", "04"})
-#: Types whose registration with item ``""`` means "every item" (0s has no item at all).
-_ANY_ITEM_TYPES = frozenset({"0s", "1h"})
-
-#: Frames :meth:`SimWsHub.send_garbage` sends by default: one of each kind of breakage.
-DEFAULT_GARBAGE: tuple[str, ...] = (
-    "this is not json",
-    "[1, 2, 3]",
-    '{"trnm":"REAL","data":"oops"}',
-    '{"trnm":"REAL","data":[{"type":"0B","item":"005930"}]}',
-    '{"trnm":"REAL","data":[{"type":"0B","name":"주식체결","item":"005930",'
-    '"values":{"20":"25x","10":"abc"}}]}',
-    '{"trnm":"WHAT"}',
-)
-
-
-@dataclass(frozen=True)
-class WsIdentity:
-    """Who a valid token belongs to."""
-
-    app_key: str
-    account: str
-
-
-class TokenValidator(Protocol):
-    """What the endpoint needs from the REST token registry."""
-
-    def validate_token(self, token: str) -> WsIdentity | None:
-        """The identity for a live token, or ``None`` when unknown/expired/revoked."""
-        ...
-
-
-#: A pre-serialised REAL ``data`` entry: ``(type, item, json_text_of_the_entry)``. The
-#: fast path for floods (no per-entry ``orjson.dumps``); account types (00/04) must be
-#: published as mappings so that their account (FID 9201) can be routed.
-RawItem = tuple[str, str, str]
-
-
-RealListener = Callable[[Sequence[Mapping[str, Any] | RawItem]], None]
-
-
-class RealFeed(Protocol):
-    """A source of REAL ``data`` entries (the market model)."""
-
-    def add_listener(self, listener: RealListener) -> Callable[[], None]:
-        """Call ``listener(entries)`` for new entries; returns a function that detaches."""
-        ...
-
-
-@dataclass(frozen=True)
-class SimWsConfig:
-    """Knobs of the simulated WebSocket server (all intervals in seconds)."""
-
-    ping_interval_s: float = 10.0
-    #: Unanswered PINGs in a row before SYSTEM R10002 + close (one source says about 5).
-    max_missed_pings: int = 5
-    login_timeout_s: float = 10.0
-    #: Distinct non-empty items one session may register ("등록 종목수 초과" beyond it).
-    max_items_per_session: int = 100
-    single_session_per_app_key: bool = True
-    max_items_per_frame: int = 20
-    #: Outbound entries buffered per session; beyond it REAL entries are dropped (counted).
-    max_pending_per_session: int = 100_000
-    sor_yn: str = "N"
-
-
-@dataclass
-class _Session:
-    sid: int
-    ws: WebSocket
-    identity: WsIdentity
-    #: outbound frames ``(real_items, text)``: REAL frames built when routed (``real_items``
-    #: entries each), control frames with 0
-    out: deque[tuple[int, str]] = field(default_factory=deque)
-    #: REAL entries queued in ``out`` (the slow-consumer cap counts these)
-    pending: int = 0
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    groups: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
-    #: caches of ``groups`` for routing (rebuilt on REG/REMOVE)
-    pair_set: frozenset[tuple[str, str]] = frozenset()
-    account_types: frozenset[str] = frozenset()
-    version: int = 0
-    awaiting_pong: bool = False
-    missed: int = 0
-    stalled: bool = False
-    closed: bool = False
-    unstall: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def pairs(self) -> set[tuple[str, str]]:
-        return set().union(*self.groups.values()) if self.groups else set()
-
-    def rebuild(self) -> None:
-        self.version += 1
-        self.pair_set = frozenset(self.pairs())
-        self.account_types = frozenset(t for (t, _i) in self.pair_set if t in _ACCOUNT_TYPES)
-
-    def put(self, text: str) -> None:
-        """Queue a control frame (LOGIN/REG replies, PING, SYSTEM, garbage)."""
-        self.out.append((0, text))
-        self.wake.set()
-
-    def wants(self, typ: str, item: str) -> bool:
-        if typ in _ACCOUNT_TYPES:
-            return any(t == typ for g in self.groups.values() for (t, _i) in g)
-        return any((typ, item) in g for g in self.groups.values())
 
 
 class SimWsHub:
@@ -201,7 +112,7 @@ class SimWsHub:
     ) -> None:
         self._tokens = tokens
         self.config = config or SimWsConfig()
-        self._sessions: dict[int, _Session] = {}
+        self._sessions: dict[int, Session] = {}
         self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reject_logins = 0
@@ -227,7 +138,7 @@ class SimWsHub:
         loop = self._loop
         if loop is None or not entries:
             return
-        if _on_loop(loop):
+        if on_loop(loop):
             self._route(entries)
         else:
             loop.call_soon_threadsafe(self._route, list(entries))
@@ -292,7 +203,7 @@ class SimWsHub:
         if loop is None:
             coro.close()
             raise RuntimeError("no session has connected yet (event loop unknown)")
-        if _on_loop(loop):
+        if on_loop(loop):
             raise RuntimeError("call the fault hooks from another thread, or await them")
         return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=10)
 
@@ -328,7 +239,7 @@ class SimWsHub:
         identity = await self._await_login(websocket)
         if identity is None:
             return
-        session = _Session(next(self._ids), websocket, identity)
+        session = Session(next(self._ids), websocket, identity)
         if self.config.single_session_per_app_key:
             for old in [
                 s for s in self._sessions.values() if s.identity.app_key == identity.app_key
@@ -366,12 +277,12 @@ class SimWsHub:
         except TimeoutError:
             self.stats["login_timeout"] += 1
             with contextlib.suppress(Exception):
-                await websocket.send_text(_system_frame("R10004", MSG_R10004))
+                await websocket.send_text(system_frame("R10004", MSG_R10004))
                 await websocket.close()
             return None
         except (WebSocketDisconnect, RuntimeError, KeyError):
             return None
-        msg = _loads(text)
+        msg = loads(text)
         identity = None
         if msg is not None and msg.get("trnm") == "LOGIN":
             token = msg.get("token")
@@ -382,7 +293,7 @@ class SimWsHub:
         elif msg is None or msg.get("trnm") != "LOGIN":
             self.stats["login_missing"] += 1
             with contextlib.suppress(Exception):
-                await websocket.send_text(_system_frame("R10004", MSG_R10004))
+                await websocket.send_text(system_frame("R10004", MSG_R10004))
                 await websocket.close()
             return None
         if identity is None:
@@ -396,7 +307,7 @@ class SimWsHub:
                 await websocket.close()
         return identity
 
-    async def _reader(self, s: _Session) -> None:
+    async def _reader(self, s: Session) -> None:
         while not s.closed:
             try:
                 message = await s.ws.receive()
@@ -412,7 +323,7 @@ class SimWsHub:
                 s.awaiting_pong = False
                 s.missed = 0
                 continue
-            msg = _loads(text)
+            msg = loads(text)
             if msg is None:
                 self.stats["client_garbage"] += 1
                 continue
@@ -442,7 +353,7 @@ class SimWsHub:
             else:
                 self.stats[f"client_trnm:{str(trnm)[:16]}"] += 1
 
-    def _register(self, s: _Session, trnm: str, msg: Mapping[str, Any]) -> tuple[int, str]:
+    def _register(self, s: Session, trnm: str, msg: Mapping[str, Any]) -> tuple[int, str]:
         grp = msg.get("grp_no", "1")
         data = msg.get("data")
         if not isinstance(grp, str) or not 0 < len(grp) <= 4 or not isinstance(data, list):
@@ -452,7 +363,7 @@ class SimWsHub:
             items = entry.get("item") if isinstance(entry, dict) else None
             types = entry.get("type") if isinstance(entry, dict) else None
             # item/type are arrays of strings on the live server (PROTOCOL §5.4).
-            if not (_str_list(items) and _str_list(types)):
+            if not (str_list(items) and str_list(types)):
                 return 1, "요청 형식 오류 (item/type must be arrays of strings)"
             pairs.update((t, i) for t in types for i in items)
         if trnm == "REMOVE":
@@ -478,7 +389,7 @@ class SimWsHub:
         self.stats["reg"] += 1
         return 0, ""
 
-    async def _pinger(self, s: _Session) -> None:
+    async def _pinger(self, s: Session) -> None:
         cfg = self.config
         while not s.closed:
             await asyncio.sleep(cfg.ping_interval_s)
@@ -495,7 +406,7 @@ class SimWsHub:
             self.stats["ping"] += 1
             s.put(PING_FRAME)
 
-    async def _writer(self, s: _Session) -> None:
+    async def _writer(self, s: Session) -> None:
         out = s.out
         stats = self.stats
         while not s.closed:
@@ -533,7 +444,7 @@ class SimWsHub:
                 typ, item, text = entry
                 if typ != last_typ or item != last_item:
                     last_typ, last_item = typ, item
-                    targets = [texts[s.sid] for s in sessions if _wants(s, typ, item, None)]
+                    targets = [texts[s.sid] for s in sessions if wants(s, typ, item, None)]
                 for lst in targets:
                     lst.append(text)
                 continue
@@ -541,12 +452,12 @@ class SimWsHub:
             if not isinstance(typ_any, str) or not isinstance(item_any, str):
                 continue
             account = None
-            if typ_any in _ACCOUNT_TYPES:
+            if typ_any in ACCOUNT_TYPES:
                 values = entry.get("values")
                 account = values.get("9201") if isinstance(values, Mapping) else None
-            wanted = [s for s in sessions if _wants(s, typ_any, item_any, account)]
+            wanted = [s for s in sessions if wants(s, typ_any, item_any, account)]
             if wanted:
-                text = _dumps(entry)
+                text = dumps(entry)
                 for s in wanted:
                     texts[s.sid].append(text)
             last_typ = None  # keep the order of entries; recompute the next targets
@@ -569,7 +480,7 @@ class SimWsHub:
                 append((len(chunk), '{"trnm":"REAL","data":[' + ",".join(chunk) + "]}"))
             s.wake.set()
 
-    async def _send(self, s: _Session, text: str) -> None:
+    async def _send(self, s: Session, text: str) -> None:
         if s.closed:
             return
         try:
@@ -577,10 +488,10 @@ class SimWsHub:
         except Exception:  # a dead peer just ends the session
             s.closed = True
 
-    async def _system(self, s: _Session, code: str, message: str) -> None:
-        await self._send(s, _system_frame(code, message))
+    async def _system(self, s: Session, code: str, message: str) -> None:
+        await self._send(s, system_frame(code, message))
 
-    async def _close(self, s: _Session, code: int) -> None:
+    async def _close(self, s: Session, code: int) -> None:
         if s.closed:
             return
         s.closed = True
@@ -589,38 +500,3 @@ class SimWsHub:
         self._sessions.pop(s.sid, None)
         with contextlib.suppress(Exception):
             await s.ws.close(code)
-
-
-def _wants(s: _Session, typ: str, item: str, account: str | None) -> bool:
-    """Does session ``s`` receive an entry of ``typ``/``item`` (account types: of
-    ``account``)?"""
-    if typ in _ACCOUNT_TYPES:
-        return typ in s.account_types and (account is None or s.identity.account == account)
-    return (typ, item) in s.pair_set or (typ in _ANY_ITEM_TYPES and (typ, "") in s.pair_set)
-
-
-def _system_frame(code: str, message: str) -> str:
-    return orjson.dumps({"trnm": "SYSTEM", "code": code, "message": message}).decode()
-
-
-def _dumps(entry: Mapping[str, Any]) -> str:
-    return orjson.dumps(entry).decode()
-
-
-def _loads(text: str) -> dict[str, Any] | None:
-    try:
-        obj = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None
-    return obj if isinstance(obj, dict) else None
-
-
-def _str_list(value: object) -> TypeGuard[list[str]]:
-    return isinstance(value, list) and all(isinstance(x, str) for x in value)
-
-
-def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
