@@ -81,12 +81,17 @@ def sim(sim_overrides: dict[str, Any]) -> Simulator:
 
 @pytest.fixture
 def url(sim: Simulator, free_port: int) -> Iterator[str]:
+    # The KRX calendar behind daily bars (ka10001, ka10081) takes seconds to build once per
+    # process (20 s on 2 busy cores): built here, not inside the first request, whose
+    # client would time out first.
+    sim.market.history_dates()
     with _Server(sim, free_port):
         yield f"http://127.0.0.1:{free_port}"
 
 
 def _client(url: str, **kw: Any) -> KiwoomClient:
-    cfg: dict[str, Any] = {"rate_per_s": 1000.0, "rate_burst": 1000}
+    # a deadline, not an expected duration: a loaded machine must not fail a call
+    cfg: dict[str, Any] = {"rate_per_s": 1000.0, "rate_burst": 1000, "timeout_s": 60.0}
     cfg.update({k: kw.pop(k) for k in list(kw) if k in KiwoomConfig.model_fields})
     config = KiwoomConfig.for_mode(
         "sim",
