@@ -88,6 +88,17 @@ the same model and protocol at ``replay_speed``.
 ``{"expire_tokens": true, "rate_limit_storm_s": 5, "delay_ms": 200,
 "drop_connections": true, "stall": true|false|seconds, "garbage": 6, "reject_login": 1}``;
 ``GET /_sim/state`` (includes ``trades_per_s``, ``ground_truth`` counts and ``ws`` stats).
+
+**Modules** (private; each imports only those before it, enforced by lint-imports: no
+cycles, and the model never imports a protocol layer). Leaves: ``_config``, ``_fmt``
+(wire formatting), ``_universe``, ``_events``, ``_indexes``, ``_orders``. The model:
+``_stock`` (one stock's state) → ``_book`` → ``_history`` (ground truth, synthetic
+daily bars), ``_sessions`` (phases, auctions, VI), ``_flood`` (batch path),
+``_matching`` (user orders) → ``_market`` → ``_accounts`` (the broker), ``_replay``.
+Protocols: ``_ws_session`` → ``_ws`` (WebSocket hub); ``_feed_index``, ``_feed_trades``
+→ ``_feed`` (events → REAL entries); ``_simulator`` (the facade); ``_app_base`` →
+``_app_market``, ``_app_charts``, ``_app_orders``, ``_app_account`` → ``_app_dispatch``,
+``_app_admin`` → ``_app``; ``_server``.
 """
 
 from gslts_kiwoom.models import BookLevel
