@@ -51,6 +51,7 @@ from gslts_hub.backfill import (
 )
 from gslts_hub.candles import CandleAggregator
 from gslts_hub.journal import FileOps, Journal, JournalStats
+from gslts_hub.pending_gaps import PendingGaps
 from gslts_hub.rows import (
     T_CODE,
     T_CUM,
@@ -100,6 +101,9 @@ MARKET_TYPES = ("0B", "0D")
 #: a gap's backward walk waits for this many live trades after the first one, or this long
 FOLLOW_TRADES = 5
 FOLLOW_WAIT_S = 1.0
+#: a failed gap walk is tried again after BACKFILL_RETRY_S × attempt, this many times
+BACKFILL_ATTEMPTS = 3
+BACKFILL_RETRY_S = 10.0
 #: 0D books come undecoded (WsConfig.defer_types): a batch keeps only each stock's latest
 #: book (a snapshot supersedes the ones before it), so under load most are never decoded
 WS_DEFER_TYPES = frozenset({"0D"})
@@ -245,6 +249,16 @@ class Hub:
         self._await_first: dict[str, tuple[StoredAnchor, float]] = {}
         #: where each stock's history ended when the previous process stopped (read at start)
         self._restart_anchors: dict[str, StoredAnchor] = {}
+        #: gaps not yet filled, on disk beside the journal: a restart (even kill -9) before
+        #: their walk does not forget them (see :mod:`gslts_hub.pending_gaps`)
+        self.pending_gaps = PendingGaps(settings.journal_dir())
+        #: holes found in the live stream (a forward jump of the cumulative volume)
+        self.stream_gaps = 0
+        #: failed gap walks waiting for another attempt: (due epoch, attempt, queue item)
+        self._retry: list[tuple[float, int, tuple[str, StoredAnchor, LiveAnchor | None]]] = []
+        self._backfill_attempts: dict[str, int] = {}
+        #: counters already reported as events (malformed input, REST rate limiting, holes)
+        self._reported: dict[str, int] = {}
         #: gaps to fill: (code, last stored trade, first live trade or None = walk forward)
         self._anchors: queue.Queue[tuple[str, StoredAnchor, LiveAnchor | None]] = queue.Queue()
         #: gaps whose first live trade came, collecting the live trades that follow it:
@@ -277,7 +291,7 @@ class Hub:
         """
         self._db_ready = self._init_database()
         if self.settings.hub_backfill:
-            self._restart_anchors = self._load_restart_anchors()
+            self._restart_anchors = self._merge_pending_gaps(self._load_restart_anchors())
         self.writer.start()  # resumes at the checkpoint: the crash replay is just this
         if not self.writer.wait_ready(60.0):
             log.error("writer_not_ready: ticks are journaled, the database lags until it runs")
@@ -447,6 +461,7 @@ class Hub:
         now = self.clock()
         today = datetime.fromtimestamp(now, KST).date()
         seeded: list[str] = []
+        opened: dict[str, StoredAnchor] = {}
         for code in codes:
             stored = self._restart_anchors.pop(code, None)
             if (
@@ -458,12 +473,14 @@ class Hub:
                 continue
             self._await_first[code] = (stored, now)
             seeded.append(code)
+            opened[code] = stored
             log.info(
                 "backfill_anchor_seeded code=%s cum=%d time=%s",
                 code,
                 stored.cum_volume,
                 stored.time.isoformat(),
             )
+        self._open_gaps(opened)
         return seeded
 
     def _load_restart_anchors(self) -> dict[str, StoredAnchor]:
@@ -545,6 +562,25 @@ class Hub:
                     int(a[T_CUM_VALUE]),
                 )
         return anchors
+
+    def _merge_pending_gaps(self, anchors: dict[str, StoredAnchor]) -> dict[str, StoredAnchor]:
+        """A gap the previous process opened and never filled starts *before* the newest
+        stored trade (live trades after it were stored): its anchor wins, so the restart's
+        walk covers the old gap too (trades stored in between are no-ops by the key)."""
+        today = datetime.fromtimestamp(self.clock(), KST).date()
+        older = 0
+        for code, a in self.pending_gaps.for_day(today).items():
+            cur = anchors.get(code)
+            if cur is None or a.cum_volume < cur.cum_volume:
+                anchors[code] = a
+                older += 1
+        if older:
+            self.event("backfill", f"{older} gaps left open by the previous process: refilling")
+        return anchors
+
+    def _open_gaps(self, anchors: dict[str, StoredAnchor]) -> None:
+        if anchors and self.settings.hub_backfill:
+            self.pending_gaps.open_many(anchors)
 
     def _unsubscribe(self, codes: Iterable[str], owner: str) -> None:
         ws = self.ws
@@ -707,19 +743,27 @@ class Hub:
         self, by_code: dict[str, tuple[list[Trade], list[Any]]], day: date, now: float
     ) -> None:
         """Per-stock state from one batch's trades grouped per stock, all dated ``day``
-        and with no gap pending: the same end state as :meth:`_apply_trades`."""
+        and with no gap pending: the same end state as :meth:`_apply_trades`, which takes
+        over a stock whose trades show a hole in its stream."""
         stocks = self.stocks
+        check = self.settings.hub_stream_gap_check
         for code, (ts, _) in by_code.items():
             st = stocks.get(code)
             if st is None:
                 st = stocks[code] = StockState(code)
+            last_cum = st.last_cum if st.day == day else None
+            if check and _has_hole(ts, last_cum):
+                self._apply_trades(ts, now)
+                continue
             if st.day != day:
                 st.day, st.ticks_today = day, 0
             st.ticks_today += len(ts)
             st.last_price = ts[-1].price
             st.last_tick_at = now
-            for t in reversed(ts):  # the last KRX trade (usually the very last one)
+            for t in reversed(ts):  # the newest KRX trade (usually the very last one)
                 if t.venue == "KRX":
+                    if last_cum is not None and t.cum_volume < last_cum:
+                        break  # a resent older trade: the state stays at the newest
                     st.last_cum = t.cum_volume
                     st.last_trade_time = t.time
                     st.last_krx_price = t.price
@@ -729,33 +773,58 @@ class Hub:
 
     def _apply_trades(self, trades: list[Trade], now: float) -> None:
         """Per-stock state, trade by trade; a pending gap's first live KRX trade queues
-        its backfill (ka10079)."""
+        its backfill (ka10079), and so does a trade after a hole in the stream (its
+        cumulative volume jumped: the trades between never came)."""
         stocks = self.stocks
+        check = self.settings.hub_stream_gap_check
         for t in trades:
             st = stocks.get(t.code)
             if st is None:
                 st = stocks[t.code] = StockState(t.code)
-            if st.day != t.trade_date:
+            new_day = st.day != t.trade_date
+            if new_day:
                 st.day, st.ticks_today = t.trade_date, 0
             st.ticks_today += 1
             st.last_price = t.price
             st.last_tick_at = now
-            if str(t.venue) == "KRX":
-                following = self._following.get(t.code) if self._following else None
-                if following is not None:
-                    following[2].append((t.time, t.price, abs(t.volume)))
+            if str(t.venue) != "KRX":
+                continue
+            qty = t.volume if t.volume >= 0 else -t.volume
+            last_cum = None if new_day else st.last_cum
+            hole = check and last_cum is not None and t.cum_volume - qty > last_cum
+            following = self._following.get(t.code) if self._following else None
+            if following is not None:
+                if hole:  # the walk goes with the trades that came before the hole
+                    self._queue_gap(t.code)
+                else:
+                    following[2].append((t.time, t.price, qty))
                     if len(following[2]) >= FOLLOW_TRADES:
                         self._queue_gap(t.code)
-                pending = self._await_first.pop(t.code, None) if self._await_first else None
-                if pending is not None:
-                    anchor = LiveAnchor(t.time, t.price, abs(t.volume), t.cum_volume, t.cum_value)
-                    # the walk waits for the next few live trades (or FOLLOW_WAIT_S): they
-                    # pin the anchor's row among rows with the same (second, price, qty)
-                    self._following[t.code] = (pending[0], anchor, [], now)
+            pending = self._await_first.pop(t.code, None) if self._await_first else None
+            if pending is None and hole and last_cum is not None and st.last_trade_time:
+                stored = StoredAnchor(
+                    st.last_trade_time, st.last_krx_price, st.last_qty, last_cum, st.last_cum_value
+                )
+                pending = (stored, now)
+                self.stream_gaps += 1
+                self._open_gaps({t.code: stored})
+                log.info(
+                    "stream_gap code=%s after_cum=%d live_cum=%d missing_shares=%d",
+                    t.code,
+                    last_cum,
+                    t.cum_volume,
+                    t.cum_volume - qty - last_cum,
+                )
+            if pending is not None:
+                anchor = LiveAnchor(t.time, t.price, qty, t.cum_volume, t.cum_value)
+                # the walk waits for the next few live trades (or FOLLOW_WAIT_S): they
+                # pin the anchor's row among rows with the same (second, price, qty)
+                self._following[t.code] = (pending[0], anchor, [], now)
+            if last_cum is None or t.cum_volume >= last_cum:  # a resent older trade: not newer
                 st.last_cum = t.cum_volume
                 st.last_trade_time = t.time
                 st.last_krx_price = t.price
-                st.last_qty = t.volume if t.volume >= 0 else -t.volume
+                st.last_qty = qty
                 st.last_cum_value = t.cum_value
 
     def _queue_gap(self, code: str) -> None:
@@ -777,8 +846,13 @@ class Hub:
         stock's gap starts at its last kept trade, and its next live trade (or the forward
         walk) fills it from ka10079."""
         self._queue_followed_gaps(now, all_=True)
+        opened: dict[str, StoredAnchor] = {}
         for st in list(self.stocks.values()):
-            if st.last_cum is not None and st.last_trade_time is not None:
+            if (
+                st.last_cum is not None
+                and st.last_trade_time is not None
+                and st.code not in self._await_first
+            ):
                 stored = StoredAnchor(
                     st.last_trade_time,
                     st.last_krx_price,
@@ -786,7 +860,9 @@ class Hub:
                     st.last_cum,
                     st.last_cum_value,
                 )
-                self._await_first.setdefault(st.code, (stored, now))
+                self._await_first[st.code] = (stored, now)
+                opened[st.code] = stored
+        self._open_gaps(opened)
 
     def _on_journal_state(self, state: State, message: str) -> None:
         if state == "suspended":
@@ -866,10 +942,67 @@ class Hub:
                 self.ws._abort_socket()  # re-LOGIN with the fresh token
         self._queue_forward_walks(now_epoch)
         self._queue_followed_gaps(now_epoch)
+        self._queue_retries(now_epoch)
         self.flush_books(now_epoch)
+        self._report_counters()
         if now_epoch - self._last_universe >= self.settings.hub_universe_refresh_s:
             self._last_universe = now_epoch
             self.refresh_universe()
+
+    def malformed_counts(self) -> dict[str, int]:
+        """Input dropped as malformed, by reason: frames and items of this connection's
+        decoder, and the deferred books decoded here."""
+        out: dict[str, int] = dict(self._book_decoder.malformed)
+        ws = self.ws
+        if ws is not None:
+            for k, v in ws.stats.malformed.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+    def rest_stats(self) -> dict[str, Any]:
+        """The Kiwoom REST client's calls, rate-limited answers and errors."""
+        st = getattr(self._client, "stats", None)  # None: no client made yet
+        if st is None:
+            return {"calls": 0, "rate_limited": 0, "errors": 0, "last_error": None}
+        return {
+            "calls": st.calls,
+            "rate_limited": st.rate_limited,
+            "errors": st.errors,
+            "last_error": st.last_error,
+        }
+
+    def _report_counters(self) -> None:
+        """An event when a counter that means trouble grew (checked every second, so a
+        burst gives one event, not one per frame)."""
+        malformed = self.malformed_counts()
+        rest = self.rest_stats()
+        now = {
+            "malformed": sum(malformed.values()),
+            "rate_limited": int(rest["rate_limited"]),
+            "rest_errors": int(rest["errors"]),
+            "stream_gaps": self.stream_gaps,
+        }
+        for key, value in now.items():
+            before = self._reported.get(key, 0)
+            self._reported[key] = value
+            grew = value - before if value >= before else value  # a new socket counts anew
+            if grew <= 0:
+                continue
+            if key == "malformed":
+                top = ", ".join(f"{k}={v}" for k, v in sorted(malformed.items())[:5])
+                self.event("ws", f"{grew} malformed frames/items dropped ({top})")
+            elif key == "rate_limited":
+                self.event(
+                    "rest", f"Kiwoom REST rate limited {grew} times (429/1700): retrying later"
+                )
+            elif key == "rest_errors":
+                self.event("rest", f"{grew} Kiwoom REST calls failed: {rest['last_error']}")
+            else:
+                self.event(
+                    "ws",
+                    f"{grew} holes in the live stream (cumulative volume jumped): "
+                    "filling from ka10079",
+                )
 
     def _end_session(self) -> None:
         """After the scheduled stop: flush, and forget the session's gap anchors.
@@ -994,7 +1127,36 @@ class Hub:
                 failed += 1
                 self.backfill.errors += 1
                 log.warning("backfill_failed code=%s error=%s", code, type(exc).__name__)
+                self._retry_walk((code, stored, live))
+            else:
+                # stored in the journal (or nothing was missing): the gap is closed; a
+                # flagged walk is closed too (recorded as such; walking again gives the same)
+                self.pending_gaps.close(code, stored)
             flagged += self.backfill.gaps_flagged - before
+
+    def _retry_walk(self, item: tuple[str, StoredAnchor, LiveAnchor | None]) -> None:
+        """A walk that failed (REST refused, rate limited, …) is tried again later, a few
+        times; after that the gap stays open on disk and the next start walks it."""
+        key = f"{item[0]}:{item[1].cum_volume}"
+        attempt = self._backfill_attempts.get(key, 0) + 1
+        if attempt > BACKFILL_ATTEMPTS:
+            self._backfill_attempts.pop(key, None)
+            self.event(
+                "backfill",
+                f"{item[0]}: gap after cum {item[1].cum_volume} not filled after "
+                f"{BACKFILL_ATTEMPTS} attempts; kept open for the next start",
+            )
+            return
+        self._backfill_attempts[key] = attempt
+        with self._lock:
+            self._retry.append((self.clock() + BACKFILL_RETRY_S * attempt, attempt, item))
+
+    def _queue_retries(self, now_epoch: float) -> None:
+        with self._lock:
+            due = [r for r in self._retry if r[0] <= now_epoch]
+            self._retry = [r for r in self._retry if r[0] > now_epoch]
+        for _, _, item in due:
+            self._anchors.put(item)
 
     def backfill_gap(
         self,
@@ -1452,6 +1614,10 @@ class Hub:
             "watchdog_timeouts": wstats.watchdog_timeouts if wstats else 0,
             "dropped_items": dict(wstats.dropped_items) if wstats else {},
             "bus_dropped": self.bus.dropped,
+            "malformed": self.malformed_counts(),
+            "rest": self.rest_stats(),
+            "stream_gaps": self.stream_gaps,
+            "pending_gaps": len(self.pending_gaps),
             "redis": self.redis_status(),
             "backfill": {
                 "gaps": self.backfill.gaps,
@@ -1471,6 +1637,24 @@ class Hub:
             "watchlist": sorted(self.watchlist),
             "events": list(self.events)[-100:],
         }
+
+
+def _has_hole(trades: list[Trade], last_cum: int | None) -> bool:
+    """Whether a stock's KRX trades (in order) skip volume after ``last_cum`` (None: the
+    first one starts the count): each trade's cumulative volume must be the previous
+    one's plus its own quantity."""
+    for t in trades:
+        if t.venue == "KRX":
+            c = t.cum_volume
+            if last_cum is None:
+                last_cum = c
+                continue
+            v = t.volume
+            if c - (v if v >= 0 else -v) > last_cum:
+                return True
+            if c > last_cum:
+                last_cum = c
+    return False
 
 
 def _writer_in_process(mode: str, engine: sa.Engine, clock: Callable[[], float]) -> bool:

@@ -88,12 +88,20 @@ class PendingGaps:
     def open(self, code: str, anchor: StoredAnchor) -> None:
         """A gap of ``code`` starts after ``anchor`` (an older open gap is kept: it covers
         this one)."""
+        self.open_many({code: anchor})
+
+    def open_many(self, anchors: dict[str, StoredAnchor]) -> None:
+        """Gaps of several stocks at once (a disconnect): one write for all of them."""
         with self._lock:
-            old = self._gaps.get(code)
-            if old is not None and old.cum_volume <= anchor.cum_volume:
-                return
-            self._gaps[code] = anchor
-            self._save_locked()
+            changed = False
+            for code, anchor in anchors.items():
+                old = self._gaps.get(code)
+                if old is not None and old.cum_volume <= anchor.cum_volume:
+                    continue
+                self._gaps[code] = anchor
+                changed = True
+            if changed:
+                self._save_locked()
 
     def close(self, code: str, anchor: StoredAnchor) -> None:
         """The walk from ``anchor`` stored its trades: that gap (and none older) is done."""

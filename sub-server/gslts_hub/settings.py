@@ -71,6 +71,10 @@ class HubSettings(Settings):
     #: a stock with no live tick this long after a reconnect/restart has its gap filled by
     #: walking forward from its last stored trade (ka10079); 0 = only on its next live tick
     hub_backfill_forward_after_s: float = 30.0
+    #: a hole in a stock's live stream (a KRX trade whose cumulative volume minus its own
+    #: quantity is past the previous trade's: the trades between never came, e.g. dropped
+    #: upstream under load) is a gap, filled from ka10079 like a reconnect's
+    hub_stream_gap_check: bool = True
     #: Redis channel/key prefix of the bus (``<prefix>tick:<code>``, ``<prefix>quote:<code>``)
     hub_bus_prefix: str = "gslts:"
 

@@ -41,3 +41,14 @@ def test_gaps_of_an_earlier_day_are_dropped_and_a_bad_file_is_ignored(tmp_path: 
     assert PendingGaps(tmp_path).for_day(T.date()) == {}
     (tmp_path / FILENAME).write_text("{not json")
     assert len(PendingGaps(tmp_path)) == 0
+
+
+def test_a_disconnect_opens_every_stock_in_one_write(tmp_path: Path) -> None:
+    g = PendingGaps(tmp_path)
+    g.open("005930", _a(1000))
+    g.open_many({"005930": _a(1200), "000660": _a(20), "035420": _a(7)})
+    assert PendingGaps(tmp_path).for_day(T.date()) == {
+        "005930": _a(1000),  # the older gap still covers it
+        "000660": _a(20),
+        "035420": _a(7),
+    }
