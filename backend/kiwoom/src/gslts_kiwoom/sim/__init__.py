@@ -47,8 +47,9 @@ the ground truth of every kept trade.
 :class:`~gslts_kiwoom.sim._ws.SimWsHub`, ``sim.feed`` the event → wire formatter). LOGIN is
 checked against the au10001 tokens (``Simulator.validate_token``); PING every
 ``ws_ping_s`` (R10002 after ``ws_max_missed_pings``); one session per app key (R10001).
-REAL types: ``0B`` (FIDs 20 10 11 12 27 28 15 13 14 16 17 18 25 228 290 9081; 14 =
-cumulative value in 백만원, truncated), ``0D`` (21, 41–80, 121/125, 128/138, KRX
+REAL types: ``0B`` (every FID of the 0B dictionary, in the catalogue's order, as real frames
+carry them; the model fills 20 10 11 12 27 28 15 13 14 16 17 18 25 228 290 9081, the others
+are ``""``; 14 = cumulative value in 백만원, truncated), ``0D`` (21, 41–80, 121/125, 128/138, KRX
 6044–6065, 13, 215; 23/24 only during a call auction), ``0J`` for every ka20001 index
 (001 KOSPI, 101 KOSDAQ, …; level = cap-weighted member prices; 13/14 in 천주/백만원),
 ``0s`` (FID 215: 0 opening call, 3 open, 2 closing call, 4 closed, a/b after-hours, under

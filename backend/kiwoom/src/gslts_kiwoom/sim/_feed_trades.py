@@ -17,6 +17,30 @@ from gslts_kiwoom.sim import _fmt as f
 from gslts_kiwoom.sim._events import MarketTrade, TradeBatch
 from gslts_kiwoom.sim._ws_session import RawItem
 
+#: Every FID of 0B 주식체결, in the order of the catalogue's dictionary (PROTOCOL §5.7).
+TRADE_FIDS: tuple[str, ...] = (
+    "20", "10", "11", "12", "27", "28", "15", "13", "14", "16", "17", "18", "25",
+    "26", "29", "30", "31", "32", "228", "311", "290", "691", "567", "568", "851",
+    "1890", "1891", "1892", "1030", "1031", "1032", "1071", "1072", "1313", "1315",
+    "1316", "1314", "1497", "1498", "620", "732", "852", "9081",
+)  # fmt: skip
+#: The FIDs the model gives a value (the rest are ``""``): time, prices, change, rate,
+#: best ask/bid, volumes, OHL, sign code, 체결강도, 장구분 and 거래소구분.
+FILLED_FIDS: frozenset[str] = frozenset(
+    ("20", "10", "11", "12", "27", "28", "15", "13", "14", "16", "17", "18", "25", "228", "290")
+) | {"9081"}
+
+
+def _fragments(venue: str) -> tuple[str, str]:
+    """``(after_25, after_228)``: the JSON text from the end of FID 25's value to the start
+    of 228's, and from the end of 228's value to the end of the entry, in
+    :data:`TRADE_FIDS` order: 290 ``2`` (장중), 9081 ``venue``, every other FID ``""``."""
+    i25, i228 = TRADE_FIDS.index("25"), TRADE_FIDS.index("228")
+    tail = {"290": "2", "9081": venue}
+    after_25 = "".join(f',"{fid}":""' for fid in TRADE_FIDS[i25 + 1 : i228])
+    after_228 = "".join(f',"{fid}":"{tail.get(fid, "")}"' for fid in TRADE_FIDS[i228 + 1 :])
+    return '"' + after_25 + ',"228":"', '"' + after_228 + "}}"
+
 
 class _PriceCache:
     """Per-stock 0B fragments by price (valid for one base price and one day's limits)."""
@@ -53,10 +77,12 @@ class _PriceCache:
 
 class TradeText:
     """Formats 0B entries; ``limits(code)`` gives a stock's ``(lower, upper)`` limits (for
-    the sign code, FID 25)."""
+    the sign code, FID 25); ``venue`` is FID 9081 거래소구분 as sent (``KRX``, the mock
+    capture of PROTOCOL §8.1, or the guide's ``1``)."""
 
-    def __init__(self, limits: Callable[[str], tuple[int, int]]) -> None:
+    def __init__(self, limits: Callable[[str], tuple[int, int]], venue: str = "1") -> None:
         self._limits = limits
+        self._after_25, self._after_228 = _fragments(venue)
         #: code → [buy-initiated shares, sell-initiated shares] today (FID 228)
         self._strength: dict[str, list[int]] = {}
         self._prefix: dict[str, str] = {}
@@ -91,8 +117,8 @@ class TradeText:
             f'"15":"{"+" if v > 0 else ""}{v}","13":"{t.cum_volume}",'
             f'"14":"{t.cum_value}","16":"{f.sgn(t.open, base)}",'
             f'"17":"{f.sgn(t.high, base)}","18":"{f.sgn(t.low, base)}",'
-            f'"25":"{f.sign_code(p, base, lower, upper)}","228":"{strength}",'
-            f'"290":"2","9081":"1"}}}}'
+            f'"25":"{f.sign_code(p, base, lower, upper)}{self._after_25}{strength}'
+            f"{self._after_228}"
         )
 
     def extend(self, b: TradeBatch, append: Callable[[RawItem], None]) -> None:
@@ -111,6 +137,7 @@ class TradeText:
             sb = self._strength[code] = [0, 0]
         buys, sells = sb
         prefix = cache.prefix
+        after_25, after_228 = self._after_25, self._after_228
         o_s = cache.sgn(b.open)
         last_sec = -1
         hms = ""
@@ -148,9 +175,8 @@ class TradeText:
                     f'{signed.get(bid) or cache.sgn(bid)}","15":"{vs}","13":"{cv}",'
                     f'"14":"{cval // 1_000_000}","16":"{o_s}","17":"'
                     f'{signed.get(h) or cache.sgn(h)}","18":"{signed.get(lo) or cache.sgn(lo)}'
-                    f'","25":"{tail[p]}","228":"'
-                    f"{f'{buys * 100 / sells:.2f}' if sells else '0.00'}"
-                    '","290":"2","9081":"1"}}',
+                    f'","25":"{tail[p]}{after_25}'
+                    f"{f'{buys * 100 / sells:.2f}' if sells else '0.00'}{after_228}",
                 )
             )
         sb[0], sb[1] = buys, sells

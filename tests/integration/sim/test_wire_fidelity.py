@@ -1,0 +1,110 @@
+"""What the simulator's WebSocket frames look like on the wire, read raw (no client
+library in between): every 0B entry carries the whole 0B FID dictionary, the unused FIDs
+as ``""`` as real frames do, on the per-trade and on the flood path; and the library's
+decoder reads those frames into the ground truth."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+import websocket
+
+from gslts_kiwoom.realtime import RealtimeDecoder, Trade
+from gslts_kiwoom.sim._feed_trades import FILLED_FIDS, TRADE_FIDS
+from tests.integration.sim.conftest import DEADLINE_S, SimServer
+
+Make = Callable[..., SimServer]
+
+
+class RawSession:
+    """A bare Kiwoom WebSocket session: LOGIN, REG, then REAL entries as parsed JSON."""
+
+    def __init__(self, srv: SimServer) -> None:
+        self.srv = srv
+        self.ws = websocket.create_connection(srv.ws_url, timeout=DEADLINE_S)
+        self.frames: list[str] = []
+        token = srv.client().token()
+        self.ws.send(orjson.dumps({"trnm": "LOGIN", "token": token}).decode())
+        assert self._reply("LOGIN")["return_code"] == 0
+
+    def _reply(self, trnm: str) -> dict[str, Any]:
+        deadline = time.monotonic() + DEADLINE_S
+        while time.monotonic() < deadline:
+            msg = orjson.loads(self.ws.recv())
+            if msg.get("trnm") == "PING":
+                self.ws.send(orjson.dumps(msg).decode())
+            elif msg.get("trnm") == trnm:
+                return dict(msg)
+        raise AssertionError(f"no {trnm} reply")
+
+    def register(self, items: list[str], types: list[str]) -> None:
+        reg = {"trnm": "REG", "grp_no": "1", "refresh": "1"}
+        self.ws.send(orjson.dumps({**reg, "data": [{"item": items, "type": types}]}).decode())
+        assert self._reply("REG")["return_code"] == 0
+
+    def entries(self, until: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+        """REAL entries (in order) until ``until(entries)`` holds; a deadline, not a duration."""
+        out: list[dict[str, Any]] = []
+        self.ws.settimeout(0.2)
+        deadline = time.monotonic() + 2 * DEADLINE_S
+        while time.monotonic() < deadline and not until(out):
+            try:
+                text = self.ws.recv()
+            except websocket.WebSocketTimeoutException:
+                continue
+            msg = orjson.loads(text)
+            if msg.get("trnm") == "PING":
+                self.ws.send(text)
+            elif msg.get("trnm") == "REAL":
+                self.frames.append(text)
+                out.extend(msg["data"])
+        assert until(out), f"condition not met; {len(out)} entries"
+        return out
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def _codes(srv: SimServer, n: int) -> list[str]:
+    codes, _ = srv.sim.market._focus or (srv.sim.market.codes, [])
+    return list(codes[:n])
+
+
+@pytest.mark.parametrize(
+    ("rate", "universe"),
+    [(30.0, 3), (20_000.0, 20)],
+    ids=["per-trade path", "flood path"],
+)
+def test_0b_entries_carry_every_fid_of_the_dictionary(
+    make_server: Make, rate: float, universe: int
+) -> None:
+    srv = make_server(trades_per_s=rate, trade_universe=universe, ws_items_per_frame=50)
+    raw = RawSession(srv)
+    try:
+        raw.register(_codes(srv, universe), ["0B"])
+        srv.advance(2.0 if rate > 1000 else 20.0)
+        total = len(srv.sim.market.ground_truth)
+        assert total > 300
+        trades = raw.entries(lambda e: len(e) >= total)
+    finally:
+        raw.close()
+    assert len(trades) == total
+    for e in trades:
+        values = e["values"]
+        assert list(values) == list(TRADE_FIDS), values
+        assert all(isinstance(v, str) for v in values.values())
+        assert all(values[f] for f in FILLED_FIDS), values
+        assert {f for f, v in values.items() if v == ""} == set(TRADE_FIDS) - FILLED_FIDS
+    # the client's decoder reads the full frames into exactly the ground truth
+    dec = RealtimeDecoder()
+    dec.set_clock(srv.sim.now.timestamp())
+    decoded = [ev for text in raw.frames for ev in dec.decode_frame(text)]
+    assert not dec.malformed
+    truth = srv.sim.market.ground_truth.rows()
+    assert [(t.code, t.cum_volume, t.price, t.volume) for t in decoded if isinstance(t, Trade)] == [
+        (r[1], r[5], r[3], r[4]) for r in truth
+    ]
