@@ -3,8 +3,9 @@ all; :func:`install` registers it on a FastAPI app).
 
 Every error an API can answer goes through here, so routes need no try/except:
 
-* the :class:`AppError` family (``BadInput`` 422, ``NotFound`` 404, ``Unavailable`` 503
-  with ``Retry-After``), raised by routes and by service code (the hub's ``UnknownStock``
+* the :class:`AppError` family (``BadInput`` 422, ``NotFound`` 404, ``Conflict`` 409 (a
+  cap or the state refuses it; the detail says why), ``Unavailable`` 503 with
+  ``Retry-After``), raised by routes and by service code (the hub's ``UnknownStock``
   is a ``NotFound``); a database that cannot be reached
   (``sa.exc.OperationalError``/``InterfaceError``) → 503;
 * request validation → 422 ``BadInput`` naming the field (``limit: …``, ``body: Field
@@ -29,7 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 
 from gslts_kiwoom.krx import STOCK_CODE_PATTERN
 
@@ -41,11 +42,14 @@ ECHO_CHARS = 100
 DETAIL_CHARS = 500
 #: seconds a 503 suggests waiting before the retry
 RETRY_AFTER_S = 1
+#: the methods :func:`allowed_methods` tries on a route that does not list its own
+PROBED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 HTTP_NAMES = {
     400: "BadRequest",
     404: "NotFound",
     405: "MethodNotAllowed",
+    409: "Conflict",
     413: "ContentTooLarge",
     415: "UnsupportedMediaType",
     422: "BadInput",
@@ -79,6 +83,12 @@ class NotFound(AppError):
     status = 404
 
 
+class Conflict(AppError):
+    """The request is valid but the current state refuses it (e.g. a cap is reached)."""
+
+    status = 409
+
+
 class Unavailable(AppError):
     status = 503
     headers: Mapping[str, str] = {"Retry-After": str(RETRY_AFTER_S)}
@@ -105,6 +115,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     text = {
         400: "Host not allowed (HUB_ALLOWED_HOSTS) or a malformed request",
         404: "Not found",
+        409: "Refused by the current state (e.g. a cap reached); the detail says why",
         413: "Request body over HUB_MAX_BODY_BYTES",
         422: "Invalid input",
         503: "Database or Kiwoom unavailable, or the watchlist busy; retry",
@@ -115,12 +126,25 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def allowed_methods(request: Request) -> str:
     """Every method the routes of ``request``'s path answer (``HEAD`` with ``GET``:
-    :class:`~gslts_hub.middleware.HeadAsGet`), for a 405's ``Allow``."""
+    :class:`~gslts_hub.middleware.HeadAsGet`), for a 405's ``Allow``.
+
+    A route with ``methods`` names them; one without (FastAPI keeps an included
+    ``APIRouter`` as one route standing for all of its own) is asked with each method of
+    :data:`PROBED_METHODS` in turn. A mounted app (static files) answers its own 405s."""
     methods: set[str] = set()
     for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+        if isinstance(route, Mount):
+            continue
+        known = getattr(route, "methods", None)
+        if known is not None:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= known
+            continue
+        for method in PROBED_METHODS:
+            match, _ = route.matches({**request.scope, "method": method})
+            if match is Match.FULL:
+                methods.add(method)
     if "GET" in methods:
         methods.add("HEAD")
     return ", ".join(sorted(methods))
