@@ -1,4 +1,5 @@
-"""The sub-server's FastAPI app: tick history, status, health, metrics, watchlist.
+"""The sub-server's FastAPI app: tick history, status, health, metrics, watchlist (and the
+interest leases, :mod:`gslts_hub.interest_api`).
 
 Built by :func:`create_app`; the lifespan builds the :class:`~gslts_hub.hub.Hub` (which
 migrates, replays the journal and connects) and closes it (which drains the writer).
@@ -42,6 +43,7 @@ from gslts_db import TICK_COLUMNS, TickData
 from gslts_db._types import KST
 from gslts_db.models import VENUES
 from gslts_hub.hub import Hub
+from gslts_hub.interest_api import interest_router
 from gslts_hub.metrics import make_registry
 from gslts_hub.middleware import BodyLimit, HeadAsGet, HostGuard
 from gslts_hub.settings import HubSettings
@@ -487,6 +489,8 @@ def create_app(
         if not hub.remove_watchlist(stock_code):
             raise errors.NotFound(f"{stock_code} is not on the watchlist")
         return Response(status_code=204)
+
+    app.include_router(interest_router(settings.hub_interest_max_ttl_s))
 
     @app.websocket("/ws/status")
     async def ws_status(websocket: WebSocket) -> None:

@@ -66,6 +66,15 @@ class HubSettings(Settings):
     hub_ws_watchdog_s: float = 30.0
     hub_ws_max_items_per_group: int = 100
     hub_ws_max_groups: int = 20
+    #: the interest API (``/api/interest``, :mod:`gslts_hub.interest`): stocks another
+    #: service asks the hub to collect, as leases with a TTL the asker renews. At most
+    #: this many stocks collected on interest alone (a stock in the top 50 or on the
+    #: watchlist is not counted) …
+    hub_interest_max_codes: int = Field(default=20, ge=0)
+    #: … at most this many leases per asker …
+    hub_interest_max_per_asker: int = Field(default=20, ge=1)
+    #: … and no lease longer than this (seconds; renew before it runs out)
+    hub_interest_max_ttl_s: int = Field(default=300, ge=1)
     #: gap backfill from ka10079 after every reconnect
     hub_backfill: bool = True
     #: a stock with no live tick this long after a reconnect/restart has its gap filled by
