@@ -32,6 +32,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--replay", default=None, help="replay ticks from a JSONL/CSV/Parquet file")
     p.add_argument("--replay-speed", type=float, default=None, help="recorded s per wall s")
     p.add_argument("--ws-ping-s", type=float, default=None, help="WebSocket PING interval")
+    p.add_argument(
+        "--ws-trade-exchange",
+        default=None,
+        help='0B FID 9081 거래소구분 as sent: "KRX" (default, as on the mock server) or "1"',
+    )
     p.set_defaults(func=run)
 
 
@@ -67,5 +72,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         fields["replay_speed"] = args.replay_speed
     if args.ws_ping_s is not None:
         fields["ws_ping_s"] = args.ws_ping_s
+    if args.ws_trade_exchange is not None:
+        fields["ws_trade_exchange"] = args.ws_trade_exchange
     serve(SimConfig.model_validate(fields))
     return 0

@@ -108,3 +108,29 @@ def test_0b_entries_carry_every_fid_of_the_dictionary(
     assert [(t.code, t.cum_volume, t.price, t.volume) for t in decoded if isinstance(t, Trade)] == [
         (r[1], r[5], r[3], r[4]) for r in truth
     ]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "sent"),
+    [({}, "KRX"), ({"ws_trade_exchange": "1"}, "1")],
+    ids=["default: the mock capture", "the guide's example"],
+)
+def test_0b_exchange_fid_is_configurable_and_decoded_as_krx_either_way(
+    make_server: Make, overrides: dict[str, str], sent: str
+) -> None:
+    srv = make_server(**overrides)
+    raw = RawSession(srv)
+    try:
+        raw.register(_codes(srv, 3), ["0B"])
+        srv.advance(10.0)
+        total = len(srv.sim.market.ground_truth)
+        entries = raw.entries(lambda e: len(e) >= total)
+    finally:
+        raw.close()
+    assert total > 0
+    assert {e["values"]["9081"] for e in entries} == {sent}
+    dec = RealtimeDecoder()
+    dec.set_clock(srv.sim.now.timestamp())
+    trades = [t for text in raw.frames for t in dec.decode_frame(text)]
+    assert len(trades) == total
+    assert {t.venue for t in trades if isinstance(t, Trade)} == {"KRX"}

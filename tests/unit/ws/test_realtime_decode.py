@@ -87,6 +87,37 @@ def test_trade_venue_from_nx_suffix_and_exchange_fid() -> None:
     assert (fid.code, fid.venue) == ("000660", "NXT")
 
 
+@pytest.mark.parametrize(
+    ("item_code", "fid_9081", "venue"),
+    [
+        ("005930", "1", "KRX"),  # the guide's example (PROTOCOL §5.7)
+        ("005930", "KRX", "KRX"),  # the mock capture (§8.1)
+        ("005930", " KRX", "KRX"),
+        ("005930", "krx", "KRX"),
+        ("005930", "2", "NXT"),
+        ("005930", "NXT", "NXT"),
+        ("005930_AL", "NXT", "NXT"),  # a SOR registration: the FID names the venue
+        ("005930_NX", "KRX", "NXT"),  # an NXT registration stays NXT
+        ("005930", "", "KRX"),
+        ("005930", "0", "KRX"),
+        ("005930", "통합", "KRX"),
+        ("005930", None, "KRX"),  # absent
+        ("005930", 1, "KRX"),  # not even a string
+    ],
+)
+def test_trade_venue_accepts_numeric_and_text_exchange_fid(
+    item_code: str, fid_9081: object, venue: str
+) -> None:
+    values: dict[str, Any] = {**TRADE_VALUES, "9081": fid_9081}
+    if fid_9081 is None:
+        del values["9081"]
+    dec = RealtimeDecoder()
+    dec.set_clock(RECEIVED.timestamp())
+    (t,) = dec.decode_items([item("0B", item_code, values)])
+    assert (t.code, t.venue, t.price) == ("005930", venue, 20800)
+    assert not dec.malformed
+
+
 def test_trade_blank_optional_fields_fall_back_and_are_counted() -> None:
     dec = RealtimeDecoder()
     dec.set_clock(RECEIVED.timestamp())

@@ -21,7 +21,10 @@ Parsing rules (PROTOCOL.md §3.4): prices carry a *direction* sign versus the pr
 (``"-78800"`` is 78,800 KRW), so prices are ``abs(int(s))``; changes keep their sign; the
 unchanged direction may be a leading space (``int()``/``Decimal()`` strip whitespace);
 account-type codes may be ``A``-prefixed (stripped); trade volume FID 15 is signed
-(+ buy-initiated, − sell-initiated).
+(+ buy-initiated, − sell-initiated); 0B FID 9081 (venue) comes as ``1``/``2`` or as
+``KRX``/``NXT`` (PROTOCOL §8.1), both read. Entries may carry every FID of their dictionary
+(mostly ``""``, as real frames do) or only some: unknown FIDs are ignored, absent optional
+ones read as ``None``/``0``.
 
 Dates: 0B/0D/0J/00 carry only ``HHMMSS``. The caller supplies the receive clock and the
 decoder stamps the KST calendar date of that clock. **Midnight edge:** a frame stamped late
@@ -354,16 +357,25 @@ def _fast_factory(cls: type[_T]) -> Callable[..., _T]:
     return make
 
 
-def _split_item(item: str, exchange_fid: str | None) -> tuple[str, Exchange]:
-    """Code without ``A`` prefix / ``_NX``/``_AL`` suffix, and the venue it implies."""
+#: 0B FID 9081 거래소구분 → venue. The guide's example sends ``1`` (KRX, §5.7), the mock
+#: capture ``KRX`` (§8.1); NXT is read as ``2`` / ``NXT`` by the codes of 00 FID 2134/2135.
+#: Anything else (blank, ``0``, ``통합``, not a string) is KRX; an ``_NX`` item is NXT
+#: whatever the FID says.
+_TRADE_VENUES: dict[str, Exchange] = {"1": "KRX", "KRX": "KRX", "2": "NXT", "NXT": "NXT"}
+
+
+def _split_item(item: str, exchange_fid: object) -> tuple[str, Exchange]:
+    """Code without ``A`` prefix / ``_NX``/``_AL`` suffix, and the venue it implies: the
+    ``_NX`` suffix, else FID 9081 (``exchange_fid``, numeric or text), else KRX."""
     if item.endswith("_NX"):
         return item[:-3], "NXT"
     if item.endswith("_AL"):
         item = item[:-3]
     if item[:1] == "A" and len(item) == 7:
         item = item[1:]
-    # FID 9081 (0B 거래소구분): the doc example is "1" (KRX) [I]; "2" read as NXT.
-    return item, ("NXT" if exchange_fid == "2" else "KRX")
+    if not isinstance(exchange_fid, str):
+        return item, "KRX"
+    return item, _TRADE_VENUES.get(exchange_fid.strip().upper(), "KRX")
 
 
 def _strip_a(code: str) -> str:

@@ -49,12 +49,14 @@ checked against the au10001 tokens (``Simulator.validate_token``); PING every
 ``ws_ping_s`` (R10002 after ``ws_max_missed_pings``); one session per app key (R10001).
 REAL types: ``0B`` (every FID of the 0B dictionary, in the catalogue's order, as real frames
 carry them; the model fills 20 10 11 12 27 28 15 13 14 16 17 18 25 228 290 9081, the others
-are ``""``; 14 = cumulative value in 백만원, truncated), ``0D`` (21, 41–80, 121/125, 128/138, KRX
-6044–6065, 13, 215; 23/24 only during a call auction), ``0J`` for every ka20001 index
-(001 KOSPI, 101 KOSDAQ, …; level = cap-weighted member prices; 13/14 in 천주/백만원),
-``0s`` (FID 215: 0 opening call, 3 open, 2 closing call, 4 closed, a/b after-hours, under
-``clock="krx"``), ``1h`` (static VI, 9068 ``1`` triggered / ``2`` released) and ``00``/``04``
-(FID 9001 ``A``-prefixed; 00: 접수 → 체결… for orders, 접수 + 확인 for modify/cancel).
+are ``""``; 14 = cumulative value in 백만원, truncated; 9081 ``ws_trade_exchange``,
+default ``KRX`` as captured on the mock server, or ``1`` as in the guide), ``0D`` (21,
+41–80, 121/125, 128/138, KRX 6044–6065, 13, 215; 23/24 only during a call auction),
+``0J`` for every ka20001 index (001 KOSPI, 101 KOSDAQ, …; level = cap-weighted member
+prices; 13/14 in 천주/백만원), ``0s`` (FID 215: 0 opening call, 3 open, 2 closing call,
+4 closed, a/b after-hours, under ``clock="krx"``), ``1h`` (static VI, 9068 ``1``
+triggered / ``2`` released) and ``00``/``04`` (FID 9001 ``A``-prefixed; 00: 접수 → 체결…
+for orders, 접수 + 확인 for modify/cancel).
 Entries are produced only for registered items and flushed once per ``step`` (and after
 each order call); each step emits the trades, then one ``0D`` per stock whose book changed,
 so the last ``0B`` before a ``0D`` carries that book's best ask/bid (27/28).

@@ -87,6 +87,9 @@ class SimConfig(BaseModel):
     ws_max_items_per_session: int = Field(default=100, ge=1)
     #: One session per app key (a new LOGIN ends the old one with SYSTEM R10001).
     ws_single_session: bool = True
+    #: 0B FID 9081 거래소구분 as sent: ``KRX`` as captured on the mock server (PROTOCOL
+    #: §8.1), or ``1`` as in the guide's example (§5.7); clients must accept both.
+    ws_trade_exchange: str = Field(default="KRX", min_length=1, max_length=8)
 
     # --- replay -------------------------------------------------------------------------
     #: Stream the trades of this file (JSONL/CSV/Parquet) instead of generated trades.

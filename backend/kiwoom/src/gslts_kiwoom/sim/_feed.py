@@ -63,7 +63,7 @@ class WireFeed:
         self._lock = threading.Lock()
         self._wanted: dict[str, frozenset[str]] = {}
         self._wanted_version = -1
-        self._trades = TradeText(self._limits)
+        self._trades = TradeText(self._limits, market.config.ws_trade_exchange)
         self._index = IndexFeed(market.universe)
         #: counters for ``GET /_sim/state``
         self.entries = 0

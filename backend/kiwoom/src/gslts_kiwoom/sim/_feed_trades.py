@@ -80,7 +80,7 @@ class TradeText:
     the sign code, FID 25); ``venue`` is FID 9081 거래소구분 as sent (``KRX``, the mock
     capture of PROTOCOL §8.1, or the guide's ``1``)."""
 
-    def __init__(self, limits: Callable[[str], tuple[int, int]], venue: str = "1") -> None:
+    def __init__(self, limits: Callable[[str], tuple[int, int]], venue: str = "KRX") -> None:
         self._limits = limits
         self._after_25, self._after_228 = _fragments(venue)
         #: code → [buy-initiated shares, sell-initiated shares] today (FID 228)
