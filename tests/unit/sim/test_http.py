@@ -227,7 +227,12 @@ def test_ka10032_top_trading_value_looks_real(api: Api) -> None:
 
 
 def test_charts(sim: Simulator, api_factory: Callable[[Simulator], Api]) -> None:
-    sim = make_sim(trades_per_s=100, page_sizes={"ka10079": 20, "ka10080": 2, "ka10081": 100})
+    # minute bars of today only (tests/unit/sim/test_minute_history.py pages the past)
+    sim = make_sim(
+        trades_per_s=100,
+        page_sizes={"ka10079": 20, "ka10080": 2, "ka10081": 100},
+        minute_history_days=0,
+    )
     advance(sim, 300, step=2)
     api = api_factory(sim)
     ticks, pages = _all_pages(

@@ -21,8 +21,14 @@ traded stocks change, so untouched stocks cost nothing; a stock's day rolls over
 next base price, daily bar kept) when it is next touched after midnight KST. Per stock
 the model keeps the last ``trade_history`` trades (ka10079), 1-minute bars (ka10080) and
 daily bars (ka10081: ``history_days`` of deterministic synthetic past on the XKRX
-calendar ending at the snapshot close, then the days of this run). Everything is
-deterministic for a given ``seed`` and sequence of ``step`` times.
+calendar ending at the snapshot close, then the days of this run). The synthetic days
+also have 1-minute bars (the last ``minute_history_days``, default all), drawn per stock
+and day from the daily bar so that they add up to it (open, high, low, close, volume):
+one per minute of 09:00–15:19 and one for the 15:30 closing call. ka10080 serves today's
+live bars, then this run's closed days as recorded, then that history, newest first,
+900 rows a page (PROTOCOL §3.2) with ``next-key`` = the last row's ``cntr_tm``; ``base_dt``
+starts at the end of that day. Everything is deterministic for a given ``seed`` and
+sequence of ``step`` times.
 
 **Clock.** Market time moves only through ``Simulator.step(now)``: tests call it with
 explicit datetimes; ``Simulator.start()`` runs a ticker thread stepping to

@@ -56,20 +56,34 @@ def error_response(err: ReplyError, api_id: str = "") -> JSONResponse:
 
 @dataclass(slots=True)
 class Result:
-    """A handler's answer: top-level fields, and optionally a list to page."""
+    """A handler's answer: top-level fields, and optionally a list to page.
+
+    By default the dispatcher pages ``rows`` (a snapshot kept for the continuation
+    requests). A handler that pages by itself (``paged``) returns one page in ``rows`` and
+    the ``next_key`` of the next one (``""``: the last page); it reads the request's key
+    from :attr:`Ctx.cont_key`.
+    """
 
     body: Body
     list_key: str | None = None
     rows: list[Row] | None = None
     message: str = QUERY_MSG
+    paged: bool = False
+    next_key: str = ""
 
 
 class Ctx:
-    """What a handler sees: the simulator (lock held) and helpers."""
+    """What a handler sees: the simulator (lock held) and helpers; ``cont_key`` is the
+    request's ``next-key`` when it asks for a next page (``cont-yn: Y``), else ``""``."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Simulator, cont_key: str = "") -> None:
         self.sim = sim
         self.market = sim.market
+        self.cont_key = cont_key
+
+    def page_size(self, api_id: str) -> int:
+        """Rows per page of ``api_id`` (``SimConfig.page_size``)."""
+        return self.sim.config.page_size(api_id)
 
     def stock(self, raw: str) -> tuple[Stock, str]:
         """(stock, venue) from a request code like ``005930``, ``005930_NX``, ``A005930``."""

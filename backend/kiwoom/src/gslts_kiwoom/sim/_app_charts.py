@@ -62,17 +62,11 @@ def h_ka10079(ctx: Ctx, body: Body) -> Result:
     )
 
 
-def h_ka10080(ctx: Ctx, body: Body) -> Result:
-    """ka10080 주식분봉차트조회요청: ``cntr_tm`` labels the bar's **end** (PROTOCOL §4.4
-    hints so: a 13:19 bar is labelled 132000)."""
-    stock, _ = ctx.stock(body["stk_cd"])
-    scope = _scope(body, (1, 3, 5, 10, 15, 30, 45, 60))
-    base_dt = str(body.get("base_dt") or "").strip()
-    st = ctx.market.state(stock.code)
+def _merge(bars: list[Bar], scope: int) -> list[Bar]:
+    """1-minute bars (oldest first) folded into bars of ``scope`` minutes, aligned on
+    midnight (a 5-minute bar starts at :00, :05, …)."""
     merged: list[Bar] = []
-    for b in st.minute_bars:
-        if base_dt and f.ymd(b.start) > base_dt:
-            continue
+    for b in bars:
         minute_of_day = b.start.hour * 60 + b.start.minute
         start = b.start.replace(hour=0, minute=0) + _minutes(minute_of_day - minute_of_day % scope)
         if merged and merged[-1].start == start:
@@ -84,12 +78,57 @@ def h_ka10080(ctx: Ctx, body: Body) -> Result:
             m.cum_volume = b.cum_volume
         else:
             merged.append(dataclasses.replace(b, start=start))
-    rows = []
-    for b in reversed(merged):
-        row = _bar_row(b, st.base_price, f.ymdhms(b.start + _minutes(scope)))
-        row["acc_trde_qty"] = str(b.cum_volume)
-        rows.append(row)
-    return Result({"stk_cd": body["stk_cd"]}, "stk_min_pole_chart_qry", rows)
+    return merged
+
+
+def _ymd_field(body: Body, key: str) -> str:
+    raw = str(body.get(key) or "").strip()
+    if raw and (len(raw) != 8 or not raw.isdigit()):
+        raise input_error(f"1517:입력값 형식 오류({key}, YYYYMMDD)")
+    return raw
+
+
+def h_ka10080(ctx: Ctx, body: Body) -> Result:
+    """ka10080 주식분봉차트조회요청: bars newest first, today's from the live market, then
+    every past session's (:meth:`Market.minute_bars`), from ``base_dt`` (that day and
+    earlier) when given. ``cntr_tm`` labels the bar's **end** (PROTOCOL §4.4 hints so: a
+    13:19 bar is labelled 132000).
+
+    Paged by itself, ``page_size`` rows a page (900, PROTOCOL §3.2 [T2]): the history is
+    too long to snapshot, and a page's ``next-key`` is the ``cntr_tm`` of its last row, the
+    next page the rows before it. Past bars never change and new ones only come at the
+    newest end, so pages neither overlap nor leave a gap while the market moves.
+    """
+    stock, _ = ctx.stock(body["stk_cd"])
+    scope = _scope(body, (1, 3, 5, 10, 15, 30, 45, 60))
+    base_dt = _ymd_field(body, "base_dt")
+    cursor = ctx.cont_key
+    if cursor and (len(cursor) != 14 or not cursor.isdigit()):
+        raise input_error("1517:입력값 형식 오류(next-key, 만료되었거나 잘못된 값입니다)")
+    size = ctx.page_size("ka10080")
+    market = ctx.market
+    rows: list[Row] = []
+    more = False
+    for day, base in market.minute_days(stock.code):
+        ymd = f.ymd_date(day)
+        if (base_dt and ymd > base_dt) or (cursor and ymd + "000000" >= cursor):
+            continue
+        for b in reversed(_merge(market.minute_bars(stock.code, day), scope)):
+            cntr_tm = f.ymdhms(b.start + _minutes(scope))
+            if cursor and cntr_tm >= cursor:
+                continue
+            if len(rows) == size:
+                more = True
+                break
+            row = _bar_row(b, base, cntr_tm)
+            row["acc_trde_qty"] = str(b.cum_volume)
+            rows.append(row)
+        if more:
+            break
+    next_key = rows[-1]["cntr_tm"] if more else ""
+    return Result(
+        {"stk_cd": body["stk_cd"]}, "stk_min_pole_chart_qry", rows, paged=True, next_key=next_key
+    )
 
 
 def _minutes(n: int) -> timedelta:
@@ -100,9 +139,7 @@ def h_ka10081(ctx: Ctx, body: Body) -> Result:
     """ka10081 주식일봉차트조회요청: days up to ``base_dt``, newest first (unsigned OHLC
     as in the guide's examples; ``trde_prica`` in 백만원)."""
     stock, _ = ctx.stock(body["stk_cd"])
-    base_dt = str(body["base_dt"]).strip()
-    if len(base_dt) != 8 or not base_dt.isdigit():
-        raise input_error("1517:입력값 형식 오류(base_dt, YYYYMMDD)")
+    base_dt = _ymd_field(body, "base_dt")
     rows = []
     for b in reversed(ctx.market.daily_bars(stock.code)):
         if f.ymd(b.start) > base_dt:

@@ -5,7 +5,8 @@ rate limit (HTTP 429, rc 5, [1700]) → ``authorization`` (1513/1514, rc 3 [8005
 body → required fields (rc 2 [1511]) → handler (``_app_market``, ``_app_charts``,
 ``_app_orders``, ``_app_account``). Lists are paged with the ``cont-yn`` / ``next-key``
 headers; a continuation reads from a snapshot taken on the first page, so pages stay
-consistent while the market moves.
+consistent while the market moves. A handler may page by itself instead (ka10080, whose
+history is too long to snapshot): its ``next-key`` says where the next page starts.
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ def kiwoom_routes(sim: Simulator) -> list[Route]:
             next_key = request.headers.get("next-key", "").strip()
             with sim.lock:
                 try:
-                    result = handler(Ctx(sim), body)
+                    result = handler(Ctx(sim, next_key if cont else ""), body)
                 except OrderRejected as rej:
                     raise ReplyError(20, rej.message) from None
                 finally:
@@ -215,7 +216,12 @@ def kiwoom_routes(sim: Simulator) -> list[Route]:
             return error_response(err, api_id)
         headers = {"api-id": api_id, "cont-yn": "N", "next-key": ""}
         out = dict(result.body)
-        if result.list_key is not None:
+        if result.paged and result.list_key is not None:
+            out[result.list_key] = result.rows or []
+            if result.next_key:
+                headers["cont-yn"] = "Y"
+                headers["next-key"] = result.next_key
+        elif result.list_key is not None:
             rows = result.rows or []
             offset = 0
             if cont and next_key:

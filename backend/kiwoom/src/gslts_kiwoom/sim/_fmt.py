@@ -5,7 +5,7 @@ protocol and formats itself. The WebSocket helpers (:func:`sgn`, :func:`pct`,
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 
@@ -64,6 +64,11 @@ def hhmmss(dt: datetime) -> str:
 
 def ymd(dt: datetime) -> str:
     return dt.strftime("%Y%m%d")
+
+
+def ymd_date(d: date) -> str:
+    """``YYYYMMDD`` of a date."""
+    return f"{d.year:04d}{d.month:02d}{d.day:02d}"
 
 
 def ymdhms(dt: datetime) -> str:

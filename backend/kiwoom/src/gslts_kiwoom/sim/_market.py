@@ -29,7 +29,7 @@ from gslts_kiwoom.sim._events import (
     TradeBatch,
     datetime_to_us,
 )
-from gslts_kiwoom.sim._history import GroundTruth, SyntheticHistory
+from gslts_kiwoom.sim._history import GroundTruth, MinuteCache, SyntheticHistory
 from gslts_kiwoom.sim._orders import Order
 from gslts_kiwoom.sim._sessions import PhaseClock, ViMonitor, auction_crossings, trading_open
 from gslts_kiwoom.sim._stock import SimStock, TradeHistory, stable_seed
@@ -67,6 +67,7 @@ class Market:
         rate = config.trades_per_s or 10.0
         self._value_per_trade = total / (SESSION_SECONDS * rate)
         self._history = SyntheticHistory(config.seed, self.start_day, config.history_days)
+        self._minutes = MinuteCache(config.seed)
         #: market-wide trades per simulated second (settable at run time)
         self.trades_per_s = config.trades_per_s
         #: every trade of the run in emission order (ground truth), up to the cap
@@ -482,6 +483,43 @@ class Market:
     def history_dates(self) -> list[date]:
         """Trading days of the synthetic history, oldest first (before the start day)."""
         return self._history.dates()
+
+    def minute_days(self, code: str) -> list[tuple[date, int]]:
+        """Days of ``code`` with 1-minute bars (ka10080), newest first, each with its base
+        price: today (live), the closed days of this run, then the most recent
+        ``minute_history_days`` days of the synthetic history."""
+        st = self.state(code)
+        days = [(st.day, st.base_price)]
+        days.extend((b.start.date(), b.base_price) for b in reversed(st.past_days))
+        history = self._history.bars(st.stock)
+        keep = self.config.minute_history_days
+        keep = len(history) if keep is None else min(keep, len(history))
+        recent = history[len(history) - keep :]
+        days.extend((b.start.date(), b.base_price) for b in reversed(recent))
+        return days
+
+    def minute_bars(self, code: str, day: date) -> list[Bar]:
+        """The 1-minute bars of ``code`` on ``day``, oldest first (do not change them).
+
+        Today's and this run's closed days are the bars the market recorded (a closed day
+        whose bars have left the kept window is drawn from its daily bar instead; the
+        day's opening volume booked at the base price, ``initial_day_fraction``, is in the
+        daily bar but in no minute bar). Days of the synthetic history are drawn from
+        their daily bar (:func:`._history.synthetic_minutes`): they add up to it exactly.
+        """
+        st = self.state(code)
+        if day == st.day:
+            return [b for b in st.minute_bars if b.start.date() == day]
+        daily = next((b for b in st.past_days if b.start.date() == day), None)
+        if daily is not None:
+            recorded = [b for b in st.minute_bars if b.start.date() == day]
+            if recorded:
+                return recorded
+        else:
+            daily = self._history.bar_on(st.stock, day)
+            if daily is None:
+                return []
+        return self._minutes.get(code, daily)
 
     def daily_bars(self, code: str) -> list[Bar]:
         """Daily bars oldest first: synthetic history, days of this run, then today."""
