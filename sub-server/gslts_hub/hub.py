@@ -50,6 +50,7 @@ from gslts_hub.backfill import (
     walk_forward,
 )
 from gslts_hub.candles import CandleAggregator
+from gslts_hub.interest import InterestManager, LeaseTable
 from gslts_hub.journal import FileOps, Journal, JournalStats
 from gslts_hub.pending_gaps import PendingGaps
 from gslts_hub.rows import (
@@ -110,6 +111,8 @@ WS_DEFER_TYPES = frozenset({"0D"})
 ACCOUNT_TYPES = ("00", "04")
 OWNER_TOP = "top"
 OWNER_WATCH = "watchlist"
+#: stocks leased through the interest API (gslts_hub.interest)
+OWNER_INTEREST = "interest"
 
 
 class HubError(AppError):
@@ -224,6 +227,19 @@ class Hub:
         self.stocks: dict[str, StockState] = {}
         self.ranks: dict[str, int] = {}
         self.watchlist: set[str] = set()
+        #: stocks other services lease (PUT /api/interest/{code}): subscribed under their
+        #: own owner tag, so the top 50 and the watchlist never release them (nor they those)
+        self.interest = InterestManager(
+            LeaseTable(
+                max_codes=settings.hub_interest_max_codes,
+                max_per_asker=settings.hub_interest_max_per_asker,
+                max_ttl_s=settings.hub_interest_max_ttl_s,
+                clock=clock,
+            ),
+            subscribe=lambda codes: self._subscribe(codes, OWNER_INTEREST),
+            unsubscribe=lambda codes: self._unsubscribe(codes, OWNER_INTEREST),
+            held_elsewhere=lambda: self.selector.members | self.watchlist,
+        )
         self.ticks_received = 0
         self.books_received = 0
         self.books_journaled = 0
@@ -400,6 +416,8 @@ class Hub:
             # back after a scheduled stop: registrations died with the old socket, and the
             # next ranking only reports changes to the membership
             self._subscribe(sorted(self.selector.members), OWNER_TOP)
+        if leased := self.interest.codes():  # leases granted while the socket was down
+            self._subscribe(leased, OWNER_INTEREST)
         self._subscribe_vi()
 
     def _market_types(self) -> tuple[str, ...]:
@@ -418,7 +436,11 @@ class Hub:
         except Exception as exc:
             self.event("vi", f"VI for all stocks refused ({exc}); registering per stock")
         self._vi_per_stock = True
-        for owner, codes in ((OWNER_WATCH, self.watchlist), (OWNER_TOP, self.selector.members)):
+        for owner, codes in (
+            (OWNER_WATCH, self.watchlist),
+            (OWNER_TOP, self.selector.members),
+            (OWNER_INTEREST, frozenset(self.interest.codes())),
+        ):
             if codes:
                 with contextlib.suppress(Exception):
                     ws.subscribe(sorted(codes), (VI_TYPE,), owner=owner)
@@ -591,7 +613,7 @@ class Hub:
     def collected_codes(self) -> list[str]:
         ws = self.ws
         if ws is None:
-            return sorted(self.selector.members | self.watchlist)
+            return sorted(self.selector.members | self.watchlist | set(self.interest.codes()))
         return sorted({item for (typ, item) in ws.subscriptions() if typ == "0B" and item})
 
     # ------------------------------------------------------------------ socket thread
@@ -920,6 +942,7 @@ class Hub:
         self._rate.append((now_epoch, self.ticks_received))
         self.spool.retry()  # a quiet feed still journals what waits, once it can
         self.writer_stall_s()
+        self.interest.expire(now_epoch)  # leases end on time, in hours or not
         if not self._db_ready and now_epoch - self._db_init_at >= 5.0:
             self._db_init_at = now_epoch
             self._db_ready = self._init_database()
@@ -1577,6 +1600,7 @@ class Hub:
                     "vi": None if (vi := self.vi.get(code)) is None else vi.as_dict(),
                     "rank": self.ranks.get(code),
                     "watchlist": code in self.watchlist,
+                    "interest": self.interest.holds(code),
                 }
             )
         js = self.journal.stats()
@@ -1635,6 +1659,7 @@ class Hub:
             "collecting_stocks": codes,
             "stocks": stocks,
             "watchlist": sorted(self.watchlist),
+            "interest": self.interest.snapshot(),
             "events": list(self.events)[-100:],
         }
 

@@ -23,7 +23,6 @@ from schemathesis.config import SchemathesisConfig
 from gslts_db import StockMaster, TickRow, insert_ticks
 from gslts_hub.app import create_app
 from gslts_hub.hub import Hub
-from gslts_hub.interest import InterestManager, LeaseTable
 from gslts_hub.settings import HubSettings
 from gslts_kiwoom.realtime import KST
 from tests.unit.kiwoom.fakes import Clock, FakeKiwoom, make_client, reply
@@ -113,16 +112,6 @@ def running_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
                  for c, n in (("005930", "삼성전자"), ("000660", "SK하이닉스"))],
             )  # fmt: skip
         assert client.post("/api/watchlist", json={"stock_code": "000660"}).status_code == 201
-        if not hasattr(hub, "interest"):  # until the Hub builds its own (hub.py wiring)
-            s = hub.settings
-            table = LeaseTable(
-                max_codes=s.hub_interest_max_codes,
-                max_per_asker=s.hub_interest_max_per_asker,
-                max_ttl_s=s.hub_interest_max_ttl_s,
-            )
-            hub.interest = InterestManager(  # type: ignore[attr-defined,unused-ignore]
-                table, subscribe=lambda codes: [], unsubscribe=lambda codes: None
-            )
         _served.append(app)
         try:
             yield
