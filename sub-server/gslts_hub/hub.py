@@ -50,6 +50,7 @@ from gslts_hub.backfill import (
     walk_forward,
 )
 from gslts_hub.candles import CandleAggregator
+from gslts_hub.gap_queue import GapQueue
 from gslts_hub.interest import InterestManager, LeaseTable
 from gslts_hub.journal import FileOps, Journal, JournalStats
 from gslts_hub.pending_gaps import PendingGaps
@@ -276,7 +277,8 @@ class Hub:
         #: counters already reported as events (malformed input, REST rate limiting, holes)
         self._reported: dict[str, int] = {}
         #: gaps to fill: (code, last stored trade, first live trade or None = walk forward)
-        self._anchors: queue.Queue[tuple[str, StoredAnchor, LiveAnchor | None]] = queue.Queue()
+        #: (a stock's new gap merges into its waiting one: see :mod:`gslts_hub.gap_queue`)
+        self._anchors = GapQueue()
         #: gaps whose first live trade came, collecting the live trades that follow it:
         #: code → (last stored, first live, [(time, price, qty)…], since)
         self._following: dict[
@@ -1648,6 +1650,8 @@ class Hub:
                 "gaps_flagged": self.backfill.gaps_flagged,
                 "ticks": self.backfill.ticks,
                 "errors": self.backfill.errors,
+                "waiting": len(self._anchors),
+                "merged": self._anchors.merged,
                 "recent": list(self.backfill.recent)[-10:],
             },
             "candles": dict(zip(("rebuilds", "closed"), self.writer.candle_counts(), strict=True)),
