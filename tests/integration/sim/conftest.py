@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 import uvicorn
+import websocket
 from pydantic import SecretStr
 
 from gslts_kiwoom import KiwoomClient, KiwoomConfig
@@ -196,3 +198,52 @@ def wait_until(cond: Callable[[], bool], timeout: float = DEADLINE_S) -> bool:
             return True
         time.sleep(0.02)
     return cond()
+
+
+class RawSession:
+    """A bare Kiwoom WebSocket session: LOGIN, REG, then REAL entries as parsed JSON."""
+
+    def __init__(self, srv: SimServer) -> None:
+        self.srv = srv
+        self.ws = websocket.create_connection(srv.ws_url, timeout=DEADLINE_S)
+        self.frames: list[str] = []
+        token = srv.client().token()
+        self.ws.send(orjson.dumps({"trnm": "LOGIN", "token": token}).decode())
+        assert self._reply("LOGIN")["return_code"] == 0
+
+    def _reply(self, trnm: str) -> dict[str, Any]:
+        deadline = time.monotonic() + DEADLINE_S
+        while time.monotonic() < deadline:
+            msg = orjson.loads(self.ws.recv())
+            if msg.get("trnm") == "PING":
+                self.ws.send(orjson.dumps(msg).decode())
+            elif msg.get("trnm") == trnm:
+                return dict(msg)
+        raise AssertionError(f"no {trnm} reply")
+
+    def register(self, items: list[str], types: list[str]) -> None:
+        reg = {"trnm": "REG", "grp_no": "1", "refresh": "1"}
+        self.ws.send(orjson.dumps({**reg, "data": [{"item": items, "type": types}]}).decode())
+        assert self._reply("REG")["return_code"] == 0
+
+    def entries(self, until: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+        """REAL entries (in order) until ``until(entries)`` holds; a deadline, not a duration."""
+        out: list[dict[str, Any]] = []
+        self.ws.settimeout(0.2)
+        deadline = time.monotonic() + 2 * DEADLINE_S
+        while time.monotonic() < deadline and not until(out):
+            try:
+                text = self.ws.recv()
+            except websocket.WebSocketTimeoutException:
+                continue
+            msg = orjson.loads(text)
+            if msg.get("trnm") == "PING":
+                self.ws.send(text)
+            elif msg.get("trnm") == "REAL":
+                self.frames.append(text)
+                out.extend(msg["data"])
+        assert until(out), f"condition not met; {len(out)} entries"
+        return out
+
+    def close(self) -> None:
+        self.ws.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -199,3 +200,27 @@ def test_krx_clock_rejects_orders_on_a_holiday() -> None:
     with pytest.raises(OrderRejected, match="571490"):
         place(evening, qty=1, price=67_500)
     assert evening.step(evening.now + timedelta(seconds=30)) == 0
+
+
+def test_open_and_filled_orders_filter_by_exchange(api_factory: Any) -> None:
+    sim = make_sim()
+    api = api_factory(sim)
+    st = sim.market.state(CODE)
+    low = str(krx.tick_down(st.best_bid, 10))
+    base = {"stk_cd": CODE, "ord_qty": "1", "trde_tp": "0", "ord_uv": low}
+    krx_no = api.ok("kt10000", "ordr", {**base, "dmst_stex_tp": "KRX"})["ord_no"]
+    nxt_no = api.ok("kt10000", "ordr", {**base, "dmst_stex_tp": "NXT"})["ord_no"]
+    query = {"all_stk_tp": "0", "trde_tp": "0"}
+
+    def listed(stex: str) -> list[str]:
+        rows = api.ok("ka10075", "acnt", {**query, "stex_tp": stex})["oso"]
+        return [r["ord_no"] for r in rows]
+
+    assert listed("0") == [nxt_no, krx_no]
+    assert listed("1") == [krx_no]
+    assert listed("2") == [nxt_no]
+    bad = api.call("ka10075", "acnt", {**query, "stex_tp": "9"}).json()
+    assert bad["return_code"] == 2
+    rows = {r["ord_no"]: r for r in api.ok("ka10075", "acnt", {**query, "stex_tp": "0"})["oso"]}
+    assert (rows[nxt_no]["stex_tp"], rows[nxt_no]["stex_tp_txt"]) == ("2", "NXT")
+    assert rows[krx_no]["io_tp_nm"] == "+매수"

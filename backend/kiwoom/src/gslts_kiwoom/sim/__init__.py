@@ -61,8 +61,13 @@ default ``KRX`` as captured on the mock server, or ``1`` as in the guide), ``0D`
 ``0J`` for every ka20001 index (001 KOSPI, 101 KOSDAQ, …; level = cap-weighted member
 prices; 13/14 in 천주/백만원), ``0s`` (FID 215: 0 opening call, 3 open, 2 closing call,
 4 closed, a/b after-hours, under ``clock="krx"``), ``1h`` (static VI, 9068 ``1``
-triggered / ``2`` released) and ``00``/``04`` (FID 9001 ``A``-prefixed; 00: 접수 → 체결…
-for orders, 접수 + 확인 for modify/cancel).
+triggered / ``2`` released) and ``00``/``04`` (every FID of the 00 dictionary; FID 9001
+the plain code as on the mock server, ``ws_account_code_prefix="A"`` for ``A005930``; 910/914
+unsigned, 909–915 ``""`` outside a fill; a new order 접수 → 체결…, what IOC/FOK/market leave
+cancelled by the exchange as 취소 of the same number; a modify or cancel 접수 → 확인 of its
+own number with 904 = the original, which gets no event, the 확인 before or after the
+modified order's immediate fills per ``order_confirm_before_fills``; ka10075/ka10076 show
+each order as its last event left it).
 Entries are produced only for registered items and flushed once per ``step`` (and after
 each order call); each step emits the trades, then one ``0D`` per stock whose book changed,
 so the last ``0B`` before a ``0D`` carries that book's best ask/bid (27/28).

@@ -90,6 +90,9 @@ class Broker:
             raise OrderRejected("[2000](571490:장운영시간이 아닙니다.)")
 
     def _emit(self, order: Order, status: OrderStatus, now: datetime, **fill: object) -> None:
+        """Emit a 00 event of ``order``; its ``status`` (ka10075 ``ord_stt``) is the last
+        event's."""
+        order.status = status
         self.market.emit(OrderUpdate(order=order.view(), status=status, time=now, **fill))  # type: ignore[arg-type]
 
     # --- entry points -------------------------------------------------------------------
@@ -210,8 +213,9 @@ class Broker:
             market.rest(order)
 
     def _auto_cancel(self, order: Order, now: datetime) -> None:
+        """The exchange cancels what is left (IOC/FOK, a market order's rest): one 00
+        ``취소`` of the order itself, 902 = 0."""
         order.open_qty = 0
-        order.status = "취소"
         self._release(order)
         self._emit(order, "취소", now)
 
@@ -265,14 +269,18 @@ class Broker:
             if per_share * qty > room:
                 can = max(0, room // per_share)
                 raise OrderRejected(f"[2000](855056:매수증거금이 부족합니다. {can}주 매수가능)")
-        self._shrink(orig, qty, now)
+        self._shrink(orig, qty)
         self._reserve(new, price)
         self.account.orders[new.ord_no] = new
+        # PROTOCOL §5.7/§8.1: 접수 then 확인 of the new number (904 = the original); where
+        # the 확인 falls among the fills the new price makes at once is not known
         self._emit(new, "접수", now)
-        new.status = "확인"
-        self._emit(new, "확인", now)
-        new.status = "접수"
-        self._work(new, now)
+        if self.config.order_confirm_before_fills:
+            self._emit(new, "확인", now)
+            self._work(new, now)
+        else:
+            self._work(new, now)
+            self._emit(new, "확인", now)
         return new
 
     def cancel(self, *, orig_ord_no: str, code: str, qty: int, now: datetime) -> Order:
@@ -300,16 +308,19 @@ class Broker:
             limit_price=0,
             tif="day",
             time=now,
-            open_qty=0,
+            open_qty=qty,
         )
         self.account.orders[rec.ord_no] = rec
+        # PROTOCOL §5.7: 접수 of the cancel's own number (902 = the quantity to cancel),
+        # then 확인 with 902 = 0; the original order gets no event of its own
         self._emit(rec, "접수", now)
-        self._shrink(orig, qty, now)
-        rec.status = "확인"
+        self._shrink(orig, qty)
+        rec.open_qty = 0
         self._emit(rec, "확인", now)
         return rec
 
-    def _shrink(self, orig: Order, qty: int, now: datetime) -> None:
+    def _shrink(self, orig: Order, qty: int) -> None:
+        """Take ``qty`` open shares off ``orig`` (modified or cancelled away)."""
         orig.open_qty -= qty
         if orig.side == Side.BUY:
             give = orig.reserve_per_share * qty
@@ -318,8 +329,6 @@ class Broker:
         if orig.open_qty == 0:
             self.market.unrest(orig)
             self._release(orig)
-            orig.status = "확인"
-        self._emit(orig, "확인", now)
 
     # --- fills ----------------------------------------------------------------------------
     def _on_fill(self, order: Order, price: int, qty: int, now: datetime) -> None:
@@ -330,7 +339,6 @@ class Broker:
         order.filled_qty += qty
         order.filled_value += value
         order.commission += cost
-        order.status = "체결"
         acct.fill_count += 1
         order.last_fill_no = f"{acct.fill_count:07d}"
         order.last_fill_price, order.last_fill_qty = price, qty

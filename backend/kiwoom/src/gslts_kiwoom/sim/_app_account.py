@@ -8,21 +8,27 @@ from decimal import Decimal
 from gslts_kiwoom.models import Side
 from gslts_kiwoom.sim import _fmt as f
 from gslts_kiwoom.sim._app_base import Body, Ctx, Handler, Result, Row, input_error
-from gslts_kiwoom.sim._orders import Order
+from gslts_kiwoom.sim._orders import Order, kind_text
 
 _STEX = {"KRX": ("1", "KRX", "N"), "NXT": ("2", "NXT", "N"), "SOR": ("0", "통합", "Y")}
 
 
 def _io_name(o: Order) -> str:
-    word = "매수" if o.side == Side.BUY else "매도"
-    sign = "+" if o.side == Side.BUY else "-"
-    suffix = {"new": "", "modify": "정정", "cancel": "취소"}[o.kind]
-    return f"{sign}{word}{suffix}"
+    return kind_text(o.kind, o.side)
+
+
+#: ``stex_tp`` of ka10075/ka10076 (0 통합, 1 KRX, 2 NXT) → the order venues it lists
+_STEX_FILTER = {"0": ("KRX", "NXT", "SOR"), "1": ("KRX",), "2": ("NXT",)}
 
 
 def _filter_orders(ctx: Ctx, body: Body, side_key: str, one_key: str) -> list[Order]:
+    """The account's orders picked by the request (side, one stock, venue), newest first."""
     side_tp = str(body.get(side_key, "0")).strip()
     one = str(body.get(one_key, "0")).strip() == "1"
+    stex = str(body.get("stex_tp", "0")).strip()
+    if stex not in _STEX_FILTER:
+        raise input_error(f"1517:입력값 형식 오류(stex_tp, {stex})")
+    venues = _STEX_FILTER[stex]
     code = ""
     if one:
         if not str(body.get("stk_cd", "")).strip():
@@ -34,11 +40,14 @@ def _filter_orders(ctx: Ctx, body: Body, side_key: str, one_key: str) -> list[Or
         for o in orders
         if (not code or o.code == code)
         and (side_tp == "0" or (side_tp == "1") == (o.side == Side.SELL))
+        and o.venue in venues
     ]
 
 
 def h_ka10075(ctx: Ctx, body: Body) -> Result:
-    """ka10075 미체결요청: open orders, newest first."""
+    """ka10075 미체결요청: open orders, newest first, as the 00 stream left them: ``ord_stt``
+    the last event's 913, ``oso_qty`` its 902, ``cntr_qty`` the filled total (911),
+    ``cntr_pric``/``unit_cntr_*`` the last fill (910/914/915)."""
     rows = []
     for o in _filter_orders(ctx, body, "trde_tp", "all_stk_tp"):
         if o.open_qty <= 0 or o.kind == "cancel":
@@ -83,7 +92,9 @@ def h_ka10075(ctx: Ctx, body: Body) -> Result:
 
 
 def h_ka10076(ctx: Ctx, body: Body) -> Result:
-    """ka10076 체결요청: orders with fills, newest first (``ord_no``: only older ones)."""
+    """ka10076 체결요청: orders with fills, newest first (``ord_no``: only older ones), one
+    row per order: ``cntr_qty`` the filled total (00 FID 911 of its last 체결), ``cntr_pric``
+    the average fill price, ``oso_qty`` what is still open (0 once cancelled or done)."""
     before = str(body.get("ord_no", "")).strip()
     rows = []
     for o in _filter_orders(ctx, body, "sell_tp", "qry_tp"):

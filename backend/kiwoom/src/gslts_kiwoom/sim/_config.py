@@ -118,6 +118,13 @@ class SimConfig(BaseModel):
     page_sizes: dict[str, int] = Field(default_factory=dict)
 
     # --- account ------------------------------------------------------------------------
+    #: 00/04 FID 9001 (the stock code) prefix: ``""`` as captured on the mock server
+    #: (PROTOCOL §8.1), ``"A"`` as live and legacy reports show (§5.7).
+    ws_account_code_prefix: Literal["", "A"] = ""
+    #: A modify (kt10002) whose new price trades at once: its 00 ``확인`` comes before
+    #: those fills (True) or after them (False). No REST-era capture shows which
+    #: (PROTOCOL §8.1); a client must take either.
+    order_confirm_before_fills: bool = True
     account_no: str = "8012345611"
     initial_cash: int = Field(default=100_000_000, ge=0)
     #: Broker commission per fill (both sides), e.g. 0.015 %.

@@ -11,7 +11,9 @@ built from a per-stock template; percentages use integer arithmetic, not ``Decim
 Formats chosen where PROTOCOL.md is silent (documented in the package docstring too):
 FID 14 (cumulative value) is ``MarketTrade.cum_value`` (백만원, truncated); 0J FID 13/14 are
 thousands of shares / 백만원 like ka20001; 1h FID 9068 is ``1`` triggered / ``2`` released,
-9008 ``101`` KOSPI / ``201`` KOSDAQ, 1225 ``정적``; 00/04 FID 9001 is ``A``-prefixed.
+9008 ``101`` KOSPI / ``201`` KOSDAQ, 1225 ``정적``; 00/04 FID 9001 is the plain code as on the
+mock server (``ws_account_code_prefix="A"`` for the live reports' ``A005930``); 00 FID 10010
+(시간외단일가 현재가) is the last price, REST-signed (`` 269000`` in the capture, §8.1).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from gslts_kiwoom.sim._events import (
 )
 from gslts_kiwoom.sim._feed_index import IndexFeed
 from gslts_kiwoom.sim._feed_trades import TradeText
+from gslts_kiwoom.sim._orders import kind_text
 from gslts_kiwoom.sim._ws_session import RawItem, RealListener
 
 if TYPE_CHECKING:
@@ -43,7 +46,9 @@ if TYPE_CHECKING:
 
 Entry = Mapping[str, Any] | RawItem
 
-_VENUE_FID = {"KRX": ("1", "KRX"), "NXT": ("2", "NXT"), "SOR": ("0", "SOR")}
+#: order venue → 00 FID 2134 거래소구분 / 2135 거래소구분명 / 2136 SOR여부 (PROTOCOL §5.7;
+#: KRX measured as 1 / KRX / N, §8.1)
+_VENUE_FID = {"KRX": ("1", "KRX", "N"), "NXT": ("2", "NXT", "N"), "SOR": ("0", "통합", "Y")}
 
 
 class WireFeed:
@@ -64,6 +69,7 @@ class WireFeed:
         self._wanted: dict[str, frozenset[str]] = {}
         self._wanted_version = -1
         self._trades = TradeText(self._limits, market.config.ws_trade_exchange)
+        self._code_prefix = market.config.ws_account_code_prefix
         self._index = IndexFeed(market.universe)
         #: counters for ``GET /_sim/state``
         self.entries = 0
@@ -202,22 +208,19 @@ class WireFeed:
 
     # --- 00 / 04 ----------------------------------------------------------------------------
     def order_entry(self, u: OrderUpdate) -> dict[str, Any]:
-        """00 주문체결 for one order event (접수 / 체결 / 확인 / 취소 / 거부)."""
+        """00 주문체결 for one order event (접수 / 체결 / 확인 / 취소 / 거부): every FID of the
+        00 dictionary in the catalogue's order; 909–915 ``""`` unless it is a fill."""
         o = u.order
         st = self.market.peek(o.code)
         base = st.base_price if st is not None else 0
-        side_word = "매수" if o.side == Side.BUY else "매도"
-        if o.kind == "new":
-            kind = ("+" if o.side == Side.BUY else "-") + side_word
-        else:
-            kind = side_word + ("정정" if o.kind == "modify" else "취소")
-        venue, venue_name = _VENUE_FID.get(o.venue, ("1", "KRX"))
+        kind = kind_text(o.kind, o.side)
+        venue, venue_name, sor = _VENUE_FID.get(o.venue, ("1", "KRX", "N"))
         filled = u.status == "체결"
         values = {
             "9201": o.account,
             "9203": o.ord_no,
             "9205": "",
-            "9001": "A" + o.code,
+            "9001": self._code_prefix + o.code,
             "912": "JJ",
             "913": u.status,
             "302": o.name,
@@ -233,11 +236,11 @@ class WireFeed:
             "909": u.fill_no if filled else "",
             "910": str(u.fill_price) if filled else "",
             "911": str(o.filled_qty) if filled else "",
-            "914": str(u.fill_price) if filled else "",
-            "915": str(u.fill_qty) if filled else "",
             "10": f.sgn(st.last, base) if st is not None else "0",
             "27": f.sgn(st.best_ask, base) if st is not None and st.best_ask else "0",
             "28": f.sgn(st.best_bid, base) if st is not None and st.best_bid else "0",
+            "914": str(u.fill_price) if filled else "",
+            "915": str(u.fill_qty) if filled else "",
             "938": str(o.commission),
             "939": str(o.tax),
             "919": u.reject_reason or "0",
@@ -245,9 +248,10 @@ class WireFeed:
             "921": "",
             "922": "00",
             "923": "",
+            "10010": f.signed(st.last, base) if st is not None else "",
             "2134": venue,
             "2135": venue_name,
-            "2136": "N",
+            "2136": sor,
         }
         return {"type": "00", "name": "주문체결", "item": o.code, "values": values}
 
@@ -258,7 +262,7 @@ class WireFeed:
         rate = f.pct(h.current_price, h.avg_price) if h.qty and h.avg_price else "0.00"
         values = {
             "9201": h.account,
-            "9001": "A" + h.code,
+            "9001": self._code_prefix + h.code,
             "917": "00",
             "916": "00000000",
             "302": h.name,

@@ -47,6 +47,15 @@ def sim_order_type(code: str) -> OrderType:
     return order_type
 
 
+def kind_text(kind: OrderKind, side: Side) -> str:
+    """주문구분 as 00 FID 905 and ka10075/ka10076 ``io_tp_nm`` write it: ``+매수``,
+    ``-매도`` (the sign is 영웅문's red/blue), ``매수정정``, ``매도취소`` …"""
+    word = "매수" if side == Side.BUY else "매도"
+    if kind == "new":
+        return ("+" if side == Side.BUY else "-") + word
+    return word + ("정정" if kind == "modify" else "취소")
+
+
 @dataclass(eq=False, slots=True)
 class Order:
     """A user order (mutable; internal). ``OrderView`` is its public snapshot."""
