@@ -1,16 +1,23 @@
 """Fan-out of live market data from the hub to the backend and the monitoring page.
 
-Two implementations of one interface (:class:`Bus`):
+Two implementations of one publishing interface (:class:`Bus`), each with a way for
+*another process* to follow it (``docs/bus.md`` tells the whole story):
 
 * :class:`RedisBus` (``REDIS_URL`` set): Redis pub/sub channels and latest-quote keys (below).
   Publishing never blocks the socket thread: messages go into a bounded queue drained by
   one publisher thread; when Redis is slow or down the queue fills and messages are
-  **dropped and counted** (``dropped``) — the journal, not the bus, is the durable path.
+  **dropped and counted** (``dropped``) — the journal, not the bus, is the durable path;
+  the drop is announced on the control channel once Redis answers again. Another process
+  follows it with :class:`gslts_common.bus_follow.RedisFollower`.
 * :class:`InProcessBus` (no Redis): subscribers registered in-process receive every event
   ``fn(channel, event)`` synchronously (they must be quick, e.g. put into an asyncio
-  queue). The channel names and event dicts are exactly what Redis carries (as JSON).
+  queue; an event must not be changed after it is published). The channel names and event
+  dicts are exactly what Redis carries (as JSON). The hub serves it to other processes as
+  a WebSocket stream (:mod:`gslts_common.bus_stream`, ``/bus/stream``), followed with
+  :class:`gslts_common.bus_follow.StreamFollower`.
 
-Payloads are small JSON objects (orjson) with domain field names, never Kiwoom's.
+Payloads are small JSON objects (orjson) with domain field names, never Kiwoom's. Every
+bus has an ``epoch``: an id that is new each time the publishing process starts.
 
 Message format (``<prefix>`` is ``HUB_BUS_PREFIX``, default ``gslts:``)
 -----------------------------------------------------------------------
@@ -51,6 +58,47 @@ at most every ``HUB_BOOK_PUBLISH_S`` (0.1 s; the newest always follows): ``{"cod
 
 ``<prefix>order`` (pub/sub) — order/fill (00 주문체결) and balance (04 잔고) events of the
 account: the event's fields plus ``"kind": "order" | "balance"``.
+
+Redis only: ``<prefix>lastbook:<code>`` (string key, TTL as quotes) — the newest published
+book, for a follower's snapshot; ``<prefix>epoch`` (string key) — the publisher's epoch;
+``<prefix>control`` (pub/sub) — ``{"type": "hello", "epoch"}`` when a publisher starts
+and ``{"type": "gap", "reason": "publisher_dropped", "epoch", "count", "channels",
+"stocks"}`` after it had to drop messages (queue full, Redis away).
+
+What a follower delivers
+------------------------
+
+A follower (:mod:`gslts_common.bus_follow`, either transport) calls ``fn(channel, event)``
+with the channel names above (always with the ``gslts:`` prefix, whatever
+``HUB_BUS_PREFIX`` is) and the same event dicts, in publish order, plus two channels of
+its own:
+
+``gslts:gap`` — it may have missed events::
+
+    {"type": "gap",
+     "reason": "expired",        # stream: the resume point left the server's buffer
+                                 # "epoch_changed": the hub restarted (stream)
+                                 # "overflow": the hub's stream intake overflowed
+                                 # "reconnected": Redis connection lost (cannot resume)
+                                 # "publisher_restarted": new epoch seen on Redis
+                                 # "publisher_dropped": the hub's RedisBus dropped some
+                                 # "slow": this subscriber was dropped for lagging
+     "epoch": "…",               # the epoch the range below is in
+     "from_seq": 1201, "to_seq": 1799,   # missed seqs, inclusive (null: unknown/none)
+     "prev_epoch": "…", "prev_seq": 1200, # epoch_changed: the old epoch's tail after
+                                          # prev_seq is lost
+     "count": 599,               # how many, when known (else null)
+     "channels": ["tick", "book"],        # kinds that may be affected
+     "stocks": ["005930", …]}             # stocks that may be affected (null: any)
+
+``gslts:snapshot`` — right after (re)subscribing (after any gap and the replay)::
+
+    {"type": "snapshot", "epoch": "…", "seq": 1800,   # stream: state as of this seq
+     "quotes": {"005930": <quote as above>, …},
+     "books": {"005930": <book event as above>, …}}
+
+The stream's own wire format (``hello``, ``event`` with its ``seq``, ``heartbeat``, close
+codes) is in :mod:`gslts_common.bus_stream`.
 """
 
 from __future__ import annotations
@@ -58,7 +106,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import secrets
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, Protocol
@@ -76,6 +126,28 @@ BOOK_CHANNEL = PREFIX + "book:"
 ORDER_CHANNEL = PREFIX + "order"
 CANDLE_CHANNEL = PREFIX + "candle:"
 QUOTE_KEY = PREFIX + "quote:"
+#: Redis only: the newest book per stock, the publisher's epoch, control messages
+LASTBOOK_KEY = PREFIX + "lastbook:"
+EPOCH_KEY = PREFIX + "epoch"
+CONTROL_CHANNEL = PREFIX + "control"
+#: what a follower adds to the published channels (see "What a follower delivers")
+GAP_CHANNEL = PREFIX + "gap"
+SNAPSHOT_CHANNEL = PREFIX + "snapshot"
+#: the kinds of channel a subscriber can filter on (``tick`` = ``<prefix>tick:<code>`` …)
+KINDS = ("tick", "book", "candle", "order")
+#: at most this many stock codes are listed in a gap notice (more: ``"stocks": null``)
+GAP_STOCKS_MAX = 2000
+
+
+def new_epoch() -> str:
+    """An id for one run of a publisher: its start time (hex seconds) and a random part."""
+    return f"{int(time.time()):x}-{secrets.token_hex(3)}"
+
+
+def split_channel(channel: str, prefix: str = PREFIX) -> tuple[str, str | None]:
+    """``gslts:tick:005930`` → ``("tick", "005930")``, ``gslts:order`` → ``("order", None)``."""
+    kind, _, code = channel[len(prefix) :].partition(":")
+    return kind, code or None
 
 
 _iso_days: dict[int, str] = {}
@@ -152,6 +224,7 @@ class Bus(Protocol):
 
     dropped: int
     published: int
+    epoch: str
 
     def publish_ticks(self, code: str, event: Event) -> None: ...
     def publish_book(self, code: str, event: Event) -> None: ...
@@ -169,6 +242,8 @@ class InProcessBus:
     def __init__(self) -> None:
         self.dropped = 0
         self.published = 0
+        #: new each time the publishing process starts (followers tell a restart by it)
+        self.epoch = new_epoch()
         self._subs: list[Subscriber] = []
         self._quotes: dict[str, Event] = {}
         self._lock = threading.Lock()
@@ -219,10 +294,16 @@ class InProcessBus:
 class RedisBus(InProcessBus):
     """Redis pub/sub + latest-quote keys, published from one background thread.
 
+    At start it sets ``<prefix>epoch`` and says ``hello`` on ``<prefix>control`` (a
+    follower tells a restarted hub by the new epoch). Messages it has to drop (queue
+    full, Redis failing) are announced there as one ``gap`` once Redis takes messages
+    again, naming the kinds and stocks affected.
+
     Args:
         url: ``redis://…``.
         queue_max: messages waiting for Redis before new ones are dropped.
-        quote_ttl_s: latest-quote keys expire (a dead hub must not look live).
+        quote_ttl_s: latest-quote (and latest-book) keys expire (a dead hub must not look
+            live).
         prefix: replaces ``gslts:`` in Redis channel and key names (several installations
             or test runs on one Redis; pub/sub channels ignore the database number).
         timeout_s: Redis connect/read timeout: a slow Redis costs the publisher thread at
@@ -253,6 +334,18 @@ class RedisBus(InProcessBus):
         self.last_error: str | None = None
         #: messages Redis accepted (pub/sub + quote keys)
         self.redis_sent = 0
+        #: dropped since the last gap notice: count, channels (bounded) — see _lost
+        self._lost_lock = threading.Lock()
+        self._lost_n = 0
+        self._lost_channels: set[str] = set()
+        self._book_channel = self._key(BOOK_CHANNEL)
+        self._lastbook_key = self._key(LASTBOOK_KEY)
+        self._control = self._key(CONTROL_CHANNEL)
+        # first in the queue: whoever reads the stream after these knows this run
+        hello = orjson.dumps({"type": "hello", "epoch": self.epoch})
+        with contextlib.suppress(queue.Full):  # (a tiny test queue: said again on recovery)
+            self._queue.put_nowait(("set", self._key(EPOCH_KEY), self.epoch.encode()))
+            self._queue.put_nowait(("pub", self._control, hello))
         self._thread = threading.Thread(target=self._run, name="hub-bus", daemon=True)
         self._thread.start()
 
@@ -265,10 +358,25 @@ class RedisBus(InProcessBus):
             self._queue.put_nowait((kind, key, orjson.dumps(event)))
         except queue.Full:
             self.dropped += 1
+            self._lost([(kind, key)])
+
+    def _lost(self, items: Sequence[tuple[str, str]]) -> None:
+        """Remember dropped pub/sub messages for the next gap notice (the drop path only)."""
+        with self._lost_lock:
+            for kind, key in items:
+                if kind != "set":  # a quote key is state, not an event: the next one heals it
+                    self._lost_n += 1
+                    if len(self._lost_channels) < GAP_STOCKS_MAX:
+                        self._lost_channels.add(key)
 
     def _emit(self, channel: str, event: Event) -> None:
         super()._emit(channel, event)  # in-process subscribers (monitoring page) too
         self._put("pub", channel, event)
+
+    def publish_book(self, code: str, event: Event) -> None:
+        InProcessBus._emit(self, BOOK_CHANNEL + code, event)
+        # published and kept as the stock's latest book (a follower's snapshot): one dump
+        self._put("pubset", BOOK_CHANNEL + code, event)
 
     def set_quote(self, code: str, quote: Event) -> None:
         super().set_quote(code, quote)
@@ -301,22 +409,66 @@ class RedisBus(InProcessBus):
                 batch.append(nxt)
             self._flush(batch)
 
+    def _say_hello(self) -> None:
+        with contextlib.suppress(Exception):
+            self._redis.set(self._key(EPOCH_KEY), self.epoch)
+            self._redis.publish(self._control, orjson.dumps({"type": "hello", "epoch": self.epoch}))
+
+    def _announce_drops(self) -> None:
+        """Publish the drops not yet announced as one ``gap`` on the control channel (kept
+        for the next try when this one fails)."""
+        with self._lost_lock:
+            n, channels = self._lost_n, set(self._lost_channels)
+        if not n:
+            return
+        own = self._key(PREFIX)
+        kinds, stocks = set(), set()
+        for ch in channels:
+            kind, code = split_channel(ch, own)
+            kinds.add(kind)
+            if code is not None:
+                stocks.add(code)
+        notice = {
+            "type": "gap",
+            "reason": "publisher_dropped",
+            "epoch": self.epoch,
+            "from_seq": None,
+            "to_seq": None,
+            "count": n,
+            "channels": sorted(kinds),
+            "stocks": sorted(stocks) if len(channels) < GAP_STOCKS_MAX else None,
+        }
+        try:
+            self._redis.publish(self._control, orjson.dumps(notice))
+        except Exception:
+            return
+        with self._lost_lock:
+            self._lost_n -= n
+            self._lost_channels -= channels
+        log.info("bus_redis_gap_announced count=%d", n)
+
     def _flush(self, batch: list[tuple[str, str, bytes]]) -> None:
         try:
             pipe = self._redis.pipeline(transaction=False)
             for kind, key, data in batch:
                 if kind == "pub":
                     pipe.publish(key, data)
-                else:
+                elif kind == "set":
                     pipe.set(key, data, ex=self._ttl)
+                else:  # pubset: a book — published, and kept as the latest
+                    pipe.publish(key, data)
+                    code = key[len(self._book_channel) :]
+                    pipe.set(self._lastbook_key + code, data, ex=self._ttl)
             pipe.execute()
             self.redis_sent += len(batch)
             if not self.ok:
                 self.ok = True
                 log.info("bus_redis_recovered dropped_meanwhile=%d", self.dropped)
+                self._say_hello()  # in case the first one was among the dropped
         except Exception as exc:
             self.errors += 1
             self.dropped += len(batch)
+            self._lost([(kind, key) for kind, key, _ in batch])
             self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
             if self.ok:  # one line per state change, not one per batch
                 self.ok = False
@@ -326,6 +478,9 @@ class RedisBus(InProcessBus):
                     len(batch),
                     self.last_error,
                 )
+            return
+        if self._lost_n:
+            self._announce_drops()
 
     def close(self) -> None:
         super().close()
