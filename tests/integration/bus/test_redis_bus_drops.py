@@ -1,0 +1,54 @@
+"""What the hub's RedisBus had to drop (its queue full, Redis away) is announced on the
+control channel, and a follower passes it on as a gap: with what arrived, it accounts for
+every message published."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from gslts_common.bus import GAP_CHANNEL, TICK_CHANNEL, RedisBus, tick_batch
+from gslts_common.bus_follow import RedisFollower
+
+pytestmark = pytest.mark.integration
+
+
+def test_dropped_messages_are_announced_as_a_gap(redis_server_url: str) -> None:
+    prefix = f"test-{uuid.uuid4().hex[:10]}:"
+    got: list[tuple[str, Any]] = []
+    f = RedisFollower(redis_server_url, prefix=prefix, name=f"bus-test-{uuid.uuid4().hex[:8]}")
+    f.subscribe(lambda ch, ev: got.append((ch, ev)))
+    f.start()
+    bus = RedisBus(redis_server_url, prefix=prefix, queue_max=5)
+    try:
+        deadline = time.monotonic() + 60
+        while not f.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert f.connected
+        n = 3000
+        for i in range(n):  # far faster than one thread drains a queue of 5 into Redis
+            code = "005930" if i % 2 else "000660"
+            bus.publish_ticks(code, tick_batch(code, [[code, "KRX", 1, i, 0.0, 1, 1, 1, 0, 0]]))
+        assert bus.dropped > 0
+
+        def accounted() -> int:
+            ticks = sum(1 for ch, _ in got if ch.startswith(TICK_CHANNEL))
+            told = sum(ev["count"] for ch, ev in got if ch == GAP_CHANNEL)
+            return ticks + told
+
+        deadline = time.monotonic() + 60
+        while accounted() < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert accounted() == n
+        gaps = [ev for ch, ev in got if ch == GAP_CHANNEL]
+        assert gaps
+        assert all(g["reason"] == "publisher_dropped" for g in gaps)
+        assert all(g["epoch"] == bus.epoch for g in gaps)
+        assert {s for g in gaps for s in g["stocks"]} == {"000660", "005930"}
+        assert sum(g["count"] for g in gaps) == bus.dropped
+    finally:
+        bus.close()
+        f.close()
