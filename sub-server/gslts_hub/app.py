@@ -1,5 +1,6 @@
 """The sub-server's FastAPI app: tick history, status, health, metrics, watchlist (and the
-interest leases, :mod:`gslts_hub.interest_api`).
+interest leases, :mod:`gslts_hub.interest_api`; the bus for other processes at
+``/bus/stream``, :mod:`gslts_common.bus_stream`).
 
 Built by :func:`create_app`; the lifespan builds the :class:`~gslts_hub.hub.Hub` (which
 migrates, replays the journal and connects) and closes it (which drains the writer).
@@ -39,6 +40,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from gslts_common import errors
+from gslts_common.bus import InProcessBus
+from gslts_common.bus_stream import bus_stream_router
 from gslts_db import TICK_COLUMNS, TickData
 from gslts_db._types import KST
 from gslts_db.models import VENUES
@@ -77,6 +80,11 @@ CSV_COLUMNS = (
     "session",
     "source",
 )
+
+
+def get_bus(app: FastAPI) -> InProcessBus:
+    bus: InProcessBus = app.state.hub.bus
+    return bus
 
 
 def get_hub(request: Request) -> Hub:
@@ -491,6 +499,8 @@ def create_app(
         return Response(status_code=204)
 
     app.include_router(interest_router(settings.hub_interest_max_ttl_s))
+    # the bus for other processes (the backend without Redis); its lifespan runs inside ours
+    app.include_router(bus_stream_router(get_bus, origin_hosts=_origin_hosts(settings)))
 
     @app.websocket("/ws/status")
     async def ws_status(websocket: WebSocket) -> None:
