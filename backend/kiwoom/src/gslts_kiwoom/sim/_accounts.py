@@ -15,7 +15,9 @@ from gslts_kiwoom.models import OrderType, Side
 from gslts_kiwoom.sim._config import SimConfig
 from gslts_kiwoom.sim._events import HoldingUpdate, OrderStatus, OrderUpdate
 from gslts_kiwoom.sim._market import Market
-from gslts_kiwoom.sim._orders import NO_ORDER, Order, OrderRejected, sim_order_type
+from gslts_kiwoom.sim._orders import NO_ORDER, Order, OrderRejected, entry_refusal, sim_order_type
+from gslts_kiwoom.sim._sessions import single_price_band
+from gslts_kiwoom.sim._stock import SimStock
 
 
 @dataclass(slots=True)
@@ -68,6 +70,7 @@ class Broker:
         self.account = Account(config.account_no, config.initial_cash)
         self._next_no = 1
         market.fill_sink = self._on_fill
+        market.expire_sink = self._auto_cancel
 
     # --- helpers ------------------------------------------------------------------------
     def _new_no(self) -> str:
@@ -81,13 +84,9 @@ class Broker:
     def _tax(self, value: int) -> int:
         return int((Decimal(value) * self.config.tax_rate).quantize(Decimal(1), ROUND_DOWN))
 
-    def _check_open(self, now: datetime) -> None:
-        if self.config.clock == "always":
-            return
-        if not krx.is_trading_day(now.date()):
+    def _check_day(self, now: datetime) -> None:
+        if self.config.clock == "krx" and not krx.is_trading_day(now.date()):
             raise OrderRejected("[2000](571489:장이 열리지 않는 날입니다.)")
-        if krx.phase_at(now, "KRX") is krx.Phase.CLOSED:
-            raise OrderRejected("[2000](571490:장운영시간이 아닙니다.)")
 
     def _emit(self, order: Order, status: OrderStatus, now: datetime, **fill: object) -> None:
         """Emit a 00 event of ``order``; its ``status`` (ka10075 ``ord_stt``) is the last
@@ -106,33 +105,27 @@ class Broker:
         trade_type: str,
         venue: str,
         now: datetime,
+        stop_price: int = 0,
     ) -> Order:
         """kt10000 / kt10001: accept (and possibly fill) a new order.
 
         Raises:
-            OrderRejected: insufficient cash or shares, bad price, market closed, …
+            OrderRejected: insufficient cash or shares, bad price, an order type not taken
+                on that venue or at that time, a closed day, …
         """
         side = Side(side)
         order_type = sim_order_type(trade_type)
-        pricing, tif = order_type.pricing, order_type.time_in_force
-        self._check_open(now)
+        self._check_day(now)
+        refusal = entry_refusal(
+            order_type, venue, now, self.config.clock, self.config.nxt_only_trade_types
+        )
+        if refusal is not None:
+            raise OrderRejected(refusal)
         stock = self.market.universe[code]
         if venue == "NXT" and not stock.nxt:
             raise OrderRejected("[2000](571493:NXT 거래대상 종목이 아닙니다.)")
         st = self.market.state(code)
-        if pricing in ("market",):
-            limit, shown = (st.upper if side == Side.BUY else st.lower), 0
-        elif pricing == "best":
-            touch = st.best_ask if side == Side.BUY else st.best_bid
-            limit = shown = touch or (st.upper if side == Side.BUY else st.lower)
-        elif pricing == "priority":
-            touch = st.best_bid if side == Side.BUY else st.best_ask
-            limit = shown = touch or st.last
-        else:
-            self._check_price(price, st.lower, st.upper)
-            limit = shown = price
-        if (pricing != "limit" or tif != "day") and not self.market.trading_open(now):
-            raise OrderRejected("[2000](571490:장운영시간이 아닙니다.)")
+        limit, shown = self._price(order_type, side, price, st)
         order = Order(
             account=self.account.account_no,
             ord_no=self._new_no(),
@@ -148,9 +141,10 @@ class Broker:
             qty=qty,
             price=shown,
             limit_price=limit,
-            tif=tif,
+            tif=order_type.time_in_force,
             time=now,
             open_qty=qty,
+            stop_price=stop_price,
         )
         order.root_ord_no = order.ord_no
         self._reserve(order, limit)
@@ -158,6 +152,33 @@ class Broker:
         self._emit(order, "접수", now)
         self._work(order, now)
         return order
+
+    def _price(
+        self, order_type: OrderType, side: Side, price: int, st: SimStock
+    ) -> tuple[int, int]:
+        """``(limit, shown)``: the worst price the order may trade at, and its price as 901
+        and ka10075 show it (0 for a market order)."""
+        pricing = order_type.pricing
+        buy = side == Side.BUY
+        if pricing == "market":
+            return (st.upper if buy else st.lower), 0
+        if pricing == "best":  # 최유리: the best price on the other side, on arrival
+            touch = st.best_ask if buy else st.best_bid
+            limit = touch or (st.upper if buy else st.lower)
+            return limit, limit
+        if pricing == "priority":  # 최우선: the best price on its own side
+            limit = (st.best_bid if buy else st.best_ask) or st.last
+            return limit, limit
+        if order_type is OrderType.PRE_OPEN_CLOSE_PRICE:  # at the previous close
+            return st.base_price, st.base_price
+        if order_type is OrderType.POST_CLOSE_CLOSE_PRICE:  # at today's close
+            return st.last, st.last
+        if pricing == "single_price":
+            lower, upper = single_price_band(st.last, st.lower, st.upper)
+            self._check_price(price, lower, upper)
+            return price, price
+        self._check_price(price, st.lower, st.upper)
+        return price, price
 
     def _check_price(self, price: int, lower: int, upper: int) -> None:
         if not krx.is_valid_price(price):
@@ -195,9 +216,21 @@ class Broker:
         order.reserved = 0
 
     def _work(self, order: Order, now: datetime) -> None:
-        """Match a just-accepted order, then rest it or cancel the rest (IOC/FOK/market)."""
+        """Match a just-accepted order, then rest it or cancel the rest (IOC/FOK/market).
+
+        Off-hours orders: 장전/장후시간외 trade at once at their closing price, against the
+        crowd the model stands for [I]; 시간외단일가 waits for the next 10-minute crossing.
+        During a call auction (KRX, ``clock="krx"``) an order waits for the crossing.
+        """
         market = self.market
-        if market.trading_open(now):
+        pricing = order.trade_type.pricing
+        if pricing == "close":
+            market.off_hours_fill(order, order.limit_price, now)
+            return
+        if pricing == "single_price":
+            market.rest_single(order)
+            return
+        if market.matching_open(order.venue, now):
             if (
                 order.tif == "fok"
                 and market.available(order.code, order.side, order.limit_price) < order.open_qty
@@ -205,16 +238,16 @@ class Broker:
                 self._auto_cancel(order, now)
                 return
             market.execute(order, order.limit_price, now)
-        if order.open_qty == 0:
-            return
-        if order.tif in ("ioc", "fok") or order.trade_type.pricing == "market":
-            self._auto_cancel(order, now)
-        else:
-            market.rest(order)
+            if order.open_qty == 0:
+                return
+            if order.tif in ("ioc", "fok") or pricing == "market":
+                self._auto_cancel(order, now)
+                return
+        market.rest(order)
 
     def _auto_cancel(self, order: Order, now: datetime) -> None:
-        """The exchange cancels what is left (IOC/FOK, a market order's rest): one 00
-        ``취소`` of the order itself, 902 = 0."""
+        """The exchange cancels what is left (IOC/FOK, a market order's rest, a day order at
+        the end of its session): one 00 ``취소`` of the order itself, 902 = 0."""
         order.open_qty = 0
         self._release(order)
         self._emit(order, "취소", now)
@@ -234,15 +267,24 @@ class Broker:
 
         The new order gets a new number; ``root_ord_no`` is the root of the chain.
         """
-        self._check_open(now)
+        self._check_day(now)
         orig = self._find_open(orig_ord_no, code)
         qty = orig.open_qty if qty == 0 else qty
         if qty > orig.open_qty:
             raise OrderRejected(
                 f"[2000](800050:정정가능수량을 초과하였습니다. {orig.open_qty}주 정정가능)"
             )
+        # a modify keeps a priced type (보통, 조건부지정가, 시간외단일가); 최유리/최우선/시장가
+        # became limits at their price on acceptance, so their modify is a 보통 [I]
+        keep = orig.trade_type.pricing in ("limit", "single_price") and orig.tif == "day"
+        order_type = orig.trade_type if keep else OrderType.LIMIT
+        refusal = entry_refusal(
+            order_type, orig.venue, now, self.config.clock, self.config.nxt_only_trade_types
+        )
+        if refusal is not None:
+            raise OrderRejected(refusal)
         st = self.market.state(code)
-        self._check_price(price, st.lower, st.upper)
+        self._price(order_type, orig.side, price, st)
         new = Order(
             account=orig.account,
             ord_no=self._new_no(),
@@ -253,7 +295,7 @@ class Broker:
             code=code,
             name=orig.name,
             side=orig.side,
-            trade_type=OrderType.LIMIT,
+            trade_type=order_type,
             venue=orig.venue,
             qty=qty,
             price=price,

@@ -121,6 +121,10 @@ class SimConfig(BaseModel):
     #: 00/04 FID 9001 (the stock code) prefix: ``""`` as captured on the mock server
     #: (PROTOCOL §8.1), ``"A"`` as live and legacy reports show (§5.7).
     ws_account_code_prefix: Literal["", "A"] = ""
+    #: trde_tp codes taken only for NXT or SOR, refused for KRX (505218): 스톱지정가 and
+    #: 중간가 (IOC/FOK) are Nextrade's order types [I: PROTOCOL does not say; an empty set
+    #: takes them on KRX too].
+    nxt_only_trade_types: frozenset[str] = frozenset({"28", "29", "30", "31"})
     #: A modify (kt10002) whose new price trades at once: its 00 ``확인`` comes before
     #: those fills (True) or after them (False). No REST-era capture shows which
     #: (PROTOCOL §8.1); a client must take either.

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
 from gslts_kiwoom import krx
-from gslts_kiwoom.models import Bar, Side
+from gslts_kiwoom.models import Bar, OrderType, Side
 from gslts_kiwoom.realtime import _fast_factory
 from gslts_kiwoom.sim import _book, _flood, _matching
 from gslts_kiwoom.sim._config import SimConfig
@@ -31,7 +31,18 @@ from gslts_kiwoom.sim._events import (
 )
 from gslts_kiwoom.sim._history import GroundTruth, MinuteCache, SyntheticHistory
 from gslts_kiwoom.sim._orders import Order
-from gslts_kiwoom.sim._sessions import PhaseClock, ViMonitor, auction_crossings, trading_open
+from gslts_kiwoom.sim._sessions import (
+    CLOSING_CALL_START,
+    CONTINUOUS_START,
+    NXT_DAY_END,
+    SINGLE_PRICE_CROSS_TIMES,
+    PhaseClock,
+    ViMonitor,
+    auction_crossings,
+    single_price_band,
+    times_between,
+    trading_open,
+)
 from gslts_kiwoom.sim._stock import SimStock, TradeHistory, stable_seed
 from gslts_kiwoom.sim._universe import Stock
 
@@ -42,6 +53,11 @@ _new_trade = _fast_factory(MarketTrade)
 
 #: Called with every fill of a user order: ``(order, price, qty, time)`` (the broker).
 FillSink = Callable[[Order, int, int, datetime], None]
+#: Called when the exchange ends a resting user order at the end of its session (the
+#: broker cancels what is left): ``(order, time)``.
+ExpireSink = Callable[[Order, datetime], None]
+#: Venues whose resting orders take part in KRX's auctions and end with KRX's day.
+KRX_VENUES = frozenset({"KRX", "SOR"})
 
 
 class Market:
@@ -57,6 +73,7 @@ class Market:
         self._states: dict[str, SimStock] = {}
         self._listeners: list[Callable[[MarketEvent], None]] = []
         self.fill_sink: FillSink | None = None
+        self.expire_sink: ExpireSink | None = None
         total = sum(s.value for s in universe) or 1
         acc = 0.0
         self._cum_weights: list[float] = []
@@ -214,6 +231,16 @@ class Market:
         """True when continuous matching runs at ``t`` under the configured clock."""
         return trading_open(self.config.clock, t)
 
+    def matching_open(self, venue: str, t: datetime) -> bool:
+        """True when an order for ``venue`` matches continuously at ``t``: KRX in its
+        continuous session, NXT in its pre-, main and after-market, SOR in either; always
+        under ``clock="always"``."""
+        if self.config.clock == "always":
+            return True
+        krx_open = krx.phase_at(t, "KRX") is krx.Phase.CONTINUOUS
+        nxt_open = krx.phase_at(t, "NXT").is_continuous
+        return {"KRX": krx_open, "NXT": nxt_open}.get(venue, krx_open or nxt_open)
+
     def step(self, now: datetime, active_codes: Sequence[str] = ()) -> int:
         """Advance the market to ``now``, generating trades; returns how many were made."""
         now = now.astimezone(krx.KST)
@@ -228,6 +255,11 @@ class Market:
             self.emit(released)
         if not self.trading_open(now):
             return 0
+        if self.config.clock == "krx":
+            # a step that began before the continuous session makes trades only in it
+            opens = datetime.combine(now.date(), CONTINUOUS_START, tzinfo=krx.KST)
+            if prev < opens:
+                prev, dt = opens, (now - opens).total_seconds()
         if self.trades_per_s >= self.config.bulk_min_trades_per_s:
             return self._bulk_step(prev, now, dt, active_codes)
         events: list[tuple[datetime, str]] = []
@@ -279,11 +311,23 @@ class Market:
 
     # --- phases, auctions, VI -------------------------------------------------------------
     def _advance_phases(self, prev: datetime, now: datetime) -> None:
-        """KRX clock: single-price crossings at 09:00 / 15:30, 0s events on phase changes."""
+        """KRX clock, in time order: the call auctions' crossings at 09:00 / 15:30 (then
+        KRX's resting day orders end), 조건부지정가 turning market at 15:20, the
+        시간외단일가 rounds 16:10…18:00 (then the waiting ones end), NXT's end at 20:00; 0s
+        events on phase changes."""
         if not krx.is_trading_day(now.date()):
             return
-        for at in auction_crossings(prev, now):
-            self._cross_auction(at)
+        moments: list[tuple[datetime, Callable[[datetime], None]]] = [
+            *((at, self._cross_auction) for at in auction_crossings(prev, now)),
+            *((at, self._closing_call) for at in times_between(prev, now, (CLOSING_CALL_START,))),
+            *(
+                (at, self._single_price_round)
+                for at in times_between(prev, now, SINGLE_PRICE_CROSS_TIMES)
+            ),
+            *((at, self._nxt_day_end) for at in times_between(prev, now, (NXT_DAY_END,))),
+        ]
+        for at, run in sorted(moments, key=lambda m: m[0]):
+            run(at)
         change = self._phases.advance(now)
         if change is not None:
             self.emit(change)
@@ -297,14 +341,70 @@ class Market:
 
     def _cross_auction(self, at: datetime) -> None:
         """A single-price call auction ends: every participating stock trades once, at one
-        price (its last price), for the volume that accumulated during the call."""
+        price (its last price), for the volume that accumulated during the call; the user
+        orders waiting at or through that price trade at it too
+        (:func:`._matching.cross_user_orders`). After the closing call (15:30) KRX's
+        resting day orders end (NXT's live on in its after-market)."""
         for code in self.auction_codes():
             st = self.state(code)
             rng = st.rng
             qty = max(1, int(st.typical_qty * rng.lognormvariate(1.0, 0.5)))
             self.record_trade(st, at, st.last, qty if rng.random() < 0.5 else -qty)
+            if st.user_bids or st.user_asks:
+                _matching.cross_user_orders(self, st, st.last, at, KRX_VENUES)
             self._dirty[code] = st
+        if at.time() >= CLOSING_CALL_START:
+            for st in list(self._states.values()):
+                for order in [*st.user_bids, *st.user_asks]:
+                    if order.venue in KRX_VENUES:
+                        self._expire(st, order, at)
         self.flush_books()
+
+    def _closing_call(self, at: datetime) -> None:
+        """15:20: 조건부지정가 orders still open become market orders for the closing call
+        (PROTOCOL §8.3)."""
+        for st in self._states.values():
+            changed = False
+            for order in [*st.user_bids, *st.user_asks]:
+                if order.trade_type is OrderType.CONDITIONAL_LIMIT and order.venue in KRX_VENUES:
+                    order.limit_price = st.upper if order.side == Side.BUY else st.lower
+                    changed = True
+            if changed:
+                st.user_bids.sort(key=lambda o: (-o.limit_price, o.seq))
+                st.user_asks.sort(key=lambda o: (o.limit_price, o.seq))
+
+    def _single_price_round(self, at: datetime) -> None:
+        """A 시간외단일가 round crosses: each stock with waiting orders gets a price (a small
+        random walk from today's close, or from the last round, inside the ±10 % band;
+        deterministic per seed, stock and round) at which the orders at or through it
+        trade; after the last round (18:00) the others end."""
+        last_round = at.time() == SINGLE_PRICE_CROSS_TIMES[-1]
+        for st in list(self._states.values()):
+            if not st.user_single:
+                continue
+            code = st.stock.code
+            rng = random.Random(stable_seed(self.config.seed + 3, f"{code}:{at:%Y%m%d%H%M}"))  # noqa: S311
+            price = st.single_price or st.last
+            steps = rng.randint(-2, 2)
+            price = krx.tick_up(price, steps) if steps > 0 else krx.tick_down(price, -steps)
+            low, high = single_price_band(st.last, st.lower, st.upper)
+            st.single_price = min(max(price, low), high)
+            _matching.cross_single_price(self, st, st.single_price, at)
+            if last_round:
+                for order in list(st.user_single):
+                    self._expire(st, order, at)
+
+    def _nxt_day_end(self, at: datetime) -> None:
+        """20:00: NXT's after-market closes; NXT orders still resting end."""
+        for st in list(self._states.values()):
+            for order in [*st.user_bids, *st.user_asks]:
+                if order.venue == "NXT":
+                    self._expire(st, order, at)
+
+    def _expire(self, st: SimStock, order: Order, at: datetime) -> None:
+        _matching.unrest(st, order)
+        if self.expire_sink is not None:
+            self.expire_sink(order, at)
 
     def _check_vi(self, st: SimStock, t: datetime, price: int) -> None:
         triggered = self._vi.check(st, t, price)
@@ -402,15 +502,23 @@ class Market:
         return len(batch)
 
     # --- recording ----------------------------------------------------------------------
-    def record_trade(self, st: SimStock, t: datetime, price: int, signed_qty: int) -> MarketTrade:
+    def record_trade(
+        self, st: SimStock, t: datetime, price: int, signed_qty: int, *, regular: bool = True
+    ) -> MarketTrade:
         """The one place a trade of the per-trade path is recorded: the stock's day, its
-        trade history and minute bar, the ground truth, the listeners, then VI."""
+        trade history and minute bar, the ground truth, the listeners, then VI.
+
+        ``regular=False``: an off-hours trade (장전/장후시간외, 시간외단일가): it adds to the
+        day's volume, history and ground truth, but not to its price (last, open, high,
+        low: the close stays the regular session's), minute bars or VI.
+        """
         qty = abs(signed_qty)
-        st.last = price
-        if not st.open:
-            st.open = st.high = st.low = price
-        st.high = max(st.high, price)
-        st.low = min(st.low, price)
+        if regular:
+            st.last = price
+            if not st.open:
+                st.open = st.high = st.low = price
+            st.high = max(st.high, price)
+            st.low = min(st.low, price)
         st.cum_volume += qty
         st.cum_value_krw += price * qty
         st.seq += 1
@@ -433,13 +541,14 @@ class Market:
         )
         st.trades.append(trade)
         self.ground_truth.add(trade)
-        minute = t.replace(second=0, microsecond=0)
-        if st.minute_bars and st.minute_bars[-1].start == minute:
-            st.minute_bars[-1].add(price, qty, st.cum_volume)
-        else:
-            st.minute_bars.append(Bar.opened(minute, price, qty, st.cum_volume))
+        if regular:
+            minute = t.replace(second=0, microsecond=0)
+            if st.minute_bars and st.minute_bars[-1].start == minute:
+                st.minute_bars[-1].add(price, qty, st.cum_volume)
+            else:
+                st.minute_bars.append(Bar.opened(minute, price, qty, st.cum_volume))
         self.emit(trade)
-        if self.config.vi_threshold:
+        if regular and self.config.vi_threshold:
             self._check_vi(st, t, price)
         return trade
 
@@ -471,6 +580,18 @@ class Market:
     def rest(self, order: Order) -> None:
         """Let a limit ``order`` wait in the stock's book (price, then time priority)."""
         _matching.rest(self.state(order.code), order)
+
+    def rest_single(self, order: Order) -> None:
+        """Let a 시간외단일가 ``order`` wait for the next 10-minute crossing."""
+        self.state(order.code).user_single.append(order)
+
+    def off_hours_fill(self, order: Order, price: int, t: datetime) -> None:
+        """A 장전/장후시간외 ``order`` trades whole at once at its closing ``price`` (the crowd
+        the model stands for takes the other side [I]); an off-hours trade."""
+        st = self.state(order.code)
+        q = order.open_qty
+        self.record_trade(st, t, price, q if order.side == Side.BUY else -q, regular=False)
+        self.report_fill(order, price, q, t)
 
     def unrest(self, order: Order) -> None:
         _matching.unrest(self.state(order.code), order)

@@ -24,8 +24,11 @@ from gslts_kiwoom.sim._stock import SimStock
 class TradeRecorder(Protocol):
     """Where fills go: the market records each as a trade and reports it for the account."""
 
-    def record_trade(self, st: SimStock, t: datetime, price: int, signed_qty: int) -> MarketTrade:
-        """Record (and emit) one trade of ``st``; ``signed_qty`` + buy-initiated."""
+    def record_trade(
+        self, st: SimStock, t: datetime, price: int, signed_qty: int, *, regular: bool = True
+    ) -> MarketTrade:
+        """Record (and emit) one trade of ``st``; ``signed_qty`` + buy-initiated;
+        ``regular=False`` for an off-hours trade (the day's price and bars stay)."""
         ...
 
     def report_fill(self, order: Order, price: int, qty: int, t: datetime) -> None:
@@ -62,8 +65,8 @@ def rest(st: SimStock, order: Order) -> None:
 
 
 def unrest(st: SimStock, order: Order) -> None:
-    """Take ``order`` out of the stock's user book (filled, cancelled or modified)."""
-    for book in (st.user_bids, st.user_asks):
+    """Take ``order`` out of the stock's user books (filled, cancelled or modified)."""
+    for book in (st.user_bids, st.user_asks, st.user_single):
         if order in book:
             book.remove(order)
 
@@ -103,3 +106,35 @@ def match_crossing(rec: TradeRecorder, st: SimStock, t: datetime) -> None:
                 rec.report_fill(order, price, q, t)
             if order.open_qty <= 0:
                 book.remove(order)
+
+
+def cross_user_orders(
+    rec: TradeRecorder, st: SimStock, price: int, t: datetime, venues: frozenset[str]
+) -> None:
+    """A call auction of ``st`` crosses at ``price``: every resting user order of
+    ``venues`` at or through it (a buy at or above, a sell at or below; market orders
+    always) trades its whole open quantity at that one price, against the crowd the
+    model stands for [I: the model does not size the crowd]."""
+    for book, side in ((st.user_bids, Side.BUY), (st.user_asks, Side.SELL)):
+        for order in list(book):
+            if order.venue not in venues:
+                continue
+            crosses = order.limit_price >= price if side == Side.BUY else order.limit_price <= price
+            if not crosses:
+                continue
+            q = order.open_qty
+            rec.record_trade(st, t, price, _signed(side, q))
+            rec.report_fill(order, price, q, t)
+            book.remove(order)
+
+
+def cross_single_price(rec: TradeRecorder, st: SimStock, price: int, t: datetime) -> None:
+    """A 시간외단일가 round of ``st`` crosses at ``price``: the waiting orders at or through it
+    trade whole at that price (off the regular session: the close stays)."""
+    for order in list(st.user_single):
+        buy = order.side == Side.BUY
+        if order.limit_price >= price if buy else order.limit_price <= price:
+            q = order.open_qty
+            rec.record_trade(st, t, price, _signed(order.side, q), regular=False)
+            rec.report_fill(order, price, q, t)
+            st.user_single.remove(order)

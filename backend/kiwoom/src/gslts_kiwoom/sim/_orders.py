@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from gslts_kiwoom import krx
 from gslts_kiwoom.models import OrderPricing, OrderType, Side, TimeInForce
 from gslts_kiwoom.sim._events import OrderKind, OrderStatus, OrderView
 
@@ -27,9 +28,26 @@ class OrderRejected(Exception):
         self.message = message
 
 
-#: The pricings the simulator executes; stop, mid-price and off-hours order types are
-#: refused as unsupported (505217), like an unknown ``trde_tp``.
-SIM_PRICINGS: frozenset[OrderPricing] = frozenset({"limit", "market", "best", "priority"})
+#: The pricings the simulator executes; the others (stop, mid-price) are refused as
+#: unsupported (505217), like an unknown ``trde_tp``.
+SIM_PRICINGS: frozenset[OrderPricing] = frozenset(
+    {"limit", "market", "best", "priority", "close", "single_price"}
+)
+#: 보통, 시장가, 조건부지정가: the types KRX also takes during its call auctions (08:30–09:00,
+#: 15:20–15:30); 최유리/최우선 need a best price and IOC/FOK a continuous book [I].
+AUCTION_TYPES: frozenset[OrderType] = frozenset(
+    {OrderType.LIMIT, OrderType.MARKET, OrderType.CONDITIONAL_LIMIT}
+)
+#: KRX's off-hours types and the phase each is entered and traded in (PROTOCOL §6.2):
+#: 장전시간외 at the previous close, 장후시간외 at today's close, 시간외단일가.
+OFF_HOURS_PHASES: dict[OrderType, krx.Phase] = {
+    OrderType.PRE_OPEN_CLOSE_PRICE: krx.Phase.PRE_OPEN_OFF_HOURS,
+    OrderType.POST_CLOSE_CLOSE_PRICE: krx.Phase.POST_CLOSE_OFF_HOURS,
+    OrderType.AFTER_HOURS_SINGLE_PRICE: krx.Phase.AFTER_HOURS_SINGLE_PRICE,
+}
+#: The types only Nextrade offers (스톱지정가, 중간가 and its IOC/FOK): Kiwoom routes them to
+#: NXT or SOR [I: PROTOCOL does not say; ``SimConfig.nxt_only_trade_types``].
+NXT_ONLY_TYPES: frozenset[str] = frozenset({"28", "29", "30", "31"})
 
 
 def sim_order_type(code: str) -> OrderType:
@@ -45,6 +63,50 @@ def sim_order_type(code: str) -> OrderType:
     if order_type is None or order_type.pricing not in SIM_PRICINGS:
         raise OrderRejected(f"[2000](505217:지원하지 않는 매매구분입니다. 매매구분={code})")
     return order_type
+
+
+def entry_refusal(
+    order_type: OrderType, venue: str, now: datetime, clock: str, nxt_only: frozenset[str]
+) -> str | None:
+    """Why ``order_type`` cannot be entered for ``venue`` at ``now`` (the ``[2000](…)``
+    text), or None. The rules, per PROTOCOL §6.2/§6.3 and KRX practice [I]:
+
+    * off-hours types (61, 81, 62): KRX only, in their own phase; never under
+      ``clock="always"``, which has no off-hours sessions;
+    * ``nxt_only`` types: NXT or SOR only;
+    * KRX: 보통/시장가/조건부지정가 in the continuous session and both call auctions, every
+      other type in the continuous session only; NXT: its continuous phases (pre-market
+      08:00–08:50, main, after-market 15:30–20:00); SOR: either;
+    * ``clock="always"``: a continuous session at any hour, on every venue.
+
+    The trading-day check (571489) comes before this one.
+    """
+    label = order_type.label
+    wrong_time = f"[2000](571492:주문가능시간이 아닙니다. 매매구분={label})"
+    phase = OFF_HOURS_PHASES.get(order_type)
+    if phase is not None:
+        if venue == "NXT":
+            return f"[2000](505218:NXT에서 주문할 수 없는 매매구분입니다. 매매구분={label})"
+        if clock == "always" or phase not in krx.phases_at(now, "KRX"):
+            return wrong_time
+        return None
+    if order_type.value in nxt_only and venue == "KRX":
+        return f"[2000](505218:KRX에서 주문할 수 없는 매매구분입니다. 매매구분={label})"
+    if clock == "always":
+        return None
+    krx_phases = krx.phases_at(now, "KRX")
+    krx_ok = krx.Phase.CONTINUOUS in krx_phases or (
+        order_type in AUCTION_TYPES
+        and bool({krx.Phase.OPENING_AUCTION, krx.Phase.CLOSING_AUCTION} & set(krx_phases))
+    )
+    nxt_ok = krx.phase_at(now, "NXT").is_continuous
+    if order_type.value in nxt_only:
+        krx_ok = False
+    if {"KRX": krx_ok, "NXT": nxt_ok}.get(venue, krx_ok or nxt_ok):
+        return None
+    if not krx_phases and not nxt_ok:
+        return "[2000](571490:장운영시간이 아닙니다.)"
+    return wrong_time
 
 
 def kind_text(kind: OrderKind, side: Side) -> str:
@@ -88,6 +150,8 @@ class Order:
     last_fill_no: str = ""
     last_fill_price: int = 0
     last_fill_qty: int = 0
+    #: 스톱지정가: the stop price (``cond_uv``); 0 for other types
+    stop_price: int = 0
 
     def view(self) -> OrderView:
         return OrderView(

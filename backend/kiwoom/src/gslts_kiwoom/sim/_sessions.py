@@ -24,6 +24,14 @@ PHASE_CODES: dict[krx.Phase, str] = {
 }
 #: Single-price auctions cross at these times (KST): the opening and the closing call.
 AUCTION_CROSS_TIMES = (time(9, 0), time(15, 30))
+#: KRX's continuous session opens (after the opening call's crossing).
+CONTINUOUS_START = time(9, 0)
+#: The closing call starts: 조건부지정가 orders still open become market orders (§8.3).
+CLOSING_CALL_START = time(15, 20)
+#: 시간외단일가 crosses every 10 minutes from 16:10 to 18:00, 12 rounds (PROTOCOL §6.2).
+SINGLE_PRICE_CROSS_TIMES = tuple(time(16 + m // 60, m % 60) for m in range(10, 130, 10))
+#: NXT's day ends (after-market close, PROTOCOL §6.3): NXT orders still open expire.
+NXT_DAY_END = time(20, 0)
 #: 장운영구분 codes during which a call auction collects orders (0D FID 23/24 are set).
 AUCTION_PHASE_CODES = frozenset({"0", "2"})
 
@@ -35,9 +43,14 @@ def trading_open(clock: str, t: datetime) -> bool:
 
 def auction_crossings(prev: datetime, now: datetime) -> list[datetime]:
     """The auction crossing times in ``(prev, now]`` of ``now``'s day (KST)."""
+    return times_between(prev, now, AUCTION_CROSS_TIMES)
+
+
+def times_between(prev: datetime, now: datetime, times: tuple[time, ...]) -> list[datetime]:
+    """The moments of ``now``'s day (KST) at ``times`` that lie in ``(prev, now]``."""
     out = []
-    for cross in AUCTION_CROSS_TIMES:
-        at = datetime.combine(now.date(), cross, tzinfo=krx.KST)
+    for t in times:
+        at = datetime.combine(now.date(), t, tzinfo=krx.KST)
         if prev < at <= now:
             out.append(at)
     return out
@@ -134,3 +147,11 @@ def vi_update(st: SimStock, t: datetime, price: int, ref: int, *, active: bool) 
         time=t,
         release_time=st.vi_until or t,
     )
+
+
+def single_price_band(close: int, lower: int, upper: int) -> tuple[int, int]:
+    """``(low, high)`` prices a 시간외단일가 order may carry: within ±10 % of today's close
+    and inside the day's limits (PROTOCOL §6.2), rounded inward to the tick grid."""
+    low = krx.round_to_tick(-(-close * 9 // 10), "up")
+    high = krx.round_to_tick(close * 11 // 10, "down")
+    return max(low, lower), min(high, upper)

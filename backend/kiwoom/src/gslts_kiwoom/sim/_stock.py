@@ -117,6 +117,10 @@ class SimStock:
     #: user orders resting in this stock, best first (price, then time)
     user_bids: list[Order] = field(default_factory=list)
     user_asks: list[Order] = field(default_factory=list)
+    #: 시간외단일가 orders waiting for the next 10-minute crossing (time order)
+    user_single: list[Order] = field(default_factory=list)
+    #: the last 시간외단일가 crossing price today (0: none yet); 00 FID 10010
+    single_price: int = 0
     last_trade_time: datetime | None = None
     #: static VI: reference price, release time while an interruption runs, count today
     vi_ref: int = 0
