@@ -106,6 +106,8 @@ FOLLOW_WAIT_S = 1.0
 #: a failed gap walk is tried again after BACKFILL_RETRY_S × attempt, this many times
 BACKFILL_ATTEMPTS = 3
 BACKFILL_RETRY_S = 10.0
+#: a gap fill is journaled in records of at most this many trades
+BACKFILL_RECORD_TRADES = 2000
 #: 0D books come undecoded (WsConfig.defer_types): a batch keeps only each stock's latest
 #: book (a snapshot supersedes the ones before it), so under load most are never decoded
 WS_DEFER_TYPES = frozenset({"0D"})
@@ -1157,6 +1159,7 @@ class Hub:
                 # stored in the journal (or nothing was missing): the gap is closed; a
                 # flagged walk is closed too (recorded as such; walking again gives the same)
                 self.pending_gaps.close(code, stored)
+                self._backfill_attempts.pop(f"{code}:{stored.cum_volume}", None)
             flagged += self.backfill.gaps_flagged - before
 
     def _retry_walk(self, item: tuple[str, StoredAnchor, LiveAnchor | None]) -> None:
@@ -1292,8 +1295,12 @@ class Hub:
                 ]
                 for t in res.ticks
             ]
-            if not self.spool.append(encode_record(self.clock(), arrays, source="backfill")):
-                raise HubError("journal suspended: the gap fill was not kept")
+            # records of a bounded size: a long walk (a flood's hole) would otherwise be one
+            # record of tens of thousands of trades, a memory peak in both processes
+            for i in range(0, len(arrays), BACKFILL_RECORD_TRADES):
+                chunk = arrays[i : i + BACKFILL_RECORD_TRADES]
+                if not self.spool.append(encode_record(self.clock(), chunk, source="backfill")):
+                    raise HubError("journal suspended: the gap fill was not kept")
             b.ticks += len(arrays)
             for c, event in tick_batches(arrays, "backfill").items():
                 self.bus.publish_ticks(c, event)  # every stored trade reaches the bus once

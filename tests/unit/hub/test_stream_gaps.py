@@ -228,3 +228,31 @@ def test_malformed_input_and_rest_rate_limiting_show_in_status_and_events(
         assert st["rest"]["calls"] == 10
     finally:
         hub.close()
+
+
+def test_a_long_gap_fill_is_journaled_in_bounded_records(
+    hub_settings: HubSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood's hole can be tens of thousands of trades: never one huge record."""
+    from gslts_hub import hub as hub_module
+    from gslts_hub.rows import decode_record
+
+    monkeypatch.setattr(hub_module, "BACKFILL_RECORD_TRADES", 2)
+    market = _trades(30)
+    hub = Hub(hub_settings, connect=False, client=_Chart(market))  # type: ignore[arg-type]
+    hub.start()
+    try:
+        hub.on_events(market[:10])
+        hub.on_events(market[15:])
+        assert _walk_the_gap(hub) == 5
+        sizes = [
+            len(ticks)
+            for _, payload in hub.journal.read(0)
+            for _, source, ticks, _ in [decode_record(payload)]
+            if source == "backfill"
+        ]
+        assert sizes == [2, 2, 1]
+        _settle(hub)
+        assert _stored_cums(hub) == [t.cum_volume for t in market]
+    finally:
+        hub.close()
