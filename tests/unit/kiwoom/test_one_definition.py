@@ -84,19 +84,22 @@ def test_order_type_rules() -> None:
     assert OrderType.BEST_IOC.time_in_force == "ioc"
 
 
-def test_the_simulator_executes_the_order_types_it_models_and_refuses_the_rest() -> None:
+def test_the_simulator_executes_every_order_type_and_refuses_unknown_codes() -> None:
     from gslts_kiwoom.sim._orders import OrderRejected, sim_order_type
 
     OrderType = gslts_kiwoom.OrderType
-    executed = {"0", "3", "5", "6", "7", "10", "13", "16", "20", "23", "26"}
     for t in OrderType:
-        if t.value in executed:
-            assert sim_order_type(t.value) is t
-        else:
-            with pytest.raises(OrderRejected, match="505217"):
-                sim_order_type(t.value)
-    with pytest.raises(OrderRejected, match="505217"):
-        sim_order_type("99")
+        assert sim_order_type(t.value) is t
+    for code in ("99", "1", "00", ""):  # the catalogue's codes only ("0", not "00")
+        with pytest.raises(OrderRejected, match="505217"):
+            sim_order_type(code)
+
+
+def test_the_spec_spelling_of_the_stop_limit_label_is_read_too() -> None:
+    # catalogue entry 00, FID 906: "스톰지정가" (PROTOCOL §8.2); we send "스톱지정가"
+    OrderType = gslts_kiwoom.OrderType
+    assert OrderType.from_label("스톰지정가") is OrderType.STOP_LIMIT
+    assert OrderType.STOP_LIMIT.label == "스톱지정가"
 
 
 def test_book_level_is_the_library_one_in_the_simulator_too() -> None:

@@ -95,6 +95,12 @@ RULES = [
     (at(19, 0), "62", "KRX", "571492"),
     (at(21, 0), "0", "KRX", "571490"),  # everything closed
     (at(21, 0), "0", "NXT", "571490"),
+    (at(10, 0), "29", "KRX", "505218"),  # 중간가: Nextrade's
+    (at(10, 0), "29", "NXT", None),
+    (at(10, 0), "30", "SOR", None),
+    (at(8, 35), "29", "NXT", None),  # NXT pre-market
+    (at(15, 25), "29", "NXT", "571492"),  # NXT halts during KRX's closing call
+    (at(17, 0), "31", "NXT", None),  # NXT after-market
 ]
 
 
@@ -224,3 +230,100 @@ def test_single_price_rounds_every_ten_minutes_then_the_rest_ends() -> None:
     assert statuses(events, moved)[-1] in ("체결", "취소")
     assert moved.open_qty == 0
     assert sim.market.state(CODE).user_single == []
+
+
+def test_stop_limit_waits_out_of_the_book_then_fires_as_a_limit(api_factory: Any) -> None:
+    sim = make_sim(trades_per_s=0)
+    events: list[MarketEvent] = []
+    sim.add_listener(events.append)
+    st = sim.market.state(CODE)
+    last = st.last
+    with pytest.raises(OrderRejected, match="505218"):  # Nextrade's type: not on KRX
+        place(sim, trade_type="28", price=krx.tick_up(last, 5), stop_price=krx.tick_up(last, 2))
+    with pytest.raises(OrderRejected, match="507012"):  # a buy stop must be above the price
+        place(sim, trade_type="28", venue="NXT", price=last, stop_price=last)
+    stop = place(
+        sim,
+        trade_type="28",
+        venue="NXT",
+        qty=3,
+        price=krx.tick_up(last, 6),
+        stop_price=krx.tick_up(last, 2),
+    )
+    assert stop.armed
+    assert stop in st.user_stops
+    assert stop not in st.user_bids
+    api = api_factory(sim)
+    (row,) = api.ok("ka10075", "acnt", {"all_stk_tp": "0", "trde_tp": "0", "stex_tp": "0"})["oso"]
+    assert (row["ord_no"], row["trde_tp"], row["stop_pric"]) == (
+        stop.ord_no,
+        "스톱지정가",
+        str(stop.stop_price),
+    )
+    # a modify of a waiting stop keeps it waiting, at the new stop
+    stop = sim.broker.modify(
+        orig_ord_no=stop.ord_no,
+        code=CODE,
+        qty=0,
+        price=krx.tick_up(last, 7),
+        stop_price=krx.tick_up(last, 3),
+        now=sim.now,
+    )
+    assert (stop.armed, stop.trade_type.value) == (True, "28")
+    assert stop.stop_price == krx.tick_up(last, 3)
+    # push the price up through the stop with a big market buy: the stop fires and trades
+    # as a limit at its price
+    while st.last < stop.stop_price:
+        place(sim, trade_type="3", qty=st.asks[0].qty)
+    assert not stop.armed
+    assert stop not in st.user_stops
+    assert statuses(events, stop)[:2] == ["접수", "확인"]
+    assert "체결" in statuses(events, stop)
+    fills = [e for e in events if isinstance(e, OrderUpdate) and e.order.ord_no == stop.ord_no]
+    assert all(u.fill_price <= stop.limit_price for u in fills if u.status == "체결")
+
+
+def test_stop_limit_over_http_needs_cond_uv_and_kiwoom_types_can_be_taken_on_krx(
+    api_factory: Any,
+) -> None:
+    sim = make_sim(nxt_only_trade_types=frozenset())
+    api = api_factory(sim)
+    last = sim.market.state(CODE).last
+    body = {"dmst_stex_tp": "KRX", "stk_cd": CODE, "ord_qty": "1", "trde_tp": "28"}
+    body["ord_uv"] = str(krx.tick_down(last, 4))
+    missing = api.call("kt10001", "ordr", body).json()
+    assert missing["return_code"] == 2
+    assert "cond_uv" in missing["return_msg"]
+    sim.broker.account.holdings[CODE] = Holding(CODE, "삼성전자", 5, 5 * last)
+    ok = api.ok("kt10001", "ordr", {**body, "cond_uv": str(krx.tick_down(last, 2))})
+    (order,) = [o for o in sim.broker.account.orders.values() if o.ord_no == ok["ord_no"]]
+    assert (order.armed, order.stop_price, order.side) == (True, krx.tick_down(last, 2), "sell")
+
+
+def test_mid_price_rests_at_the_mid_and_trades_with_the_flow_ioc_fok_find_nobody() -> None:
+    sim = make_sim(trades_per_s=0, active_order_stock_rate=20.0)
+    events: list[MarketEvent] = []
+    sim.add_listener(events.append)
+    st = sim.market.state(CODE)
+    for trde_tp in ("30", "31"):
+        order = place(sim, trade_type=trde_tp, venue="NXT", qty=5)
+        assert statuses(events, order) == ["접수", "취소"]
+        assert order.filled_qty == 0
+    mid = place(sim, trade_type="29", venue="NXT", qty=st.typical_qty * 3)
+    assert (mid.price, mid in st.user_mids) == (0, True)
+    for _ in range(200):
+        sim.step(sim.now + timedelta(seconds=1))
+        if mid.open_qty == 0:
+            break
+    fills = [e for e in events if isinstance(e, OrderUpdate) and e.order.ord_no == mid.ord_no]
+    fills = [u for u in fills if u.status == "체결"]
+    assert fills
+    assert sum(u.fill_qty for u in fills) == mid.filled_qty
+    trades = {(t.time, t.price): t for t in events if isinstance(t, MarketTrade)}
+    for u in fills:
+        trade = trades[(u.time, u.fill_price)]
+        assert trade.volume < 0  # a sell aggressor met our resting mid buy
+        # at the mid of the book it met (the trade's best ask/bid: the book was not touched)
+        assert u.fill_price == (trade.best_bid + trade.best_ask) // 2
+        assert trade.best_bid <= u.fill_price < trade.best_ask
+    assert sim.broker.account.reserved_cash >= 0

@@ -128,6 +128,8 @@ _ORDER_TYPE_SPECS: dict[str, tuple[str, OrderPricing, TimeInForce]] = {
     "81": ("장후시간외", "close", "day"),
 }
 _ORDER_TYPES_BY_LABEL = {spec[0]: OrderType(code) for code, spec in _ORDER_TYPE_SPECS.items()}
+# the spec's own spelling of 스톱지정가 (catalogue entry 00, FID 906; PROTOCOL §8.2)
+_ORDER_TYPES_BY_LABEL["스톰지정가"] = OrderType.STOP_LIMIT
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,10 +37,22 @@ lifespan starts it when ``config.ticker``). ``clock="always"``: continuous tradi
 hour; ``clock="krx"``: trades only in the KRX continuous session of trading days, orders
 on holidays are rejected with ``[2000](571489:장이 열리지 않는 날입니다.)``.
 
-**Orders.** One account (``account_no``, ``initial_cash``). Orders are validated (tick
-grid, limits, cash incl. commission, sellable shares) then matched against the stock's
-book; limit orders rest and fill as the market trades through their price (partial fills
-over time), market/IOC/FOK/최유리 follow their KRX semantics. Fills update cash (with
+**Orders.** One account (``account_no``, ``initial_cash``). Every Kiwoom order type
+(``trde_tp``, :class:`gslts_kiwoom.OrderType`) with its rules; orders are validated (tick
+grid, limits, cash incl. commission, sellable shares, the type's session and venue) then
+matched against the stock's book. 보통/조건부지정가 rest and fill as the market trades
+through them (partial fills over time); 시장가 sweeps the book (the rest is cancelled);
+최유리 takes the best opposite price, 최우선 waits at the best own price; IOC/FOK fill at once
+or cancel (FOK whole or nothing). Under ``clock="krx"``: 보통/시장가/조건부지정가 also in the
+calls (08:30–09:00, 15:20–15:30), waiting for the crossing, which fills them whole at its
+price; 조건부지정가 turns market at 15:20; KRX day orders end after 15:30 (00 취소), NXT ones
+at 20:00; 장전시간외 (61, 08:30–08:40) and 장후시간외 (81, 15:40–16:00) trade whole at once
+at the previous / today's close; 시간외단일가 (62, 16:00–18:00, ±10 % of the close) waits
+for the 10-minute rounds; off-hours trades add volume but not price. ``clock="always"`` is
+continuous on every venue and has no off-hours session. 스톱지정가 (28) waits out of the
+book until the price reaches its stop (``cond_uv``), then works as a limit; 중간가 (29)
+rests at the mid of the book and trades with the opposite flow there (30/31 find no one at
+once and cancel); both are Nextrade's (``nxt_only_trade_types``). Fills update cash (with
 ``commission_rate`` and sell-side ``tax_rate``) and holdings.
 
 **Events.** ``Simulator.add_listener(fn)`` receives every :class:`MarketTrade`,

@@ -126,6 +126,8 @@ class Broker:
             raise OrderRejected("[2000](571493:NXT 거래대상 종목이 아닙니다.)")
         st = self.market.state(code)
         limit, shown = self._price(order_type, side, price, st)
+        if order_type.needs_stop_price:
+            self._check_stop(side, stop_price, st)
         order = Order(
             account=self.account.account_no,
             ord_no=self._new_no(),
@@ -160,7 +162,7 @@ class Broker:
         and ka10075 show it (0 for a market order)."""
         pricing = order_type.pricing
         buy = side == Side.BUY
-        if pricing == "market":
+        if pricing in ("market", "mid"):  # 중간가: any price, the mid on trading
             return (st.upper if buy else st.lower), 0
         if pricing == "best":  # 최유리: the best price on the other side, on arrival
             touch = st.best_ask if buy else st.best_bid
@@ -179,6 +181,16 @@ class Broker:
             return price, price
         self._check_price(price, st.lower, st.upper)
         return price, price
+
+    def _check_stop(self, side: Side, stop: int, st: SimStock) -> None:
+        """A stop on the tick grid inside the limits, above the price for a buy and below
+        it for a sell (else it would fire at once) [I: the refusal text is ours]."""
+        self._check_price(stop, st.lower, st.upper)
+        if (stop <= st.last) if side == Side.BUY else (stop >= st.last):
+            raise OrderRejected(
+                "[2000](507012:스톱가격이 현재가 조건에 맞지 않습니다. "
+                f"스톱가격={stop} 현재가={st.last})"
+            )
 
     def _check_price(self, price: int, lower: int, upper: int) -> None:
         if not krx.is_valid_price(price):
@@ -230,6 +242,17 @@ class Broker:
         if pricing == "single_price":
             market.rest_single(order)
             return
+        if pricing == "stop" and order.stop_price:
+            market.rest_stop(order)
+            return
+        if pricing == "mid":
+            # the model's mid-price book holds only the user's own orders: an IOC/FOK finds
+            # nobody to trade with at once [I]; a day order rests at the mid
+            if order.tif == "day":
+                market.rest_mid(order)
+            else:
+                self._auto_cancel(order, now)
+            return
         if market.matching_open(order.venue, now):
             if (
                 order.tif == "fok"
@@ -262,8 +285,18 @@ class Broker:
             raise OrderRejected("[2000](800050:정정/취소 가능수량이 없습니다.)")
         return order
 
-    def modify(self, *, orig_ord_no: str, code: str, qty: int, price: int, now: datetime) -> Order:
-        """kt10002: move ``qty`` (0 = all open) of an open order to a new price.
+    def modify(
+        self,
+        *,
+        orig_ord_no: str,
+        code: str,
+        qty: int,
+        price: int,
+        now: datetime,
+        stop_price: int = 0,
+    ) -> Order:
+        """kt10002: move ``qty`` (0 = all open) of an open order to a new price (and, for a
+        스톱지정가 still waiting, to ``stop_price``; 0 keeps its stop).
 
         The new order gets a new number; ``root_ord_no`` is the root of the chain.
         """
@@ -276,8 +309,11 @@ class Broker:
             )
         # a modify keeps a priced type (보통, 조건부지정가, 시간외단일가); 최유리/최우선/시장가
         # became limits at their price on acceptance, so their modify is a 보통 [I]
+        # a 스톱지정가 still waiting stays one (at the new stop); once fired it is a limit
         keep = orig.trade_type.pricing in ("limit", "single_price") and orig.tif == "day"
+        keep = keep or orig.armed
         order_type = orig.trade_type if keep else OrderType.LIMIT
+        stop = (stop_price or orig.stop_price) if orig.armed else 0
         refusal = entry_refusal(
             order_type, orig.venue, now, self.config.clock, self.config.nxt_only_trade_types
         )
@@ -285,6 +321,8 @@ class Broker:
             raise OrderRejected(refusal)
         st = self.market.state(code)
         self._price(order_type, orig.side, price, st)
+        if stop:
+            self._check_stop(orig.side, stop, st)
         new = Order(
             account=orig.account,
             ord_no=self._new_no(),
@@ -303,6 +341,7 @@ class Broker:
             tif="day",
             time=now,
             open_qty=qty,
+            stop_price=stop,
         )
         if orig.side == Side.BUY:
             # the modified part's old reservation is freed before the new one is taken

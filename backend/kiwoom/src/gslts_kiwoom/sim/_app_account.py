@@ -85,7 +85,7 @@ def h_ka10075(ctx: Ctx, body: Body) -> Result:
                 "stex_tp": stex,
                 "stex_tp_txt": stex_txt,
                 "sor_yn": sor,
-                "stop_pric": "",
+                "stop_pric": str(o.stop_price) if o.stop_price else "",
             }
         )
     return Result({}, "oso", rows)
@@ -121,7 +121,7 @@ def h_ka10076(ctx: Ctx, body: Body) -> Result:
                 "stex_tp": stex,
                 "stex_tp_txt": stex_txt,
                 "sor_yn": sor,
-                "stop_pric": "",
+                "stop_pric": str(o.stop_price) if o.stop_price else "",
             }
         )
     return Result({}, "cntr", rows)

@@ -34,6 +34,11 @@ def _place(side: Side) -> Handler:
             if not str(body.get("ord_uv", "")).strip():
                 raise input_error("1511:필수입력 파라미터=ord_uv")
             price = int_field(body, "ord_uv")
+        stop = 0
+        if known and OrderType(trade_type).needs_stop_price:
+            if not str(body.get("cond_uv", "")).strip():
+                raise input_error("1511:필수입력 파라미터=cond_uv")
+            stop = int_field(body, "cond_uv")
         order = ctx.sim.broker.place(
             side=side,
             code=stock.code,
@@ -42,6 +47,7 @@ def _place(side: Side) -> Handler:
             trade_type=trade_type,
             venue=venue,
             now=ctx.sim.now,
+            stop_price=stop,
         )
         word = "매수" if side == Side.BUY else "매도"
         return Result(
@@ -60,8 +66,16 @@ def h_kt10002(ctx: Ctx, body: Body) -> Result:
     stock, _ = ctx.stock(body["stk_cd"])
     qty = int_field(body, "mdfy_qty", allow_zero=True)
     price = int_field(body, "mdfy_uv")
+    stop = 0
+    if str(body.get("mdfy_cond_uv", "")).strip():
+        stop = int_field(body, "mdfy_cond_uv")
     new = ctx.sim.broker.modify(
-        orig_ord_no=_order_no(body), code=stock.code, qty=qty, price=price, now=ctx.sim.now
+        orig_ord_no=_order_no(body),
+        code=stock.code,
+        qty=qty,
+        price=price,
+        now=ctx.sim.now,
+        stop_price=stop,
     )
     word = "매수" if new.side == Side.BUY else "매도"
     return Result(

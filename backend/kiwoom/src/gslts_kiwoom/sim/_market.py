@@ -352,10 +352,12 @@ class Market:
             self.record_trade(st, at, st.last, qty if rng.random() < 0.5 else -qty)
             if st.user_bids or st.user_asks:
                 _matching.cross_user_orders(self, st, st.last, at, KRX_VENUES)
+            if st.user_stops:
+                _matching.trigger_stops(self, st, at)
             self._dirty[code] = st
         if at.time() >= CLOSING_CALL_START:
             for st in list(self._states.values()):
-                for order in [*st.user_bids, *st.user_asks]:
+                for order in _day_orders(st):
                     if order.venue in KRX_VENUES:
                         self._expire(st, order, at)
         self.flush_books()
@@ -397,7 +399,7 @@ class Market:
     def _nxt_day_end(self, at: datetime) -> None:
         """20:00: NXT's after-market closes; NXT orders still resting end."""
         for st in list(self._states.values()):
-            for order in [*st.user_bids, *st.user_asks]:
+            for order in _day_orders(st):
                 if order.venue == "NXT":
                     self._expire(st, order, at)
 
@@ -428,7 +430,10 @@ class Market:
             buy = True
         side = Side.BUY if buy else Side.SELL
         qty = max(1, int(st.typical_qty * rng.lognormvariate(0.0, 0.7)))
-        # resting user orders on the passive side at or better than the touch go first
+        # the user's mid-price orders, then resting user orders at or better than the
+        # touch, go first
+        if st.user_mids:
+            qty = _matching.mid_fills(self, st, side, qty, t)
         qty = _matching.passive_fills(self, st, side, qty, t)
         if qty > 0:
             levels = st.asks if buy else st.bids
@@ -437,6 +442,8 @@ class Market:
             for price, q in _book.take(st, side, limit, qty):
                 self.record_trade(st, t, price, q if buy else -q)
         _matching.match_crossing(self, st, t)
+        if st.user_stops:
+            _matching.trigger_stops(self, st, t)
         self._dirty[st.stock.code] = st
 
     def _bulk_step(
@@ -574,12 +581,23 @@ class Market:
         """
         st = self.state(order.code)
         filled = _matching.execute(self, st, order, limit, t)
+        if st.user_stops:
+            _matching.trigger_stops(self, st, t)
         self.emit(_book.snapshot(st, t))
         return filled
 
     def rest(self, order: Order) -> None:
         """Let a limit ``order`` wait in the stock's book (price, then time priority)."""
         _matching.rest(self.state(order.code), order)
+
+    def rest_stop(self, order: Order) -> None:
+        """Let a 스톱지정가 ``order`` wait (out of the book) for its stop price."""
+        order.armed = True
+        self.state(order.code).user_stops.append(order)
+
+    def rest_mid(self, order: Order) -> None:
+        """Let a 중간가 ``order`` rest at the mid price, ahead of the book."""
+        self.state(order.code).user_mids.append(order)
 
     def rest_single(self, order: Order) -> None:
         """Let a 시간외단일가 ``order`` wait for the next 10-minute crossing."""
@@ -598,7 +616,11 @@ class Market:
 
     def active_codes(self) -> list[str]:
         """Stocks with resting user orders (they keep the per-trade path)."""
-        return [c for c, st in self._states.items() if st.user_bids or st.user_asks]
+        return [
+            c
+            for c, st in self._states.items()
+            if st.user_bids or st.user_asks or st.user_stops or st.user_mids
+        ]
 
     # --- history ------------------------------------------------------------------------
     def history_dates(self) -> list[date]:
@@ -651,6 +673,11 @@ class Market:
         if today is not None:
             bars.append(today)
         return bars
+
+
+def _day_orders(st: SimStock) -> list[Order]:
+    """The user orders of ``st`` that live for the day (resting, stop, mid)."""
+    return [*st.user_bids, *st.user_asks, *st.user_stops, *st.user_mids]
 
 
 def _poisson(rng: random.Random, lam: float) -> int:

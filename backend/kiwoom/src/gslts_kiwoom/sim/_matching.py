@@ -66,9 +66,60 @@ def rest(st: SimStock, order: Order) -> None:
 
 def unrest(st: SimStock, order: Order) -> None:
     """Take ``order`` out of the stock's user books (filled, cancelled or modified)."""
-    for book in (st.user_bids, st.user_asks, st.user_single):
+    for book in (st.user_bids, st.user_asks, st.user_single, st.user_stops, st.user_mids):
         if order in book:
             book.remove(order)
+
+
+def mid_price(st: SimStock) -> int:
+    """The mid price of the book: halfway between the best bid and ask (which may lie
+    between two ticks: a mid-price order trades at the exact mid [I]); 0 without both."""
+    if not st.asks or not st.bids:
+        return 0
+    return (st.best_bid + st.best_ask) // 2
+
+
+def mid_fills(rec: TradeRecorder, st: SimStock, aggressor: Side, qty: int, t: datetime) -> int:
+    """A market aggressor of ``qty`` first trades with the user's 중간가 orders of the other
+    side, at the mid price of the book it meets (better than the touch for it); returns
+    the quantity left."""
+    mid = mid_price(st)
+    if not mid:
+        return qty
+    passive = Side.SELL if aggressor == Side.BUY else Side.BUY
+    for order in list(st.user_mids):
+        if qty <= 0:
+            break
+        if order.side != passive:
+            continue
+        q = min(qty, order.open_qty)
+        rec.record_trade(st, t, mid, _signed(aggressor, q))
+        rec.report_fill(order, mid, q, t)
+        qty -= q
+        if order.open_qty <= 0:
+            st.user_mids.remove(order)
+    return qty
+
+
+def stop_reached(order: Order, last: int) -> bool:
+    """A buy stop fires when the price rises to its stop, a sell stop when it falls to it."""
+    return last >= order.stop_price if order.side == Side.BUY else last <= order.stop_price
+
+
+def trigger_stops(rec: TradeRecorder, st: SimStock, t: datetime) -> None:
+    """스톱지정가 orders whose stop the last price reached become limit orders at their
+    price: they trade as aggressors at once as far as the book allows, then rest (their
+    own trades may fire further stops)."""
+    while True:
+        fired = [o for o in st.user_stops if stop_reached(o, st.last)]
+        if not fired:
+            return
+        for order in fired:
+            st.user_stops.remove(order)
+            order.armed = False
+            execute(rec, st, order, order.limit_price, t)
+            if order.open_qty > 0:
+                rest(st, order)
 
 
 def passive_fills(rec: TradeRecorder, st: SimStock, aggressor: Side, qty: int, t: datetime) -> int:

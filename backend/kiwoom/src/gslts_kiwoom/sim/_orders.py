@@ -28,10 +28,10 @@ class OrderRejected(Exception):
         self.message = message
 
 
-#: The pricings the simulator executes; the others (stop, mid-price) are refused as
-#: unsupported (505217), like an unknown ``trde_tp``.
+#: The pricings the simulator executes: every one of :class:`OrderType` (an unknown
+#: ``trde_tp`` is refused as unsupported, 505217).
 SIM_PRICINGS: frozenset[OrderPricing] = frozenset(
-    {"limit", "market", "best", "priority", "close", "single_price"}
+    {"limit", "market", "best", "priority", "stop", "mid", "close", "single_price"}
 )
 #: 보통, 시장가, 조건부지정가: the types KRX also takes during its call auctions (08:30–09:00,
 #: 15:20–15:30); 최유리/최우선 need a best price and IOC/FOK a continuous book [I].
@@ -152,6 +152,8 @@ class Order:
     last_fill_qty: int = 0
     #: 스톱지정가: the stop price (``cond_uv``); 0 for other types
     stop_price: int = 0
+    #: 스톱지정가 waiting for its stop (out of the book); False once triggered
+    armed: bool = False
 
     def view(self) -> OrderView:
         return OrderView(

@@ -119,6 +119,10 @@ class SimStock:
     user_asks: list[Order] = field(default_factory=list)
     #: 시간외단일가 orders waiting for the next 10-minute crossing (time order)
     user_single: list[Order] = field(default_factory=list)
+    #: 스톱지정가 orders waiting for their stop price (time order; out of the book)
+    user_stops: list[Order] = field(default_factory=list)
+    #: 중간가 orders resting at the mid price (time order; ahead of the book)
+    user_mids: list[Order] = field(default_factory=list)
     #: the last 시간외단일가 crossing price today (0: none yet); 00 FID 10010
     single_price: int = 0
     last_trade_time: datetime | None = None
