@@ -334,6 +334,7 @@ class RedisBus(InProcessBus):
         self.last_error: str | None = None
         #: messages Redis accepted (pub/sub + quote keys)
         self.redis_sent = 0
+        self._in_flight = 0
         #: dropped since the last gap notice: count, channels (bounded) — see _lost
         self._lost_lock = threading.Lock()
         self._lost_n = 0
@@ -394,7 +395,12 @@ class RedisBus(InProcessBus):
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                if self._lost_n:  # drops after the last flush: announce them anyway
+                    self._announce_drops()
+                continue
             if item is None:
                 return
             batch = [item]
@@ -447,7 +453,13 @@ class RedisBus(InProcessBus):
             self._lost_channels -= channels
         log.info("bus_redis_gap_announced count=%d", n)
 
+    @property
+    def backlog(self) -> int:
+        """Messages not yet through to Redis (queued, or in the pipeline being sent)."""
+        return self._queue.qsize() + self._in_flight
+
     def _flush(self, batch: list[tuple[str, str, bytes]]) -> None:
+        self._in_flight = len(batch)
         try:
             pipe = self._redis.pipeline(transaction=False)
             for kind, key, data in batch:
@@ -461,11 +473,13 @@ class RedisBus(InProcessBus):
                     pipe.set(self._lastbook_key + code, data, ex=self._ttl)
             pipe.execute()
             self.redis_sent += len(batch)
+            self._in_flight = 0
             if not self.ok:
                 self.ok = True
                 log.info("bus_redis_recovered dropped_meanwhile=%d", self.dropped)
                 self._say_hello()  # in case the first one was among the dropped
         except Exception as exc:
+            self._in_flight = 0
             self.errors += 1
             self.dropped += len(batch)
             self._lost([(kind, key) for kind, key, _ in batch])

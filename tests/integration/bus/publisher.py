@@ -124,7 +124,7 @@ def create_app(args: argparse.Namespace) -> FastAPI:
             "threads": threading.active_count(),
         }
         if isinstance(bus, RedisBus):
-            out["redis_queue"] = bus._queue.qsize()
+            out["redis_backlog"] = bus.backlog
             out["redis_sent"] = bus.redis_sent
         return out
 
