@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
+import orjson
 import pytest
 
 from gslts_kiwoom import krx
@@ -200,6 +201,12 @@ def test_off_hours_close_price_orders_trade_at_once_at_the_close() -> None:
     assert st.last == close
     trades = [e for e in events if isinstance(e, MarketTrade) and e.code == CODE]
     assert [abs(t.volume) for t in trades if t.time in (at(8, 31), at(15, 41))] == [5, 3, 2]
+    # 0B FID 290 장구분: 1 장전 시간외, 2 장중 (the calls' crossings included), 3 장후 시간외
+    sessions = {
+        t.time.strftime("%H%M"): orjson.loads(sim.feed.trade_text(t))["values"]["290"]
+        for t in trades
+    }
+    assert sessions == {"0831": "1", "0900": "2", "1530": "2", "1541": "3"}
 
 
 def test_single_price_rounds_every_ten_minutes_then_the_rest_ends() -> None:

@@ -38,6 +38,7 @@ from gslts_kiwoom.sim._events import (
 from gslts_kiwoom.sim._feed_index import IndexFeed
 from gslts_kiwoom.sim._feed_trades import TradeText
 from gslts_kiwoom.sim._orders import kind_text
+from gslts_kiwoom.sim._sessions import trade_session
 from gslts_kiwoom.sim._ws_session import RawItem, RealListener
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ class WireFeed:
         self._lock = threading.Lock()
         self._wanted: dict[str, frozenset[str]] = {}
         self._wanted_version = -1
-        self._trades = TradeText(self._limits, market.config.ws_trade_exchange)
+        session = trade_session if market.config.clock == "krx" else None
+        self._trades = TradeText(self._limits, market.config.ws_trade_exchange, session)
         self._code_prefix = market.config.ws_account_code_prefix
         self._index = IndexFeed(market.universe)
         #: counters for ``GET /_sim/state``

@@ -11,6 +11,7 @@ price (a stock trades on few distinct prices). FID 14 is ``MarketTrade.cum_value
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from gslts_kiwoom import krx
 from gslts_kiwoom.sim import _fmt as f
@@ -31,12 +32,13 @@ FILLED_FIDS: frozenset[str] = frozenset(
 ) | {"9081"}
 
 
-def _fragments(venue: str) -> tuple[str, str]:
+def _fragments(venue: str, session: str = "2") -> tuple[str, str]:
     """``(after_25, after_228)``: the JSON text from the end of FID 25's value to the start
     of 228's, and from the end of 228's value to the end of the entry, in
-    :data:`TRADE_FIDS` order: 290 ``2`` (장중), 9081 ``venue``, every other FID ``""``."""
+    :data:`TRADE_FIDS` order: 290 ``session`` (장구분: 1 장전 시간외, 2 장중, 3 장후 시간외),
+    9081 ``venue``, every other FID ``""``."""
     i25, i228 = TRADE_FIDS.index("25"), TRADE_FIDS.index("228")
-    tail = {"290": "2", "9081": venue}
+    tail = {"290": session, "9081": venue}
     after_25 = "".join(f',"{fid}":""' for fid in TRADE_FIDS[i25 + 1 : i228])
     after_228 = "".join(f',"{fid}":"{tail.get(fid, "")}"' for fid in TRADE_FIDS[i228 + 1 :])
     return '"' + after_25 + ',"228":"', '"' + after_228 + "}}"
@@ -80,9 +82,18 @@ class TradeText:
     the sign code, FID 25); ``venue`` is FID 9081 거래소구분 as sent (``KRX``, the mock
     capture of PROTOCOL §8.1, or the guide's ``1``)."""
 
-    def __init__(self, limits: Callable[[str], tuple[int, int]], venue: str = "KRX") -> None:
+    def __init__(
+        self,
+        limits: Callable[[str], tuple[int, int]],
+        venue: str = "KRX",
+        session: Callable[[datetime], str] | None = None,
+    ) -> None:
         self._limits = limits
         self._after_25, self._after_228 = _fragments(venue)
+        #: FID 290 of a per-trade-path trade by its time (None: always 장중); the flood
+        #: path runs only in the continuous session
+        self._session = session
+        self._by_session = {x: _fragments(venue, x) for x in ("1", "2", "3")}
         #: code → [buy-initiated shares, sell-initiated shares] today (FID 228)
         self._strength: dict[str, list[int]] = {}
         self._prefix: dict[str, str] = {}
@@ -102,6 +113,9 @@ class TradeText:
         else:
             sb[1] -= v
         strength = f"{sb[0] * 100 / sb[1]:.2f}" if sb[1] else "0.00"
+        after_25, after_228 = self._after_25, self._after_228
+        if self._session is not None:
+            after_25, after_228 = self._by_session[self._session(t.time)]
         prefix = self._prefix.get(code)
         if prefix is None:
             prefix = self._prefix[code] = (
@@ -117,8 +131,7 @@ class TradeText:
             f'"15":"{"+" if v > 0 else ""}{v}","13":"{t.cum_volume}",'
             f'"14":"{t.cum_value}","16":"{f.sgn(t.open, base)}",'
             f'"17":"{f.sgn(t.high, base)}","18":"{f.sgn(t.low, base)}",'
-            f'"25":"{f.sign_code(p, base, lower, upper)}{self._after_25}{strength}'
-            f"{self._after_228}"
+            f'"25":"{f.sign_code(p, base, lower, upper)}{after_25}{strength}{after_228}'
         )
 
     def extend(self, b: TradeBatch, append: Callable[[RawItem], None]) -> None:

@@ -155,3 +155,10 @@ def single_price_band(close: int, lower: int, upper: int) -> tuple[int, int]:
     low = krx.round_to_tick(-(-close * 9 // 10), "up")
     high = krx.round_to_tick(close * 11 // 10, "down")
     return max(low, lower), min(high, upper)
+
+
+def trade_session(t: datetime) -> str:
+    """0B FID 290 장구분 of a KRX trade at ``t``: ``1`` before the opening crossing (장전
+    시간외), ``3`` after the closing one (장후 시간외, 시간외단일가), ``2`` in between."""
+    hm = t.hour * 100 + t.minute
+    return "1" if hm < 900 else ("3" if hm >= 1531 or (hm == 1530 and t.second) else "2")
