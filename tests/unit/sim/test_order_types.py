@@ -330,7 +330,10 @@ def test_mid_price_rests_at_the_mid_and_trades_with_the_flow_ioc_fok_find_nobody
     for u in fills:
         trade = trades[(u.time, u.fill_price)]
         assert trade.volume < 0  # a sell aggressor met our resting mid buy
-        # at the mid of the book it met (the trade's best ask/bid: the book was not touched)
-        assert u.fill_price == (trade.best_bid + trade.best_ask) // 2
+        # at the mid of the book it met (the trade's best ask/bid: the book was not touched),
+        # on the tick grid, rounded down for our buy
+        mid = krx.round_to_tick((trade.best_bid + trade.best_ask) // 2, "down")
+        assert u.fill_price == mid
         assert trade.best_bid <= u.fill_price < trade.best_ask
+        assert krx.is_valid_price(u.fill_price)
     assert sim.broker.account.reserved_cash >= 0

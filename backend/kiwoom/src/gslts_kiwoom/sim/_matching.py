@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from gslts_kiwoom import krx
 from gslts_kiwoom.models import Side
 from gslts_kiwoom.sim import _book
 from gslts_kiwoom.sim._events import MarketTrade
@@ -71,22 +72,25 @@ def unrest(st: SimStock, order: Order) -> None:
             book.remove(order)
 
 
-def mid_price(st: SimStock) -> int:
-    """The mid price of the book: halfway between the best bid and ask (which may lie
-    between two ticks: a mid-price order trades at the exact mid [I]); 0 without both."""
+def mid_price(st: SimStock, side: Side) -> int:
+    """The price a resting 중간가 order of ``side`` trades at: halfway between the best bid
+    and ask, on the tick grid, rounded in the order's favour (down for a buy, up for a
+    sell; with a one-tick spread that is its own best price) [I: Nextrade may trade at
+    the exact mid; the model keeps every price on the grid]; 0 without both sides."""
     if not st.asks or not st.bids:
         return 0
-    return (st.best_bid + st.best_ask) // 2
+    mid = (st.best_bid + st.best_ask) // 2
+    return krx.round_to_tick(mid, "down" if side == Side.BUY else "up")
 
 
 def mid_fills(rec: TradeRecorder, st: SimStock, aggressor: Side, qty: int, t: datetime) -> int:
     """A market aggressor of ``qty`` first trades with the user's 중간가 orders of the other
-    side, at the mid price of the book it meets (better than the touch for it); returns
-    the quantity left."""
-    mid = mid_price(st)
+    side, at the mid price of the book it meets (:func:`mid_price`, ahead of the book);
+    returns the quantity left."""
+    passive = Side.SELL if aggressor == Side.BUY else Side.BUY
+    mid = mid_price(st, passive)
     if not mid:
         return qty
-    passive = Side.SELL if aggressor == Side.BUY else Side.BUY
     for order in list(st.user_mids):
         if qty <= 0:
             break
