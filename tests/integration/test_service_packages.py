@@ -86,3 +86,39 @@ def free_port_now() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_the_backend_runs_from_an_environment_with_only_the_backend(tmp_path: Path) -> None:
+    python = _env_with_only("gslts-backend", tmp_path)
+    for other in ("gslts_hub", "gslts_cli"):
+        assert not _importable(python, other), f"{other} came with the backend"
+    port = free_port_now()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "BACKEND_PORT": str(port),
+        "DATA_DIR": str(tmp_path / "data"),
+        "KIWOOM_MODE": "sim",
+        "HUB_URL": f"http://127.0.0.1:{free_port_now()}",  # no hub there: it serves, degraded
+    }
+    proc = subprocess.Popen(
+        [str(python), "-m", "gslts_backend"], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+
+        def answers() -> bool:
+            try:
+                return (
+                    httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200
+                )
+            except httpx.HTTPError:
+                return proc.poll() is not None
+
+        assert wait_for(answers, 120)
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        health = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).json()
+        assert health["status"] == "degraded"
+        assert health["bus"]["transport"] == "stream"
+    finally:
+        proc.terminate()
+        proc.wait(30)

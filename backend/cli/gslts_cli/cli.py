@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "gslts_cli.cli_kiwoom",
     "gslts_cli.cli_db",
     "gslts_cli.cli_hub",
+    "gslts_cli.cli_backend",
 )
 
 

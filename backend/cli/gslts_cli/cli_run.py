@@ -43,6 +43,25 @@ def _parts(settings: Settings) -> list[tuple[str, list[str]]]:
     return parts
 
 
+def _hub_url() -> str:
+    """Where the hub started here listens, as another process reaches it."""
+    from gslts_hub.settings import WILDCARD_BIND, HubSettings
+
+    hub = HubSettings()
+    host = "127.0.0.1" if hub.hub_host.strip() in WILDCARD_BIND else hub.hub_host.strip()
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{host}:{hub.hub_port}"
+
+
+def _env(name: str) -> dict[str, str]:
+    """The child's environment: ours; the backend follows the hub started here (its
+    bus stream when there is no Redis) unless HUB_URL says otherwise."""
+    env = os.environ.copy()
+    if name == "backend" and not env.get("HUB_URL"):
+        env["HUB_URL"] = _hub_url()
+    return env
+
+
 def _print_urls(settings: Settings, started: list[str]) -> None:
     lines = []
     if "simulator" in started:
@@ -53,7 +72,12 @@ def _print_urls(settings: Settings, started: list[str]) -> None:
         port = HubSettings().hub_port
         lines.append(f"  tick hub monitor   http://127.0.0.1:{port}/  (/api/status, /metrics)")
     if "backend" in started:
-        lines.append("  dashboard          http://127.0.0.1:8000/")
+        from gslts_backend.settings import BackendSettings
+
+        port = BackendSettings().backend_port
+        lines.append(
+            f"  main server        http://127.0.0.1:{port}/api/health  (live data from the hub)"
+        )
     print("gslts run: ready\n" + "\n".join(lines) + "\n  Ctrl-C stops everything.", flush=True)
 
 
@@ -99,7 +123,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for name, cmd in _parts(settings):
             print(f"gslts run: starting {name}: {' '.join(cmd[2:])}", flush=True)
             proc = subprocess.Popen(  # noqa: S603
-                cmd, env=os.environ.copy(), preexec_fn=_die_with_parent
+                cmd, env=_env(name), preexec_fn=_die_with_parent
             )
             children.append((name, proc))
             if name == "simulator":

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from gslts_backend.settings import BackendSettings
 from gslts_common.settings import Settings
 from gslts_hub.settings import HubSettings
 from tests.conftest import REPO_ROOT
 
 #: every settings class of every service: .env.example documents their union
-ALL_SETTINGS: tuple[type[Settings], ...] = (Settings, HubSettings)
+ALL_SETTINGS: tuple[type[Settings], ...] = (Settings, HubSettings, BackendSettings)
 
 
 def _field_names() -> set[str]:

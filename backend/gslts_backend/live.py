@@ -1,0 +1,84 @@
+"""The backend's view of the hub's live data: one bus follower (Redis when ``REDIS_URL`` is
+set, else the hub's stream) and what it has seen.
+
+For now it proves the bus: counts per kind, the latest quote and book per stock (from the
+snapshots and the events that follow), gaps. The browser stream of the next step hands
+these events on.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+from gslts_backend.settings import BackendSettings
+from gslts_common.bus import GAP_CHANNEL, PREFIX, SNAPSHOT_CHANNEL, Event, split_channel
+from gslts_common.bus_follow import Follower, make_follower
+
+
+def follower_for(settings: BackendSettings) -> Follower:
+    """The follower of the hub's bus this backend uses (see the module docstring)."""
+    return make_follower(
+        redis_url=settings.redis_url,
+        hub_url=settings.hub_url,
+        prefix=settings.hub_bus_prefix,
+        name="backend-bus",
+    )
+
+
+class LiveData:
+    """Follows the hub's bus; keeps counts and the latest quote/book per stock."""
+
+    def __init__(self, follower: Follower, *, source: str) -> None:
+        self.follower = follower
+        #: where it follows, safe to show (no credentials)
+        self.source = source
+        self.counts: dict[str, int] = {}
+        self.quotes: dict[str, Event] = {}
+        self.books: dict[str, Event] = {}
+        self._lock = threading.Lock()
+        follower.subscribe(self._on_event)
+
+    def start(self) -> None:
+        self.follower.start()
+
+    def close(self) -> None:
+        self.follower.close()
+
+    def _on_event(self, channel: str, event: Event) -> None:
+        """On the follower's thread: quick bookkeeping only."""
+        if channel == SNAPSHOT_CHANNEL:
+            with self._lock:
+                self.quotes.update(event.get("quotes") or {})
+                self.books.update(event.get("books") or {})
+            return
+        if channel == GAP_CHANNEL:
+            return  # counted by the follower (stats: gaps, last_gap)
+        kind, code = split_channel(channel, PREFIX)
+        with self._lock:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            if kind == "book" and code is not None:
+                self.books[code] = event
+            elif kind == "tick" and code is not None and event.get("n"):
+                self.quotes[code] = {
+                    "code": code,
+                    "price": event["price"][-1],
+                    "cum_volume": event["cum_volume"][-1],
+                    "time": event["time"][-1],
+                }
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            counts = dict(self.counts)
+            stocks = len(self.quotes)
+        return {**self.follower.stats(), "source": self.source, "events": counts,
+                "stocks_quoted": stocks}  # fmt: skip
+
+
+def source_of(settings: BackendSettings) -> str:
+    """``redis://host:port`` or the hub URL, without credentials (it is shown in health)."""
+    url = settings.redis_url or settings.hub_url
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}"
