@@ -1,9 +1,9 @@
 """The backend's view of the hub's live data: one bus follower (Redis when ``REDIS_URL`` is
 set, else the hub's stream) and what it has seen.
 
-For now it proves the bus: counts per kind, the latest quote and book per stock (from the
-snapshots and the events that follow), gaps. The browser stream of the next step hands
-these events on.
+For now it proves the bus: counts per kind, the quotes and books of the snapshots (books
+then kept current by the book events), each stock's last trade, gaps. The browser stream
+of the next step hands these events on.
 """
 
 from __future__ import annotations
@@ -35,8 +35,11 @@ class LiveData:
         #: where it follows, safe to show (no credentials)
         self.source = source
         self.counts: dict[str, int] = {}
+        #: the hub's quotes as of the last snapshot (the bus's quote shape)
         self.quotes: dict[str, Event] = {}
         self.books: dict[str, Event] = {}
+        #: each stock's last trade seen: price, cumulative volume, time (epoch s)
+        self.last_trades: dict[str, Event] = {}
         self._lock = threading.Lock()
         follower.subscribe(self._on_event)
 
@@ -61,8 +64,7 @@ class LiveData:
             if kind == "book" and code is not None:
                 self.books[code] = event
             elif kind == "tick" and code is not None and event.get("n"):
-                self.quotes[code] = {
-                    "code": code,
+                self.last_trades[code] = {
                     "price": event["price"][-1],
                     "cum_volume": event["cum_volume"][-1],
                     "time": event["time"][-1],
@@ -71,9 +73,7 @@ class LiveData:
     def stats(self) -> dict[str, Any]:
         with self._lock:
             counts = dict(self.counts)
-            stocks = len(self.quotes)
-        return {**self.follower.stats(), "source": self.source, "events": counts,
-                "stocks_quoted": stocks}  # fmt: skip
+        return {**self.follower.stats(), "source": self.source, "events": counts}
 
 
 def source_of(settings: BackendSettings) -> str:

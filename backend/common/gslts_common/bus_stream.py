@@ -167,6 +167,8 @@ class BusStream:
         self._subs: set[_Subscriber] = set()
         self._books: dict[str, tuple[int, bytes]] = {}
         self._stocks_seen: set[str] = set()
+        #: stocks with trades in this epoch: the ones that have a quote
+        self._quoted: set[str] = set()
         self._kinds_seen: set[str] = set()
         self._bus: InProcessBus | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -250,6 +252,8 @@ class BusStream:
                 self._stocks_seen.add(code)
                 if kind == "book":
                     self._books[code] = (seq, orjson.dumps(event))
+                elif kind == "tick":
+                    self._quoted.add(code)
         if self._overflow_n:
             self._append_overflow_gap()
         if n or self._subs:
@@ -382,9 +386,11 @@ class BusStream:
         quotes: dict[str, Any] = {}
         bus = self._bus
         if bus is not None and "tick" in sub.kinds:
-            codes = self._stocks_seen if sub.stocks is None else self._stocks_seen & sub.stocks
+            codes = self._quoted if sub.stocks is None else self._quoted & sub.stocks
             for code in sorted(codes):
-                q = bus.get_quote(code)
+                # this process's own quotes: never a Redis round trip on the loop (a
+                # RedisBus's get_quote falls back to Redis for a stock it does not have)
+                q = InProcessBus.get_quote(bus, code)
                 if q is not None:
                     quotes[code] = q
         doc = {"type": "snapshot", "epoch": self.epoch, "seq": pos, "quotes": quotes}
