@@ -10,6 +10,7 @@ from decimal import Decimal
 from gslts_kiwoom.models import Bar
 from gslts_kiwoom.sim import _fmt as f
 from gslts_kiwoom.sim._app_base import Body, Ctx, Handler, Result, Row, input_error, int_field
+from gslts_kiwoom.sim._stock import SimStock
 
 
 def _bar_row(bar: Bar, base: int, cntr_tm: str, *, signed_prices: bool = True) -> Row:
@@ -34,10 +35,19 @@ def _scope(body: Body, allowed: tuple[int, ...]) -> int:
 
 
 def h_ka10079(ctx: Ctx, body: Body) -> Result:
-    """ka10079 주식틱차트조회요청: groups of ``tic_scope`` trades, newest first."""
+    """ka10079 주식틱차트조회요청: groups of ``tic_scope`` trades, newest first.
+
+    One trade a row (``tic_scope`` 1, what a gap backfill reads) is paged by itself: a
+    page costs its 900 rows, not the whole kept history (a snapshot of which used to be
+    rebuilt under the simulator's lock for every page, stalling the market while a client
+    paged), and its ``next-key`` is the number of the next older trade, which newer
+    trades do not shift. Larger scopes are grouped from the oldest kept trade and paged
+    from a snapshot."""
     stock, _ = ctx.stock(body["stk_cd"])
     scope = _scope(body, (1, 3, 5, 10, 30))
     st = ctx.market.state(stock.code)
+    if scope == 1:
+        return _tick_page(ctx, body, st)
     trades = list(st.trades)
     rows: list[Row] = []
     last_cnt = 0
@@ -59,6 +69,40 @@ def h_ka10079(ctx: Ctx, body: Body) -> Result:
     rows.reverse()
     return Result(
         {"stk_cd": body["stk_cd"], "last_tic_cnt": str(last_cnt)}, "stk_tic_chart_qry", rows
+    )
+
+
+def _tick_page(ctx: Ctx, body: Body, st: SimStock) -> Result:
+    start: int | None = None
+    if ctx.cont_key:
+        if not ctx.cont_key.isdigit():
+            raise input_error("1517:입력값 형식 오류(next-key, 만료되었거나 잘못된 값입니다)")
+        start = int(ctx.cont_key)
+    size = ctx.page_size("ka10079")
+    base = st.base_price
+    rows: list[Row] = []
+    next_key = ""
+    for number, time, price, qty in st.trades.newest_first(start):
+        if len(rows) == size:
+            next_key = str(number)
+            break
+        bar = Bar(
+            start=time,
+            open=price,
+            high=price,
+            low=price,
+            close=price,
+            volume=qty,
+            value=price * qty,
+            trade_count=1,
+        )
+        rows.append(_bar_row(bar, base, f.ymdhms(time)))
+    return Result(
+        {"stk_cd": body["stk_cd"], "last_tic_cnt": "1" if rows else "0"},
+        "stk_tic_chart_qry",
+        rows,
+        paged=True,
+        next_key=next_key,
     )
 
 

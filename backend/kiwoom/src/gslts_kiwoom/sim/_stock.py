@@ -18,7 +18,7 @@ from itertools import islice
 
 from gslts_kiwoom import krx
 from gslts_kiwoom.models import Bar
-from gslts_kiwoom.sim._events import MarketTrade, TradeBatch, trade_from_row
+from gslts_kiwoom.sim._events import MarketTrade, TradeBatch, trade_from_row, us_to_datetime
 from gslts_kiwoom.sim._orders import Order
 from gslts_kiwoom.sim._universe import Stock
 
@@ -40,13 +40,45 @@ class TradeHistory:
     :class:`MarketTrade`, oldest first, either way.
     """
 
-    __slots__ = ("_code", "_items", "_maxlen", "_n")
+    __slots__ = ("_code", "_items", "_maxlen", "_n", "_total")
 
     def __init__(self, code: str, maxlen: int) -> None:
         self._code = code
         self._maxlen = maxlen
         self._items: deque[MarketTrade | TradeBatch] = deque()
         self._n = 0
+        #: trades ever added: trade ``k`` (0-based, in order) keeps its number for good,
+        #: so a page key stays valid while newer trades arrive
+        self._total = 0
+
+    def newest_first(self, start: int | None = None) -> Iterator[tuple[int, datetime, int, int]]:
+        """``(number, time, price, quantity)`` of the kept trades from trade number
+        ``start`` (default: the newest) back to the oldest kept one. Costs what it yields
+        (a ka10079 page), not the whole history."""
+        oldest = self._total - len(self)
+        k = self._total  # number of the trade after the newest
+        for item in reversed(self._items):
+            if k <= oldest:
+                return
+            if type(item) is MarketTrade:
+                k -= 1
+                if start is None or k <= start:
+                    yield k, item.time, item.price, abs(item.volume)
+                continue
+            batch: TradeBatch = item  # type: ignore[assignment]
+            n = len(batch)
+            first = k - n  # number of the batch's first trade
+            if start is not None and first > start:
+                k = first
+                continue
+            top = n - 1 if start is None else min(n - 1, start - first)
+            times, prices, volumes = batch.time_us, batch.price, batch.volume
+            for i in range(top, -1, -1):
+                if first + i < oldest:
+                    return
+                v = volumes[i]
+                yield first + i, us_to_datetime(times[i]), prices[i], v if v >= 0 else -v
+            k = first
 
     def __len__(self) -> int:
         return min(self._n, self._maxlen)
@@ -73,6 +105,7 @@ class TradeHistory:
         items = self._items
         items.append(item)
         self._n += n
+        self._total += n
         while items:
             first = items[0]
             size = 1 if type(first) is MarketTrade else len(first)  # type: ignore[arg-type]
