@@ -43,7 +43,6 @@ from gslts_common import errors
 from gslts_common.bus import InProcessBus
 from gslts_common.bus_stream import bus_stream_router
 from gslts_db import TICK_COLUMNS, TickData
-from gslts_db._types import KST
 from gslts_db.models import VENUES
 from gslts_hub.hub import Hub
 from gslts_hub.interest_api import interest_router
@@ -51,6 +50,7 @@ from gslts_hub.metrics import make_registry
 from gslts_hub.middleware import BodyLimit, HeadAsGet, HostGuard
 from gslts_hub.settings import HubSettings
 from gslts_hub.watchlist import CODE_PATTERN
+from gslts_kiwoom.krx import KST
 
 STATIC_DIR = Path(__file__).parent / "static"
 _T = TickData.__table__.c
@@ -337,6 +337,14 @@ def _origin_hosts(settings: HubSettings) -> frozenset[str]:
     return frozenset(h.strip("[]") for h in settings.allowed_hosts())
 
 
+def _status_doc(app: FastAPI, hub: Hub) -> dict[str, Any]:
+    """``/api/status``: the hub's state and its bus stream's (subscribers, lag, drops)."""
+    doc = hub.status()
+    stream = getattr(app.state, "bus_stream", None)
+    doc["bus_stream"] = None if stream is None else stream.stats()
+    return doc
+
+
 def create_app(
     settings: HubSettings | None = None, *, hub_factory: Callable[[HubSettings], Hub] | None = None
 ) -> FastAPI:
@@ -432,8 +440,8 @@ def create_app(
             **errors.responses(503),
         },
     )
-    def status(hub: HubDep) -> Response:
-        return Response(orjson.dumps(hub.status()), media_type="application/json")
+    def status(request: Request, hub: HubDep) -> Response:
+        return Response(orjson.dumps(_status_doc(request.app, hub)), media_type="application/json")
 
     @app.get(
         "/api/health",
@@ -514,7 +522,7 @@ def create_app(
         await websocket.accept()
         try:
             while True:
-                doc = await run_in_threadpool(hub.status)
+                doc = await run_in_threadpool(_status_doc, websocket.app, hub)
                 await websocket.send_bytes(orjson.dumps(doc))
                 await asyncio.sleep(1.0)
         except (WebSocketDisconnect, RuntimeError):

@@ -146,6 +146,9 @@ def test_status_reports_the_collector_fields(client: TestClient) -> None:
         assert key in st, key
     assert st["db_ok"] is True
     assert st["db_size_bytes"] > 0
+    # the bus stream other processes follow (docs/bus.md): its position and subscribers
+    assert st["bus_stream"]["subscribers"] == []
+    assert st["bus_stream"]["epoch"]
     # SQLite: the writer is a thread of the hub (MariaDB: a process, see the integration test)
     assert st["writer"]["mode"] == "thread"
     assert st["writer"]["running"] is True
