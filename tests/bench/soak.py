@@ -626,6 +626,9 @@ class Soak:
         self.records: list[FaultRecord] = []
         self.problems: list[str] = []
         self.notes: list[str] = []
+        #: when settle() found the hub still (None: it never did); what the hub says
+        #: after it (e.g. a watchdog reconnect of the silent closed market) is not judged
+        self.settled_wall: float | None = None
         self.incarnations: list[dict[str, Any]] = []
         self.sampler: Sampler | None = None
         # set by run_soak once each exists
@@ -1007,6 +1010,7 @@ class Soak:
             if not quiet or still is None or still[0] != mark:
                 still = (mark, time.monotonic())
             elif time.monotonic() - still[1] >= 45:
+                self.settled_wall = time.time()
                 return
             time.sleep(1.0)
         self.notes.append(
@@ -1348,7 +1352,8 @@ def judge(
             f"the simulator dropped {real_dropped} REAL entries for a slow consumer and the "
             "hub saw no hole in the stream"
         )
-    left_open = [s.status.get("pending_gaps", 0) for s in samples[-3:] if s.status]
+    settled = soak.settled_wall or float("inf")
+    left_open = [s.status.get("pending_gaps", 0) for s in samples if s.status and s.wall <= settled]
     if left_open and left_open[-1]:
         problems.append(f"{left_open[-1]} gaps still open at the end (not walked)")
     flagged = max((s.status["backfill"]["gaps_flagged"] for s in samples if s.status), default=0)
@@ -1388,8 +1393,10 @@ def judge(
         "soak.backfill_gaps_flagged": flagged,
         "soak.vi_events": len(vi_events),
         "soak.hub_restarts": len(soak.incarnations) - 1,
-        "soak.sim_real_dropped": real_dropped,
-        "soak.stream_gaps": holes,
+        # the flood's overflow upstream and the holes the hub saw and filled: reported,
+        # not losses (those are soak.lost, which must be 0)
+        "soak.upstream_overflow_entries": real_dropped,
+        "soak.stream_holes_seen": holes,
         "soak.stocks_collected": len(collected),
         "soak.stocks_traded_uncollected": len(uncollected),
     }

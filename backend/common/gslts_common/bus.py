@@ -301,7 +301,9 @@ class RedisBus(InProcessBus):
 
     Args:
         url: ``redis://…``.
-        queue_max: messages waiting for Redis before new ones are dropped.
+        queue_max: messages waiting for Redis before new ones are dropped …
+        queue_max_bytes: … or bytes (a slow Redis must not grow the hub by gigabytes:
+            100,000 tick batches can be hundreds of MB).
         quote_ttl_s: latest-quote (and latest-book) keys expire (a dead hub must not look
             live).
         prefix: replaces ``gslts:`` in Redis channel and key names (several installations
@@ -315,6 +317,7 @@ class RedisBus(InProcessBus):
         url: str,
         *,
         queue_max: int = 100_000,
+        queue_max_bytes: int = 32 * 2**20,
         quote_ttl_s: int = 86_400,
         prefix: str = PREFIX,
         timeout_s: float = 2.0,
@@ -326,6 +329,9 @@ class RedisBus(InProcessBus):
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
         )
         self._queue: queue.Queue[tuple[str, str, bytes] | None] = queue.Queue(queue_max)
+        self._max_bytes = queue_max_bytes
+        self._queued_bytes = 0
+        self._bytes_lock = threading.Lock()
         self._ttl = quote_ttl_s
         self._prefix = prefix
         self.errors = 0
@@ -345,8 +351,12 @@ class RedisBus(InProcessBus):
         # first in the queue: whoever reads the stream after these knows this run
         hello = orjson.dumps({"type": "hello", "epoch": self.epoch})
         with contextlib.suppress(queue.Full):  # (a tiny test queue: said again on recovery)
-            self._queue.put_nowait(("set", self._key(EPOCH_KEY), self.epoch.encode()))
-            self._queue.put_nowait(("pub", self._control, hello))
+            for item in (
+                ("set", self._key(EPOCH_KEY), self.epoch.encode()),
+                ("pub", self._control, hello),
+            ):
+                self._queue.put_nowait(item)
+                self._queued_bytes += len(item[2])
         self._thread = threading.Thread(target=self._run, name="hub-bus", daemon=True)
         self._thread.start()
 
@@ -355,11 +365,29 @@ class RedisBus(InProcessBus):
 
     def _put(self, kind: str, key: str, event: Event) -> None:
         key = self._key(key)
-        try:
-            self._queue.put_nowait((kind, key, orjson.dumps(event)))
-        except queue.Full:
-            self.dropped += 1
-            self._lost([(kind, key)])
+        data = orjson.dumps(event)
+        n = len(data)
+        with self._bytes_lock:
+            room = self._queued_bytes + n <= self._max_bytes
+            if room:
+                self._queued_bytes += n
+        if room:
+            try:
+                self._queue.put_nowait((kind, key, data))
+                return
+            except queue.Full:
+                self._took(n)
+        self.dropped += 1
+        self._lost([(kind, key)])
+
+    def _took(self, n: int) -> None:
+        with self._bytes_lock:
+            self._queued_bytes -= n
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes waiting for Redis (bounded by ``queue_max_bytes``)."""
+        return self._queued_bytes
 
     def _lost(self, items: Sequence[tuple[str, str]]) -> None:
         """Remember dropped pub/sub messages for the next gap notice (the drop path only)."""
@@ -410,9 +438,11 @@ class RedisBus(InProcessBus):
                 except queue.Empty:
                     break
                 if nxt is None:
+                    self._took(sum(len(b[2]) for b in batch))
                     self._flush(batch)
                     return
                 batch.append(nxt)
+            self._took(sum(len(b[2]) for b in batch))
             self._flush(batch)
 
     def _say_hello(self) -> None:

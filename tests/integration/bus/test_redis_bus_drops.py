@@ -52,3 +52,24 @@ def test_dropped_messages_are_announced_as_a_gap(redis_server_url: str) -> None:
     finally:
         bus.close()
         f.close()
+
+
+def test_the_queue_is_bounded_in_bytes_too(redis_server_url: str) -> None:
+    """A slow Redis must not grow the hub by the size of 100,000 tick batches."""
+    prefix = f"test-{uuid.uuid4().hex[:10]}:"
+    bus = RedisBus(redis_server_url, prefix=prefix, queue_max_bytes=20_000)
+    try:
+        rows = [["005930", "KRX", 1, i, 0.0, 1, 1, 1, 0, 0] for i in range(200)]
+        big = tick_batch("005930", rows)  # several KB a message
+        peak = 0
+        for _ in range(2000):
+            bus.publish_ticks("005930", big)
+            peak = max(peak, bus.queued_bytes)
+        assert peak <= 20_000
+        assert bus.dropped > 0  # one thread cannot drain 2,000 such messages this fast
+        deadline = time.monotonic() + 60
+        while bus.backlog and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert bus.queued_bytes == 0
+    finally:
+        bus.close()
