@@ -53,6 +53,7 @@ from gslts_hub.candles import CandleAggregator
 from gslts_hub.gap_queue import GapQueue
 from gslts_hub.interest import InterestManager, LeaseTable
 from gslts_hub.journal import FileOps, Journal, JournalStats
+from gslts_hub.memory import HeapTrimmer
 from gslts_hub.pending_gaps import PendingGaps
 from gslts_hub.rows import (
     T_CODE,
@@ -278,6 +279,8 @@ class Hub:
         self._backfill_attempts: dict[str, int] = {}
         #: counters already reported as events (malformed input, REST rate limiting, holes)
         self._reported: dict[str, int] = {}
+        #: freed heap back to the system after a burst (see :mod:`gslts_hub.memory`)
+        self._trimmer = HeapTrimmer()
         #: gaps to fill: (code, last stored trade, first live trade or None = walk forward)
         #: (a stock's new gap merges into its waiting one: see :mod:`gslts_hub.gap_queue`)
         self._anchors = GapQueue()
@@ -972,6 +975,7 @@ class Hub:
         self._queue_retries(now_epoch)
         self.flush_books(now_epoch)
         self._report_counters()
+        self._trimmer.maybe_trim()
         if now_epoch - self._last_universe >= self.settings.hub_universe_refresh_s:
             self._last_universe = now_epoch
             self.refresh_universe()

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from gslts_hub.journal import Journal
+from gslts_hub.memory import HeapTrimmer
 from gslts_hub.writer import WriterStats
 
 log = logging.getLogger(__name__)
@@ -274,6 +275,7 @@ def _child_main(
     writer.start()
     interval = opts["stats_interval_s"]
     parent_gone = False
+    trimmer = HeapTrimmer()  # a burst's freed memory back to the system (gslts_hub.memory)
     try:
         while True:
             if conn.poll(interval):
@@ -291,6 +293,7 @@ def _child_main(
                 parent_gone = True
                 break
             report()
+            trimmer.maybe_trim()
     finally:
         if parent_gone:
             # the hub died: stop at once (a new hub starts its own writer from the checkpoint)
