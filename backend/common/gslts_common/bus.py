@@ -341,10 +341,13 @@ class RedisBus(InProcessBus):
         #: messages Redis accepted (pub/sub + quote keys)
         self.redis_sent = 0
         self._in_flight = 0
-        #: dropped since the last gap notice: count, channels (bounded) — see _lost
+        #: dropped since the last gap notice (see _lost): the count, the channels (at most
+        #: GAP_STOCKS_MAX) and the kinds of those beyond (their stocks go unnamed)
         self._lost_lock = threading.Lock()
         self._lost_n = 0
         self._lost_channels: set[str] = set()
+        self._lost_beyond: set[str] = set()
+        self._own = self._key(PREFIX)
         self._book_channel = self._key(BOOK_CHANNEL)
         self._lastbook_key = self._key(LASTBOOK_KEY)
         self._control = self._key(CONTROL_CHANNEL)
@@ -377,7 +380,6 @@ class RedisBus(InProcessBus):
                 return
             except queue.Full:
                 self._took(n)
-        self.dropped += 1
         self._lost([(kind, key)])
 
     def _took(self, n: int) -> None:
@@ -390,13 +392,23 @@ class RedisBus(InProcessBus):
         return self._queued_bytes
 
     def _lost(self, items: Sequence[tuple[str, str]]) -> None:
-        """Remember dropped pub/sub messages for the next gap notice (the drop path only)."""
+        """Count dropped messages and remember the pub/sub ones for the next gap notice
+        (the drop path only; from the publishing thread and the bus thread alike)."""
         with self._lost_lock:
+            self.dropped += len(items)
             for kind, key in items:
                 if kind != "set":  # a quote key is state, not an event: the next one heals it
                     self._lost_n += 1
-                    if len(self._lost_channels) < GAP_STOCKS_MAX:
-                        self._lost_channels.add(key)
+                    self._note_channel(key)
+
+    def _note_channel(self, key: str) -> None:
+        """(under ``_lost_lock``) ``key`` lost a message: its channel, or past the bound
+        its kind."""
+        if key not in self._lost_channels:
+            if len(self._lost_channels) < GAP_STOCKS_MAX:
+                self._lost_channels.add(key)
+            else:
+                self._lost_beyond.add(split_channel(key, self._own)[0])
 
     def _emit(self, channel: str, event: Event) -> None:
         super()._emit(channel, event)  # in-process subscribers (monitoring page) too
@@ -453,14 +465,16 @@ class RedisBus(InProcessBus):
     def _announce_drops(self) -> None:
         """Publish the drops not yet announced as one ``gap`` on the control channel (kept
         for the next try when this one fails)."""
+        # taken whole under the lock: a drop made while the notice is on its way belongs to
+        # the next one (its count *and* its channel, even one this notice names too)
         with self._lost_lock:
-            n, channels = self._lost_n, set(self._lost_channels)
+            n, channels, beyond = self._lost_n, self._lost_channels, self._lost_beyond
+            self._lost_n, self._lost_channels, self._lost_beyond = 0, set(), set()
         if not n:
             return
-        own = self._key(PREFIX)
-        kinds, stocks = set(), set()
+        kinds, stocks = set(beyond), set()
         for ch in channels:
-            kind, code = split_channel(ch, own)
+            kind, code = split_channel(ch, self._own)
             kinds.add(kind)
             if code is not None:
                 stocks.add(code)
@@ -472,15 +486,17 @@ class RedisBus(InProcessBus):
             "to_seq": None,
             "count": n,
             "channels": sorted(kinds),
-            "stocks": sorted(stocks) if len(channels) < GAP_STOCKS_MAX else None,
+            "stocks": None if beyond else sorted(stocks),
         }
         try:
             self._redis.publish(self._control, orjson.dumps(notice))
         except Exception:
+            with self._lost_lock:  # back for the next try, with what was dropped meanwhile
+                self._lost_n += n
+                for ch in channels:
+                    self._note_channel(ch)
+                self._lost_beyond |= beyond
             return
-        with self._lost_lock:
-            self._lost_n -= n
-            self._lost_channels -= channels
         log.info("bus_redis_gap_announced count=%d", n)
 
     @property
@@ -511,7 +527,6 @@ class RedisBus(InProcessBus):
         except Exception as exc:
             self._in_flight = 0
             self.errors += 1
-            self.dropped += len(batch)
             self._lost([(kind, key) for kind, key, _ in batch])
             self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
             if self.ok:  # one line per state change, not one per batch
