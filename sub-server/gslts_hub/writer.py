@@ -126,6 +126,7 @@ class JournalWriter:
     def start(self) -> None:
         if self._thread is not None:
             return
+        self._stop.clear()  # started again after a stop: the new thread runs
         self._thread = threading.Thread(target=self._run, name="hub-writer", daemon=True)
         self._thread.start()
 

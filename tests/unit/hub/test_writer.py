@@ -172,3 +172,24 @@ def test_a_stop_is_prompt_with_a_long_backlog_and_loses_nothing(tmp_path: Path) 
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM tick_data")).scalar() == 200
     engine.dispose()
+
+
+def test_a_writer_started_again_after_a_stop_keeps_writing(tmp_path: Path) -> None:
+    """``stop`` then ``start`` (what the hub's health test does to swap in a stuck cycle):
+    the new thread must run, not exit on the old stop request."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    upgrade(engine)
+    journal = Journal(tmp_path / "journal")
+    writer = JournalWriter(journal, engine, flush_interval_s=0.02)
+    writer.start()
+    try:
+        journal.append(encode_record(time.time(), [trade_to_array(_trade(10))]))
+        _wait(lambda: _count(engine) == 1)
+        writer.stop(drain=False)
+        writer.start()
+        journal.append(encode_record(time.time(), [trade_to_array(_trade(20))]))
+        _wait(lambda: _count(engine) == 2)
+        assert writer.running
+    finally:
+        writer.stop()
+        journal.close()
