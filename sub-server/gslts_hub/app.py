@@ -404,7 +404,7 @@ def create_app(
         cursor: Annotated[str | None, Query(max_length=200)] = None,
         format: Literal["json", "csv"] = "json",
     ) -> Response:
-        start, end = tick_window(start_time, end_time, datetime.now(KST))
+        start, end = tick_window(start_time, end_time, datetime.fromtimestamp(hub.clock(), KST))
         after = decode_cursor(cursor) if cursor else None
         if not hub.is_known(stock_code):
             raise errors.NotFound(

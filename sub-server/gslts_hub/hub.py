@@ -207,6 +207,7 @@ class Hub:
                 max_rows=settings.hub_flush_max_rows,
                 on_candles=self._on_candles_closed,
                 on_db_state=self._on_db_state,
+                clock=clock,
             )
         else:
             self.writer = JournalWriter(
@@ -764,7 +765,7 @@ class Hub:
         if isinstance(ev, OrderBook):
             return ev
         dec = self._book_decoder
-        dec.set_clock(time.time())  # the receive time, as the socket would (cheap per second)
+        dec.set_clock(self.clock())  # the receive time, as the socket would (cheap per second)
         b = dec.decode(ev)
         return b if isinstance(b, OrderBook) else None  # malformed: counted by the decoder
 
@@ -1088,8 +1089,8 @@ class Hub:
         self._record_universe()
 
     def _record_universe(self) -> None:
-        today = datetime.now(KST).date()
-        now = datetime.now(KST)
+        now = datetime.fromtimestamp(self.clock(), KST)
+        today = now.date()
         rows = [
             {
                 "trade_date": today,
@@ -1314,7 +1315,7 @@ class Hub:
                 "ticks": len(res.ticks),
                 "consistent": res.consistent,
                 "detail": res.detail,
-                "time": datetime.now(KST).isoformat(),
+                "time": datetime.fromtimestamp(self.clock(), KST).isoformat(),
             }
         )
         log.info(
@@ -1381,7 +1382,7 @@ class Hub:
         and whether it was added now (False: it was already there, with its own note)."""
         name = self.validate_code(code)
         with self._watch.lock:  # the table, the set and the subscription change together
-            entry, created = self._watch.add(code, note, datetime.now(KST))
+            entry, created = self._watch.add(code, note, datetime.fromtimestamp(self.clock(), KST))
             new_here = code not in self.watchlist
             if new_here:
                 self.watchlist = self.watchlist | {code}

@@ -58,6 +58,7 @@ class WriterProcess:
         on_candles: called (on a pump thread) with the candle rows a commit closed.
         on_db_state: called with ``(ok, error)`` when the database goes away or comes back.
         stats_interval_s: how often the child reports its counters.
+        clock: epoch seconds (the hub's clock: a tick's receive time is on it).
     """
 
     def __init__(
@@ -70,8 +71,10 @@ class WriterProcess:
         on_candles: Callable[[list[Any]], None] | None = None,
         on_db_state: Callable[[bool, str | None], None] | None = None,
         stats_interval_s: float = 0.1,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.journal = journal
+        self._clock = clock
         self._url = database_url
         self._opts = {
             "flush_interval_s": flush_interval_s,
@@ -154,7 +157,7 @@ class WriterProcess:
     def flush_lag_s(self) -> float:
         """Age of the oldest tick read from the journal but not yet committed (0 = none)."""
         oldest = self.stats.oldest_pending_recv
-        return 0.0 if oldest is None else max(0.0, time.time() - oldest)
+        return 0.0 if oldest is None else max(0.0, self._clock() - oldest)
 
     def candle_counts(self) -> tuple[int, int]:
         """``(rebuilds, closed)`` of the child's candle aggregator."""
