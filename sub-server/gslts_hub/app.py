@@ -25,7 +25,6 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import orjson
-import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi import Path as PathParam
 from fastapi.responses import (
@@ -42,7 +41,6 @@ from starlette.concurrency import run_in_threadpool
 from gslts_common import errors
 from gslts_common.bus import InProcessBus
 from gslts_common.bus_stream import bus_stream_router
-from gslts_db import TICK_COLUMNS, TickData
 from gslts_db.models import VENUES
 from gslts_hub.hub import Hub
 from gslts_hub.interest_api import interest_router
@@ -53,7 +51,6 @@ from gslts_hub.watchlist import CODE_PATTERN
 from gslts_kiwoom.krx import KST
 
 STATIC_DIR = Path(__file__).parent / "static"
-_T = TickData.__table__.c
 #: a JSON page without ``limit`` has this many ticks
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
@@ -244,23 +241,6 @@ def _tick_json(r: Any) -> dict[str, Any]:
     }
 
 
-def _page_query(
-    code: str, start: datetime, end: datetime, after: tuple[date, str, int] | None, limit: int
-) -> sa.Select[Any]:
-    first = start.astimezone(KST).date()
-    last = (end.astimezone(KST) - timedelta(microseconds=1)).date()
-    q = sa.select(*(_T[c] for c in TICK_COLUMNS)).where(
-        _T.stock_code == code,
-        _T.trade_date.between(first, max(first, last)),
-        _T.trade_time >= start,
-        _T.trade_time < end,
-    )
-    if after is not None:
-        q = q.where(sa.tuple_(_T.trade_date, _T.venue, _T.cum_volume) > sa.tuple_(*after))
-    # the clustered key order: a page is one short range scan
-    return q.order_by(_T.trade_date, _T.venue, _T.cum_volume).limit(limit)
-
-
 def _page(
     hub: Hub,
     code: str,
@@ -270,8 +250,7 @@ def _page(
     limit: int,
 ) -> tuple[Sequence[Any], str | None]:
     """One page of rows and the cursor of the next one (None at the end)."""
-    with hub.engine.connect() as conn:
-        rows = conn.execute(_page_query(code, start, end, after, limit + 1)).all()
+    rows = hub.repo.tick_rows(code, start, end, after, limit + 1)
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
@@ -301,8 +280,7 @@ def _csv_stream(
 ) -> Iterator[str]:
     yield _csv_text((), header=True)
     while True:
-        with hub.engine.connect() as conn:
-            rows = conn.execute(_page_query(code, start, end, after, CSV_CHUNK_ROWS)).all()
+        rows = hub.repo.tick_rows(code, start, end, after, CSV_CHUNK_ROWS)
         if not rows:
             return
         yield _csv_text(rows)

@@ -239,7 +239,8 @@ def _stored_keys(engine: sa.Engine) -> set[tuple[str, int]]:
 
 def run_hub(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> dict[str, float]:
     """The real hub path: socket → on_events → journal → writer → MariaDB (+ candles)."""
-    from gslts_hub.hub import MARKET_TYPES, WS_DEFER_TYPES, Hub
+    from gslts_hub.collector import MARKET_TYPES, WS_DEFER_TYPES
+    from gslts_hub.hub import Hub
     from gslts_hub.writer_proc import memory_kib
     from tests.e2e.harness import IsolatedHubSettings
 
@@ -266,7 +267,7 @@ def run_hub(url: str, engine: sa.Engine, n_ticks: int, n_stocks: int) -> dict[st
             lambda _force: "bench-token",
             WsConfig(watchdog_s=120, defer_types=WS_DEFER_TYPES),  # as the hub's own
             on_events=timed,
-            on_state=hub._on_ws_state,
+            on_state=hub.collector.on_ws_state,
             name="bench-hub-ws",
         )
         ws.start()

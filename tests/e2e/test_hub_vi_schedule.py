@@ -160,6 +160,6 @@ def test_schedule_connects_refreshes_token_stops_and_flushes(
         assert wait_for(lambda: hub.ws_state == "ready", 10)
         assert hub.collected_codes() == codes
         assert wait_for(lambda: hub.ticks_received > received + 50, 10)
-        assert hub._await_first == {}
+        assert hub.gaps.await_first == {}
     finally:
         hub.close()

@@ -153,7 +153,7 @@ def test_a_dead_writer_process_is_reported_and_a_new_one_resumes(
     first = WriterProcess(journal, url, flush_interval_s=0.05)
     first.start()
     assert first.wait_ready(60)
-    os.kill(first._proc.pid, signal.SIGKILL)
+    os.kill(first.pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while first.running and time.monotonic() < deadline:
         time.sleep(0.05)

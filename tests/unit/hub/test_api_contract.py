@@ -512,7 +512,7 @@ def test_a_database_outage_is_a_503(client: TestClient, monkeypatch: pytest.Monk
     def gone(*_: object) -> None:
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("password=hunter2 host gone"))
 
-    monkeypatch.setattr(_hub(client)._watch, "entries", gone)
+    monkeypatch.setattr(_hub(client).watch_store, "entries", gone)
     body = _is_error(client.get("/api/watchlist"), 503, "Unavailable")
     assert "hunter2" not in body["detail"]
 

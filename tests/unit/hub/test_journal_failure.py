@@ -58,11 +58,24 @@ def disk() -> FullDisk:
     return FullDisk()
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def hub(hub_settings: HubSettings, disk: FullDisk) -> Iterator[Hub]:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def hub(hub_settings: HubSettings, disk: FullDisk, clock: Clock) -> Iterator[Hub]:
     # room for a handful of batches in memory, so the bound is reached in the test
     settings = hub_settings.model_copy(update={"hub_journal_spool_mb": 2000 / 2**20})
-    h = Hub(settings, connect=False, clock=lambda: T0.timestamp(), journal_ops=disk)
+    h = Hub(settings, connect=False, clock=clock, journal_ops=disk)
     h.start()
     yield h
     h.close()
@@ -87,7 +100,7 @@ def _stored(hub: Hub) -> list[int]:
 
 
 def test_a_full_disk_keeps_batches_refuses_loudly_and_stores_all_kept(
-    hub: Hub, disk: FullDisk
+    hub: Hub, disk: FullDisk, clock: Clock
 ) -> None:
     cum = iter(range(1, 10_000))
     hub.on_events([_trade("005930", next(cum)) for _ in range(3)])
@@ -129,7 +142,7 @@ def test_a_full_disk_keeps_batches_refuses_loudly_and_stores_all_kept(
 
     disk.full = False
     hub.spool.retry()  # the control loop's call once a second (retry is rate-limited) …
-    hub.spool._retry_at = 0.0  # … made due now: the test does not sleep
+    clock.now += hub.spool.retry_s  # … made due on the hub's clock: the test does not sleep
     hub.spool.retry()
     assert hub.spool.state == "ok"
     hub.on_events([_trade("005930", next(cum))])
@@ -143,16 +156,16 @@ def test_a_full_disk_keeps_batches_refuses_loudly_and_stores_all_kept(
 
 
 def test_restart_after_a_full_disk_keeps_every_journaled_tick(
-    hub_settings: HubSettings, disk: FullDisk
+    hub_settings: HubSettings, disk: FullDisk, clock: Clock
 ) -> None:
-    h = Hub(hub_settings, connect=False, clock=lambda: T0.timestamp(), journal_ops=disk)
+    h = Hub(hub_settings, connect=False, clock=clock, journal_ops=disk)
     h.start()
     h.writer.stop(drain=True)  # the database "lags": everything stays in the journal
     h.on_events([_trade("000660", c) for c in range(1, 6)])
     disk.full = True
     h.on_events([_trade("000660", c) for c in range(6, 9)])  # kept in memory
     disk.full = False
-    h.spool._retry_at = 0.0
+    clock.now += h.spool.retry_s  # the retry is due
     h.on_events([_trade("000660", c) for c in range(9, 12)])  # journals what waits first
     h.close()
 
@@ -167,19 +180,17 @@ def test_restart_after_a_full_disk_keeps_every_journaled_tick(
 
 
 def test_a_writer_that_stops_moving_is_reported_stalled(
-    hub: Hub, monkeypatch: pytest.MonkeyPatch
+    hub: Hub, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A running writer whose checkpoint does not move while the backlog waits (what a torn
     record used to cause) turns health red; the database being up rules out an outage."""
-    clock = [T0.timestamp()]
-    monkeypatch.setattr(hub, "clock", lambda: clock[0])
     hub.writer.stop(drain=False)
     monkeypatch.setattr(hub.writer, "cycle", lambda block=True: time.sleep(0.02) or False)
     hub.writer.start()
     hub.on_events([_trade("005930", c) for c in range(1, 4)])
     assert hub.writer.running
     assert hub.health_reasons() == []  # the mark is set: not moving since now
-    clock[0] += hub.settings.hub_writer_stall_s + 1
+    clock.now += hub.settings.hub_writer_stall_s + 1
     reasons = hub.health_reasons()
     assert any(r.startswith("writer stalled") for r in reasons), reasons
     assert hub.status()["journal"]["writer_stall_s"] >= hub.settings.hub_writer_stall_s

@@ -16,7 +16,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from gslts_hub.hub import OWNER_TOP, Hub
+from gslts_hub.collector import OWNER_TOP
+from gslts_hub.hub import Hub
 from gslts_hub.journal import Journal
 from gslts_hub.rows import encode_record, trade_to_array
 from gslts_hub.settings import HubSettings
@@ -128,12 +129,12 @@ def test_restart_gap_is_filled_when_the_first_live_frame_beats_the_subscribe(
     hub = Hub(hub_settings, connect=False, client=_ChartClient(market))  # type: ignore[arg-type]
     hub.start()
     try:
-        hub.ws = _RacingSocket(hub, market[25:27])  # type: ignore[assignment]
-        hub._subscribe([CODE], OWNER_TOP)
+        hub.collector.ws = _RacingSocket(hub, market[25:27])  # type: ignore[assignment]
+        hub.collector.subscribe([CODE], OWNER_TOP)
         hub.on_events(market[27:])
 
-        hub._queue_followed_gaps(0.0, all_=True)  # skip the wait for more live trades
-        code, stored, live = hub._anchors.get_nowait()  # the gap the first live tick closed
+        hub.gaps.flush_following(0.0, all_=True)  # skip the wait for more live trades
+        code, stored, live = hub.gaps.queue.get_nowait()  # the gap the first live tick closed
         assert code == CODE
         assert stored.cum_volume == market[14].cum_volume  # the journal backlog counts
         assert live is not None
@@ -159,10 +160,10 @@ def test_restart_anchor_is_the_last_stored_trade_when_the_journal_is_caught_up(
     hub = Hub(hub_settings, connect=False, client=_ChartClient(market))  # type: ignore[arg-type]
     hub.start()
     try:
-        hub.ws = _RacingSocket(hub, market[9:10])  # type: ignore[assignment]
-        hub._subscribe([CODE], OWNER_TOP)
-        hub._queue_followed_gaps(0.0, all_=True)  # skip the wait for more live trades
-        code, stored, live = hub._anchors.get_nowait()
+        hub.collector.ws = _RacingSocket(hub, market[9:10])  # type: ignore[assignment]
+        hub.collector.subscribe([CODE], OWNER_TOP)
+        hub.gaps.flush_following(0.0, all_=True)  # skip the wait for more live trades
+        code, stored, live = hub.gaps.queue.get_nowait()
         assert (stored.cum_volume, stored.time, stored.price, stored.qty) == (
             market[5].cum_volume,
             market[5].time,

@@ -73,7 +73,7 @@ def hubs(hub_settings: HubSettings, tmp_path: Any) -> Iterator[tuple[Hub, Hub]]:
         made.append(h)
     # the reference walks trade by trade (the path the grouped one replaced)
     ref = made[1]
-    ref._apply_groups = lambda by_code, day, now: ref._apply_trades(  # type: ignore[method-assign]
+    ref.ingest.apply_groups = lambda by_code, day, now: ref.ingest.apply_trades(  # type: ignore[method-assign]
         [t for ts, _ in by_code.values() for t in ts], now
     )
     yield made[0], made[1]
@@ -147,10 +147,10 @@ def test_a_pending_gap_is_anchored_on_the_first_live_krx_trade(hubs: tuple[Hub, 
     from gslts_hub.backfill import StoredAnchor
 
     stored = StoredAnchor(datetime(2026, 3, 3, 9, 59, tzinfo=KST), 69_900, 1, 5, 0)
-    fast._await_first["005930"] = (stored, RECV)
+    fast.gaps.await_first["005930"] = (stored, RECV)
     fast.on_events(_decode(FRAMES[:1], RECV)[0])
-    fast._queue_followed_gaps(0.0, all_=True)  # skip the wait for more live trades
-    code, anchor_stored, live = fast._anchors.get_nowait()
+    fast.gaps.flush_following(0.0, all_=True)  # skip the wait for more live trades
+    code, anchor_stored, live = fast.gaps.queue.get_nowait()
     assert (code, anchor_stored) == ("005930", stored)
     assert live is not None
     assert (live.cum_volume, live.qty) == (10, 10)

@@ -17,7 +17,8 @@ from collections.abc import Iterable
 
 import pytest
 
-from gslts_hub.hub import OWNER_TOP, Hub
+from gslts_hub.collector import OWNER_TOP
+from gslts_hub.hub import Hub
 from gslts_hub.pending_gaps import PendingGaps
 from gslts_hub.settings import HubSettings
 from gslts_kiwoom.realtime import Trade
@@ -41,12 +42,12 @@ class _Chart(_ChartClient):
 
 def _walk_the_gap(hub: Hub) -> int:
     """Hand the open gap to the walk (as the backfill thread does); trades added."""
-    hub._queue_followed_gaps(0.0, all_=True)  # skip the wait for more live trades
-    code, stored, live = hub._anchors.get_nowait()
+    hub.gaps.flush_following(0.0, all_=True)  # skip the wait for more live trades
+    code, stored, live = hub.gaps.queue.get_nowait()
     assert code == CODE
     assert live is not None
     added = hub.backfill_gap(code, stored.cum_volume, stored.time, live, stored=stored)
-    hub.pending_gaps.close(code, stored)  # what the backfill thread does after a walk
+    hub.gaps.done(code, stored)  # what the backfill worker does after a walk
     return added
 
 
@@ -79,7 +80,7 @@ def test_a_hole_in_the_stream_is_filled_from_ka10079(
         st = hub.status()
         assert st["stream_gaps"] == 1
         assert st["pending_gaps"] == 0
-        hub._report_counters()
+        hub.control.report_counters()
         assert any("holes in the live stream" in e["message"] for e in hub.events)
     finally:
         hub.close()
@@ -94,8 +95,8 @@ def test_a_resent_older_trade_is_not_a_hole(hub_settings: HubSettings) -> None:
         hub.on_events([market[4]])  # a duplicate (e.g. resent after a reconnect)
         hub.on_events(market[10:])
         assert hub.stream_gaps == 0
-        assert not hub._following
-        assert hub._anchors.empty()
+        assert not hub.gaps.following
+        assert hub.gaps.queue.empty()
         assert len(hub.pending_gaps) == 0
     finally:
         hub.close()
@@ -110,8 +111,8 @@ def test_the_check_can_be_switched_off(hub_settings: HubSettings) -> None:
         hub.on_events(market[:5])
         hub.on_events(market[9:])
         assert hub.stream_gaps == 0
-        assert hub._anchors.empty()
-        assert not hub._following
+        assert hub.gaps.queue.empty()
+        assert not hub.gaps.following
     finally:
         hub.close()
 
@@ -134,7 +135,7 @@ def test_a_gap_open_when_the_hub_dies_is_walked_by_the_next_one(
     first = Hub(hub_settings, connect=False)
     first.start()
     first.on_events(market[:10])
-    first._mark_gaps(time.time())  # the socket dropped: a gap after trade 9
+    first.gaps.mark_all(time.time())  # the socket dropped: a gap after trade 9
     first.on_events(market[15:25])  # reconnected: the live trades after the gap are stored
     _settle(first)
     first.close()  # … and it died before the walk (nothing closed the gap)
@@ -143,16 +144,16 @@ def test_a_gap_open_when_the_hub_dies_is_walked_by_the_next_one(
     hub.start()
     try:
         assert any("left open by the previous process" in e["message"] for e in hub.events)
-        hub.ws = _Socket()  # type: ignore[assignment]
-        hub._subscribe([CODE], OWNER_TOP)
+        hub.collector.ws = _Socket()  # type: ignore[assignment]
+        hub.collector.subscribe([CODE], OWNER_TOP)
         hub.on_events(market[30:])  # the restart gap: 25-29 traded while no hub ran
-        hub._queue_followed_gaps(0.0, all_=True)
-        code, stored, live = hub._anchors.get_nowait()
+        hub.gaps.flush_following(0.0, all_=True)
+        code, stored, live = hub.gaps.queue.get_nowait()
         assert stored.cum_volume == market[9].cum_volume  # the old gap's start wins
         assert live is not None
         # one walk covers both gaps: 10-14, 15-24 again (no-ops by the natural key), 25-29
         assert hub.backfill_gap(code, stored.cum_volume, stored.time, live, stored=stored) == 20
-        hub.pending_gaps.close(code, stored)
+        hub.gaps.done(code, stored)
         _settle(hub)
         assert _stored_cums(hub) == [t.cum_volume for t in market]
         assert len(PendingGaps(hub_settings.journal_dir())) == 0
@@ -185,16 +186,16 @@ def test_a_failed_walk_is_tried_again_then_left_open_for_the_next_start(
     try:
         hub.on_events(market[:5])
         hub.on_events(market[9:])
-        hub._queue_followed_gaps(0.0, all_=True)
-        item = hub._anchors.get_nowait()
+        hub.gaps.flush_following(0.0, all_=True)
+        item = hub.gaps.queue.get_nowait()
         for attempt in range(1, 4):
-            hub._retry_walk(item)
-            hub._queue_retries(now[0])
-            assert hub._anchors.empty(), "not before its time"
+            hub.gaps.retry(item)
+            hub.gaps.queue_retries(now[0])
+            assert hub.gaps.queue.empty(), "not before its time"
             now[0] += 10.0 * attempt + 0.1
-            hub._queue_retries(now[0])
-            assert hub._anchors.get_nowait() == item
-        hub._retry_walk(item)  # the fourth failure: given up, the gap stays open on disk
+            hub.gaps.queue_retries(now[0])
+            assert hub.gaps.queue.get_nowait() == item
+        hub.gaps.retry(item)  # the fourth failure: given up, the gap stays open on disk
         assert any("not filled after 3 attempts" in e["message"] for e in hub.events)
         assert CODE in PendingGaps(hub_settings.journal_dir()).for_day(market[0].trade_date)
     finally:
@@ -212,15 +213,15 @@ def test_malformed_input_and_rest_rate_limiting_show_in_status_and_events(
     hub = Hub(hub_settings, connect=False, client=client)  # type: ignore[arg-type]
     hub.start()
     try:
-        hub._report_counters()
+        hub.control.report_counters()
         quiet = len(hub.events)
-        hub._book_decoder.malformed["0D:fields"] += 3  # what the decoder counts
+        hub.books.decoder.malformed["0D:fields"] += 3  # what the decoder counts
         client.stats.rate_limited += 2  # type: ignore[attr-defined]
-        hub._report_counters()
+        hub.control.report_counters()
         said = [e["message"] for e in list(hub.events)[quiet:]]
         assert any("3 malformed" in m and "0D:fields=3" in m for m in said), said
         assert any("rate limited 2 times" in m for m in said), said
-        hub._report_counters()  # nothing new: no new event
+        hub.control.report_counters()  # nothing new: no new event
         assert len(hub.events) == quiet + 2
         st = hub.status()
         assert st["malformed"] == {"0D:fields": 3}
@@ -234,10 +235,10 @@ def test_a_long_gap_fill_is_journaled_in_bounded_records(
     hub_settings: HubSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A flood's hole can be tens of thousands of trades: never one huge record."""
-    from gslts_hub import hub as hub_module
+    from gslts_hub import backfill_worker
     from gslts_hub.rows import decode_record
 
-    monkeypatch.setattr(hub_module, "BACKFILL_RECORD_TRADES", 2)
+    monkeypatch.setattr(backfill_worker, "BACKFILL_RECORD_TRADES", 2)
     market = _trades(30)
     hub = Hub(hub_settings, connect=False, client=_Chart(market))  # type: ignore[arg-type]
     hub.start()

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from gslts_common.bus import TICK_CHANNEL
-from gslts_hub.hub import Hub, StockState
+from gslts_hub.hub import Hub
 from gslts_hub.settings import HubSettings
+from gslts_hub.stocks import StockState
 from gslts_hub.vi import ViTracker
 from gslts_kiwoom.realtime import KST, Trade, ViEvent
 
@@ -94,28 +95,41 @@ def test_unknown_trigger_type_is_ignored() -> None:
     assert not vi.active("005930", NOW)
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def hub(hub_settings: HubSettings) -> Iterator[Hub]:
-    clock = [NOW]
-    h = Hub(hub_settings, connect=False, clock=lambda: clock[0])
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def hub(hub_settings: HubSettings, clock: Clock) -> Iterator[Hub]:
+    h = Hub(hub_settings, connect=False, clock=clock)
     h.start()
     yield h
     h.close()
 
 
-def test_stock_in_vi_reports_vi_then_ok_and_the_event_log_shows_it(hub: Hub) -> None:
+def test_stock_in_vi_reports_vi_then_ok_and_the_event_log_shows_it(hub: Hub, clock: Clock) -> None:
+    health = hub.status_view.stock_health
     hub.on_events([_trade("005930", 100)])
     st = hub.stocks["005930"]
-    assert hub.stock_health(st, NOW + 1, expected=True) == "ok"
+    assert health(st, NOW + 1, expected=True) == "ok"
     hub.on_events([_vi("005930", "1", T0, T0 + timedelta(minutes=2))])
     # silent for longer than hub_stale_after_s, during the continuous session: still "vi"
-    assert hub.stock_health(st, NOW + 119, expected=True) == "vi"
-    assert hub.stock_health(StockState("000660"), NOW, expected=True) == "no_data"
+    assert health(st, NOW + 119, expected=True) == "vi"
+    assert health(StockState("000660"), NOW, expected=True) == "no_data"
     hub.on_events([_vi("005930", "2", T0 + timedelta(minutes=2), T0 + timedelta(minutes=2))])
-    assert hub.stock_health(st, NOW + 121, expected=True) == "stale"
-    hub.clock = lambda: NOW + 121
+    assert health(st, NOW + 121, expected=True) == "stale"
+    clock.now = NOW + 121
     hub.on_events([_trade("005930", 200)])
-    assert hub.stock_health(st, NOW + 122, expected=True) == "ok"
+    assert health(st, NOW + 122, expected=True) == "ok"
     kinds = [(e["kind"], e["message"]) for e in hub.status()["events"] if e["kind"] == "vi"]
     assert [("VI 발동" in m, "VI 해제" in m) for _, m in kinds] == [(True, False), (False, True)]
 
