@@ -163,10 +163,12 @@ class SoakConfig:
     spool_mb: float = 16.0
     journal_fs_mb: int = 1024
     #: trades per stock the simulator keeps for ka10079 (the backfill's source): deeper
-    #: than the longest gap of the busiest stock (a suspended journal, a kill -9), but not
-    #: much: the simulator builds every ka10079 answer from the whole history, under the
-    #: lock its market needs
-    trade_history: int = 60_000
+    #: than the longest gap of the busiest stock. The flood (100k/s for 30 s, most of it
+    #: on a few stocks) makes holes whose walk comes after hundreds of thousands of that
+    #: stock's trades: with 60,000 kept, the full day lost 80k trades of 7 stocks ("the
+    #: tick chart does not reach back", flagged). A page costs its rows since the
+    #: simulator pages ka10079 by itself, so depth costs memory only (~0.4 KB a trade)
+    trade_history: int = 1_000_000
     vi_threshold: float = 0.06
     #: stocks the market trades (the most traded by real value) / the hub collects
     stocks: int = 50
