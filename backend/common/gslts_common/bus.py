@@ -332,6 +332,10 @@ class RedisBus(InProcessBus):
         self._max_bytes = queue_max_bytes
         self._queued_bytes = 0
         self._bytes_lock = threading.Lock()
+        #: latest-state keys (quotes, last books) waiting for Redis: conflated, one per
+        #: key, never dropped — a snapshot must not read a stale quote because the event
+        #: queue was full when the newest one came (bounded by the number of stocks)
+        self._latest: dict[str, bytes] = {}
         self._ttl = quote_ttl_s
         self._prefix = prefix
         self.errors = 0
@@ -348,7 +352,6 @@ class RedisBus(InProcessBus):
         self._lost_channels: set[str] = set()
         self._lost_beyond: set[str] = set()
         self._own = self._key(PREFIX)
-        self._book_channel = self._key(BOOK_CHANNEL)
         self._lastbook_key = self._key(LASTBOOK_KEY)
         self._control = self._key(CONTROL_CHANNEL)
         # first in the queue: whoever reads the stream after these knows this run
@@ -367,8 +370,9 @@ class RedisBus(InProcessBus):
         return key if self._prefix == PREFIX else self._prefix + key[len(PREFIX) :]
 
     def _put(self, kind: str, key: str, event: Event) -> None:
-        key = self._key(key)
-        data = orjson.dumps(event)
+        self._put_data(kind, self._key(key), orjson.dumps(event))
+
+    def _put_data(self, kind: str, key: str, data: bytes) -> None:
         n = len(data)
         with self._bytes_lock:
             room = self._queued_bytes + n <= self._max_bytes
@@ -416,12 +420,19 @@ class RedisBus(InProcessBus):
 
     def publish_book(self, code: str, event: Event) -> None:
         InProcessBus._emit(self, BOOK_CHANNEL + code, event)
-        # published and kept as the stock's latest book (a follower's snapshot): one dump
-        self._put("pubset", BOOK_CHANNEL + code, event)
+        # published (an event: may be dropped and told) and kept as the stock's latest
+        # book (state, for a follower's snapshot: conflated, never dropped); one dump
+        data = orjson.dumps(event)
+        self._put_data("pub", self._key(BOOK_CHANNEL + code), data)
+        self._set_latest(self._lastbook_key + code, data)
 
     def set_quote(self, code: str, quote: Event) -> None:
         super().set_quote(code, quote)
-        self._put("set", QUOTE_KEY + code, quote)
+        self._set_latest(self._key(QUOTE_KEY + code), orjson.dumps(quote))
+
+    def _set_latest(self, key: str, data: bytes) -> None:
+        with self._bytes_lock:
+            self._latest[key] = data
 
     def get_quote(self, code: str) -> Event | None:
         local = super().get_quote(code)
@@ -438,6 +449,8 @@ class RedisBus(InProcessBus):
             try:
                 item = self._queue.get(timeout=0.5)
             except queue.Empty:
+                if self._latest:
+                    self._flush([])
                 if self._lost_n:  # drops after the last flush: announce them anyway
                     self._announce_drops()
                 continue
@@ -506,19 +519,19 @@ class RedisBus(InProcessBus):
 
     def _flush(self, batch: list[tuple[str, str, bytes]]) -> None:
         self._in_flight = len(batch)
+        with self._bytes_lock:
+            latest, self._latest = self._latest, {}
         try:
             pipe = self._redis.pipeline(transaction=False)
+            for key, data in latest.items():
+                pipe.set(key, data, ex=self._ttl)
             for kind, key, data in batch:
                 if kind == "pub":
                     pipe.publish(key, data)
-                elif kind == "set":
+                else:  # "set": the epoch key
                     pipe.set(key, data, ex=self._ttl)
-                else:  # pubset: a book — published, and kept as the latest
-                    pipe.publish(key, data)
-                    code = key[len(self._book_channel) :]
-                    pipe.set(self._lastbook_key + code, data, ex=self._ttl)
             pipe.execute()
-            self.redis_sent += len(batch)
+            self.redis_sent += len(batch) + len(latest)
             self._in_flight = 0
             if not self.ok:
                 self.ok = True
@@ -527,6 +540,9 @@ class RedisBus(InProcessBus):
         except Exception as exc:
             self._in_flight = 0
             self.errors += 1
+            with self._bytes_lock:  # the state not yet replaced goes with the next flush
+                for key, data in latest.items():
+                    self._latest.setdefault(key, data)
             self._lost([(kind, key) for kind, key, _ in batch])
             self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
             if self.ok:  # one line per state change, not one per batch

@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any
 
+import orjson
 import pytest
 
 from gslts_common.bus import (
@@ -198,3 +199,35 @@ def test_past_the_named_stocks_a_notice_still_names_every_kind(redis_server_url:
     finally:
         bus.close()
         f.close()
+
+
+def test_the_latest_quote_and_book_survive_a_full_queue(redis_server_url: str) -> None:
+    """Events may be dropped (and told); the latest-state keys a snapshot reads may not:
+    a quote dropped with a full queue left Redis serving a stale one."""
+    import redis as redis_lib
+
+    from gslts_common.bus import LASTBOOK_KEY, QUOTE_KEY
+
+    prefix = f"test-{uuid.uuid4().hex[:10]}:"
+    bus = RedisBus(redis_server_url, prefix=prefix, queue_max_bytes=5_000)
+    r = redis_lib.Redis.from_url(redis_server_url)
+    try:
+        rows = [["005930", "KRX", 1, i, 0.0, 1, 1, 1, 0, 0] for i in range(50)]
+        for i in range(3000):
+            bus.publish_ticks("005930", tick_batch("005930", rows))
+            bus.set_quote("005930", {"code": "005930", "price": 70_000 + i})
+            bus.publish_book("005930", {"code": "005930", "n": i})
+        assert bus.dropped > 0  # the events did overflow
+        key = prefix + QUOTE_KEY.removeprefix("gslts:") + "005930"
+        book = prefix + LASTBOOK_KEY.removeprefix("gslts:") + "005930"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            q, b = r.get(key), r.get(book)
+            if q and b and orjson.loads(q)["price"] == 72_999 and orjson.loads(b)["n"] == 2999:
+                break
+            time.sleep(0.05)
+        assert orjson.loads(r.get(key) or b"{}").get("price") == 72_999
+        assert orjson.loads(r.get(book) or b"{}").get("n") == 2999
+    finally:
+        r.close()
+        bus.close()
