@@ -251,7 +251,7 @@ def test_a_slow_redis_subscriber_is_dropped_and_publishing_never_waits(
         r.close()
         side = ProcessSide("redis", tmp_path, server.url)
         try:
-            _slow_subscriber(side, expect_reason="reconnected")
+            _slow_subscriber(side, expect_reason="reconnected", pad=1000)
             assert side.state()["dropped"] == 0  # the publisher lost nothing to Redis
         finally:
             side.close()
@@ -259,19 +259,20 @@ def test_a_slow_redis_subscriber_is_dropped_and_publishing_never_waits(
         server.stop()
 
 
-def _slow_subscriber(side: Any, expect_reason: str) -> None:
+def _slow_subscriber(side: Any, expect_reason: str, pad: int = 2000) -> None:
     col = Collector()
     f = _start(side, col)
     col.hold = threading.Event()  # the subscriber stops at its next tick and stays stuck
     try:
-        # ~20 MB of events while the subscriber reads nothing: every publish call returns
-        # (under the RedisBus queue's 32 MB byte bound even if Redis drained nothing
-        # meanwhile, so "the publisher lost nothing" holds on a loaded machine too)
+        # ~40 MB of events (Redis: ~20 MB, under the RedisBus queue's 32 MB byte bound
+        # even if Redis drained nothing meanwhile, so "the publisher lost nothing" holds
+        # on a loaded machine too) while the subscriber reads nothing: every publish call
+        # returns
         # (were it waiting for the subscriber, this would hang until the hold times out)
         done: dict[str, Any] = {}
         t = threading.Thread(
             target=lambda: done.update(
-                side.publish(stocks=STOCKS, batches=4000, ticks=4, books=True, pad=1000)
+                side.publish(stocks=STOCKS, batches=4000, ticks=4, books=True, pad=pad)
             )
         )
         t.start()
