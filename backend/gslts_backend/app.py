@@ -1,9 +1,10 @@
-"""The main server's FastAPI app (skeleton): health, and the hub's live data followed over
-the bus. Orders, account, search, charts and the browser stream come in the next step.
+"""The main server's FastAPI app: health, auth, orders, market data, charts, account and
+the browser stream, each a router of its own package (``gslts_backend.<area>.router``).
 
-Built by :func:`create_app`; the lifespan starts following the hub's bus (Redis when
-``REDIS_URL`` is set, else the hub's ``/bus/stream``) and stops it. Errors answer in the
-one shape of :mod:`gslts_common.errors`.
+Built by :func:`create_app`; the lifespan builds the shared :class:`~gslts_backend.services.
+Services` (database engine migrated to head, the Kiwoom client on first use, the hub's
+bus followed over Redis when ``REDIS_URL`` is set, else the hub's ``/bus/stream``) and
+closes them. Errors answer in the one shape of :mod:`gslts_common.errors`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,18 @@ from typing import Any, Literal
 from fastapi import FastAPI, Request
 from pydantic import BaseModel, Field
 
+from gslts_backend import account, auth, charts, market, orders, ws
 from gslts_backend.live import LiveData, follower_for, source_of
+from gslts_backend.services import Services
 from gslts_backend.settings import BackendSettings
 from gslts_common import errors
 from gslts_common.bus_follow import Follower
+from gslts_common.kiwoom_client import make_kiwoom_client
+from gslts_db import make_engine, make_session_factory, upgrade
+from gslts_kiwoom import KiwoomClient
+
+#: the routers of the areas, in the order the OpenAPI document lists them
+ROUTERS = (auth.router, orders.router, market.router, charts.router, account.router, ws.router)
 
 
 class BusHealth(BaseModel):
@@ -49,24 +58,39 @@ def create_app(
     settings: BackendSettings | None = None,
     *,
     follower_factory: Callable[[BackendSettings], Follower] | None = None,
+    kiwoom_factory: Callable[[BackendSettings], KiwoomClient] | None = None,
 ) -> FastAPI:
-    """The backend app. ``follower_factory`` lets tests choose the bus follower."""
+    """The backend app. ``follower_factory`` / ``kiwoom_factory`` let tests choose the bus
+    follower and the Kiwoom client."""
     settings = settings or BackendSettings()
     started = time.monotonic()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.resolved_database_url())
+        upgrade(engine)
         follower = (follower_factory or follower_for)(settings)
         live = LiveData(follower, source=source_of(settings))
-        live.start()
+        svc = Services(
+            settings=settings,
+            engine=engine,
+            sessions=make_session_factory(engine),
+            live=live,
+            kiwoom_factory=kiwoom_factory or make_kiwoom_client,
+        )
+        app.state.services = svc
         app.state.live = live
+        live.start()
         try:
             yield
         finally:
             live.close()
+            svc.close()
 
     app = FastAPI(title="GSLTS main server", lifespan=lifespan)
     errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
 
     @app.get("/api/health", response_model=Health)
     def health(request: Request) -> dict[str, Any]:

@@ -25,6 +25,9 @@ from gslts_db.errors import ArchiveError, GsltsDbError, RestoreError
 from gslts_db.migrate import current_revision, downgrade, head_revision, schema_drift, upgrade
 from gslts_db.models import (
     PARTITIONED_TABLES,
+    USER_ROLES,
+    AuditEntry,
+    AuthSession,
     Base,
     Candle,
     Order,
@@ -73,8 +76,11 @@ __all__ = [
     "ORDERBOOK_COLUMNS",
     "PARTITIONED_TABLES",
     "TICK_COLUMNS",
+    "USER_ROLES",
     "ArchiveError",
     "ArchivedDay",
+    "AuditEntry",
+    "AuthSession",
     "Base",
     "BookLevels",
     "Candle",

@@ -200,6 +200,14 @@ class Order(Base):
     filled_amount: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     state: Mapped[str] = mapped_column(sa.String(16), index=True)
     reject_reason: Mapped[str | None] = mapped_column(sa.String(255))
+    #: who placed it and from where (the audit trail has every action on it)
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_by_ip: Mapped[str | None] = mapped_column(sa.String(45))
+    #: SHA-256 of the request that created it: the same ``client_order_id`` with another
+    #: request is refused (409), never a second order
+    request_hash: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(KSTDateTime)
     submitted_at: Mapped[datetime | None] = mapped_column(KSTDateTime)
     updated_at: Mapped[datetime] = mapped_column(KSTDateTime)
@@ -318,15 +326,72 @@ class Recommendation(Base):
     created_at: Mapped[datetime] = mapped_column(KSTDateTime)
 
 
+USER_ROLES = ("admin", "trader", "viewer")
+
+
 class User(Base):
-    """A dashboard login. ``password_hash`` is a salted slow hash, never the password."""
+    """A dashboard login. ``password_hash`` is a salted slow hash (Argon2), never the
+    password. ``role``: ``admin`` (users, the Kiwoom token, trading), ``trader`` (trading)
+    or ``viewer`` (read only)."""
 
     __tablename__ = "users"
-    __table_args__ = (MYSQL_TABLE_ARGS,)
+    __table_args__ = (
+        sa.CheckConstraint(_in("role", USER_ROLES), name="role"),
+        MYSQL_TABLE_ARGS,
+    )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(8), server_default="viewer")
     is_active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
     created_at: Mapped[datetime] = mapped_column(KSTDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(KSTDateTime)
+
+
+class AuthSession(Base):
+    """A login session (browser cookie or API bearer token). ``token_hash`` is the SHA-256
+    of the token (the token itself is never stored); ``csrf_hash`` the SHA-256 of the
+    session's CSRF token (cookie sessions). Logout or expiry ends it (``revoked_at``)."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", ("cookie", "bearer")), name="kind"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    csrf_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    created_at: Mapped[datetime] = mapped_column(KSTDateTime)
+    expires_at: Mapped[datetime] = mapped_column(KSTDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(KSTDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(KSTDateTime)
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+class AuditEntry(Base):
+    """Who did what, when and from where: every order action, login and admin action.
+
+    ``username`` is kept beside ``user_id`` so the trail still reads after a user is
+    removed; ``detail`` is JSON text (never a password, token or key)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index(None, "user_id", "at"), MYSQL_TABLE_ARGS)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    at: Mapped[datetime] = mapped_column(KSTDateTime, index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    username: Mapped[str | None] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(32), index=True)
+    target: Mapped[str | None] = mapped_column(sa.String(64))
+    outcome: Mapped[str] = mapped_column(sa.String(16))
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    detail: Mapped[str | None] = mapped_column(sa.Text)

@@ -47,12 +47,16 @@ PROBED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 HTTP_NAMES = {
     400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
     404: "NotFound",
     405: "MethodNotAllowed",
     409: "Conflict",
     413: "ContentTooLarge",
     415: "UnsupportedMediaType",
     422: "BadInput",
+    429: "TooManyRequests",
+    502: "BadGateway",
     503: "Unavailable",
 }
 
@@ -62,17 +66,41 @@ class ErrorBody(BaseModel):
 
     error: str = Field(examples=["BadInput"], description="the error's name")
     detail: str = Field(examples=["limit: Input should be less than or equal to 10000"])
+    field: str | None = Field(
+        default=None, examples=["price"], description="the input field at fault, if one is"
+    )
+    detail_ko: str | None = Field(
+        default=None,
+        examples=["호가단위에 맞지 않는 가격입니다"],
+        description="the detail in Korean (order validation)",
+    )
+    kiwoom_code: str | None = Field(
+        default=None,
+        examples=["1501"],
+        description="Kiwoom's return code when Kiwoom refused or failed",
+    )
 
 
 class AppError(Exception):
-    """Base of API errors: ``status`` + a message safe to show (+ response ``headers``)."""
+    """Base of API errors: ``status`` + a message safe to show (+ response ``headers``);
+    optionally the ``field`` at fault, the message in Korean and Kiwoom's return code."""
 
     status = 400
     headers: Mapping[str, str] = {}
 
-    def __init__(self, detail: str) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        detail_ko: str | None = None,
+        kiwoom_code: str | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.field = field
+        self.detail_ko = detail_ko
+        self.kiwoom_code = kiwoom_code
 
 
 class BadInput(AppError):
@@ -89,6 +117,29 @@ class Conflict(AppError):
     status = 409
 
 
+class Unauthorized(AppError):
+    """No valid session or token."""
+
+    status = 401
+
+
+class Forbidden(AppError):
+    """Authenticated, but the role (or the Origin / CSRF token) does not allow it."""
+
+    status = 403
+
+
+class TooManyRequests(AppError):
+    status = 429
+    headers: Mapping[str, str] = {"Retry-After": str(RETRY_AFTER_S)}
+
+
+class BadGateway(AppError):
+    """Kiwoom answered with an error (its code in ``kiwoom_code``)."""
+
+    status = 502
+
+
 class Unavailable(AppError):
     status = 503
     headers: Mapping[str, str] = {"Retry-After": str(RETRY_AFTER_S)}
@@ -100,24 +151,31 @@ def clip(text: str, limit: int = ECHO_CHARS) -> str:
 
 
 def error_response(
-    name: str, detail: str, status: int, headers: Mapping[str, str] | None = None
+    name: str,
+    detail: str,
+    status: int,
+    headers: Mapping[str, str] | None = None,
+    **extra: str | None,
 ) -> JSONResponse:
-    """The one error shape (also used by the middleware in front of the routes)."""
-    return JSONResponse(
-        {"error": name, "detail": clip(detail, DETAIL_CHARS)},
-        status_code=status,
-        headers=dict(headers) if headers else None,
-    )
+    """The one error shape (also used by the middleware in front of the routes);
+    ``extra``: the optional fields of :class:`ErrorBody` (left out when None)."""
+    body: dict[str, str] = {"error": name, "detail": clip(detail, DETAIL_CHARS)}
+    body.update({k: clip(v, DETAIL_CHARS) for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries declaring :class:`ErrorBody` for ``statuses``."""
     text = {
         400: "Host not allowed (HUB_ALLOWED_HOSTS) or a malformed request",
+        401: "Not logged in (no valid session cookie or bearer token)",
+        403: "The role, Origin or CSRF token does not allow it",
         404: "Not found",
         409: "Refused by the current state (e.g. a cap reached); the detail says why",
         413: "Request body over HUB_MAX_BODY_BYTES",
         422: "Invalid input",
+        429: "Too many requests; retry after Retry-After seconds",
+        502: "Kiwoom refused or failed (its code in kiwoom_code)",
         503: "Database or Kiwoom unavailable, or the watchlist busy; retry",
     }
     return {s: {"model": ErrorBody, "description": text.get(s, HTTP_NAMES.get(s, "Error"))}
@@ -179,7 +237,15 @@ def install(app: FastAPI) -> None:
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
         # the family's public name (NotFound, Unavailable …), not a service's subclass
         name = next(c.__name__ for c in type(exc).__mro__ if c.__module__ == __name__)
-        return error_response(name, exc.detail, exc.status, exc.headers)
+        return error_response(
+            name,
+            exc.detail,
+            exc.status,
+            exc.headers,
+            field=exc.field,
+            detail_ko=exc.detail_ko,
+            kiwoom_code=exc.kiwoom_code,
+        )
 
     async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
         log.warning("api_database_error error=%s", type(exc).__name__)

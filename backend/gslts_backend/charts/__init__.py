@@ -1,0 +1,7 @@
+"""charts routes of the main server (see docs/backend.md)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
