@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from gslts_backend.events import BackendEvents
 from gslts_backend.live import LiveData
 from gslts_backend.settings import BackendSettings
 from gslts_kiwoom import KiwoomClient
@@ -28,6 +29,8 @@ class Services:
     live: LiveData
     #: builds the Kiwoom client (tests may pass another factory)
     kiwoom_factory: Callable[[BackendSettings], KiwoomClient]
+    #: order and balance changes for the browser stream
+    events: BackendEvents = field(default_factory=BackendEvents)
     _kiwoom: KiwoomClient | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
