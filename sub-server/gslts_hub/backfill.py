@@ -35,6 +35,7 @@ stock's current cumulative volume (ka10001 주식기본정보요청) when that i
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -317,7 +318,31 @@ def _stored_second_matches(
     )
 
 
-def fetch_tick_chart(client: KiwoomClient, code: str, since: datetime) -> list[ChartTick]:
-    """Single-trade rows of ``code`` at or after ``since``, newest first (ka10079)."""
-    candles = client.get_tick_chart(code, since=since)
-    return [ChartTick(c.time, c.close, abs(c.volume)) for c in reversed(candles)]
+def fetch_tick_chart(
+    client: KiwoomClient,
+    code: str,
+    since: datetime,
+    *,
+    until: datetime | None = None,
+    keep_newer: int = 0,
+) -> list[ChartTick]:
+    """Single-trade rows of ``code`` at or after ``since``, newest first (ka10079).
+
+    With ``until`` (a gap's live anchor) rows after that second are dropped as the pages
+    arrive, but for the ``keep_newer`` just after it (the live trades that followed the
+    anchor, which tell its row apart): the chart is read from now back to the gap, and a
+    walk over an old gap of a busy stock would otherwise hold every trade since — hundreds
+    of thousands of rows — to keep the few hundred of the gap.
+    """
+    newer: deque[ChartTick] = deque(maxlen=keep_newer)  # the oldest rows after ``until``
+    rows: list[ChartTick] = []
+    for page in client.iter_tick_chart(code, since=since):
+        for c in page:
+            if c.time < since:
+                continue
+            tick = ChartTick(c.time, c.close, abs(c.volume))
+            if until is not None and c.time > until:
+                newer.append(tick)
+            else:
+                rows.append(tick)
+    return [*newer, *rows] if newer else rows

@@ -156,7 +156,9 @@ class BackfillWorker:
         )
         if anchor.cum_volume - anchor.qty == last_cum:
             return 0  # nothing was missed
-        rows = fetch_tick_chart(self._client(), code, last_time)
+        rows = fetch_tick_chart(
+            self._client(), code, last_time, until=anchor.time, keep_newer=len(anchor.after)
+        )
         same = None if stored is None else self._repo.stored_second(code, stored)
         res = reconstruct_gap(rows, anchor, last_cum, stored=stored, same_second=same)
         self.store(code, anchor.time.date(), res)

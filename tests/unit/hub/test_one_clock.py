@@ -66,7 +66,10 @@ class _Chart:
     token_cache = rate_limiter = None
     trades = (_trade(-10, 100, 100), _trade(-5, 5, 105), _trade(0, 3, 108))
 
-    def get_tick_chart(self, code: str, *, since: datetime) -> list[Candle]:
+    def iter_tick_chart(self, code: str, *, since: datetime) -> Iterator[list[Candle]]:
+        yield self._rows(code, since)[::-1]  # one page, newest first
+
+    def _rows(self, code: str, since: datetime) -> list[Candle]:
         return [
             Candle(t.time, t.price, t.price, t.price, t.price, t.volume)
             for t in self.trades

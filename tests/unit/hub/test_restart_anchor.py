@@ -10,7 +10,7 @@ gap start was one of the new process's own live ticks: the restart gap was never
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -64,7 +64,10 @@ class _ChartClient:
     def __init__(self, trades: list[Trade]) -> None:
         self.trades = trades
 
-    def get_tick_chart(self, code: str, *, since: datetime) -> list[Candle]:
+    def iter_tick_chart(self, code: str, *, since: datetime) -> Iterator[list[Candle]]:
+        yield self._rows(code, since)[::-1]  # one page, newest first
+
+    def _rows(self, code: str, since: datetime) -> list[Candle]:
         return [
             Candle(t.time, t.price, t.price, t.price, t.price, abs(t.volume))
             for t in self.trades

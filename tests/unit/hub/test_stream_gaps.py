@@ -13,7 +13,7 @@ the gap) and never looked back.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import pytest
 
@@ -166,7 +166,7 @@ class _FailingChart(_ChartClient):
         super().__init__(trades)
         self.calls = 0
 
-    def get_tick_chart(self, code: str, *, since: object) -> list[object]:  # type: ignore[override]
+    def iter_tick_chart(self, code: str, *, since: object) -> Iterator[list[object]]:  # type: ignore[override]
         self.calls += 1
         raise OSError("refused")
 

@@ -536,8 +536,6 @@ class KiwoomClient:
         key: Callable[[_T], Any],
         max_pages: int | None,
         since: Any,
-        *,
-        dedupe: bool = True,
     ) -> list[_T]:
         # Pages come newest first; with ``since`` keep paging until a row older than it.
         limit = max_pages if max_pages is not None else (1 if since is None else None)
@@ -549,9 +547,6 @@ class KiwoomClient:
                 break
         if since is not None:
             rows = [r for r in rows if key(r) >= since]
-        if not dedupe:
-            # Tick rows: several trades share a second, so the time is no identity.
-            return rows[::-1]
         # Oldest first, one row per timestamp (pages may overlap at their boundary).
         unique = {key(r): r for r in reversed(rows)}
         return [unique[k] for k in sorted(unique)]
@@ -577,16 +572,36 @@ class KiwoomClient:
             max_pages: pages to fetch; default 1, or as many as needed for ``since``.
             since: keep paging back until bars older than this appear; drop those.
         """
-        body = {"stk_cd": code, "tic_scope": str(tick_scope), "upd_stkpc_tp": _yn(adjusted)}
-        return self._chart(
-            "ka10079",
-            body,
-            _wire.parse_tick_chart,
-            lambda c: c.time,
-            max_pages,
-            since,
-            dedupe=False,
+        limit = max_pages if max_pages is not None else (1 if since is None else None)
+        pages = self.iter_tick_chart(
+            code, tick_scope, adjusted=adjusted, since=since, max_pages=limit
         )
+        rows = [r for page in pages for r in page if since is None or r.time >= since]
+        # several trades share a second, so the time is no identity: keep every row
+        return rows[::-1]
+
+    def iter_tick_chart(
+        self,
+        code: str,
+        tick_scope: int = 1,
+        *,
+        adjusted: bool = True,
+        since: datetime | None = None,
+        max_pages: int | None = None,
+    ) -> Iterator[list[Candle]]:
+        """Tick bars page by page, each page newest first as the server sends it (ka10079).
+
+        Paging stops after the first page reaching back before ``since`` (that page's
+        older rows are left for the caller to drop). Unlike :meth:`get_tick_chart` nothing
+        is collected: a walk back over a long stretch of a busy stock keeps only what it
+        needs (the hub's gap backfill).
+        """
+        body = {"stk_cd": code, "tic_scope": str(tick_scope), "upd_stkpc_tp": _yn(adjusted)}
+        for page in self.iter_pages("ka10079", body, max_pages=max_pages):
+            rows = _wire.parse_tick_chart(page.data)
+            yield rows
+            if since is not None and (not rows or min(r.time for r in rows) < since):
+                return
 
     def get_minute_chart(
         self,
