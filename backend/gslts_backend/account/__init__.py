@@ -1,7 +1,155 @@
-"""account routes of the main server (see docs/backend.md)."""
+"""Account routes of the main server: ``GET /api/account`` (viewer) and the Kiwoom token
+``GET|POST|DELETE /api/kiwoom/token`` (admin). See docs/backend.md "Account".
+
+The router's lifespan (merged into the app's by ``include_router``; it runs after the app's
+own, so the shared services exist) builds the :class:`~gslts_backend.account.service.
+AccountService`, follows the bus for its refreshes and starts its refresher thread.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, FastAPI, Request
+
+from gslts_backend.account.schemas import AccountOut, TokenStatus
+from gslts_backend.account.service import AccountService, kiwoom_failure
+from gslts_backend.deps import Principal, require_role, services
+from gslts_backend.services import Services
+from gslts_common import errors
+from gslts_kiwoom import KiwoomClient, KiwoomError, token_cache_key
+from gslts_kiwoom.krx import KST
+
+log = logging.getLogger(__name__)
+
+#: the role dependencies (module attributes, so a test can override them)
+viewer = require_role("viewer")
+admin = require_role("admin")
+ViewerDep = Annotated[Principal, Depends(viewer)]
+AdminDep = Annotated[Principal, Depends(admin)]
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def live_price(svc: Services, code: str) -> int | None:
+    """The stock's latest trade the hub relayed, else its latest quote (or None)."""
+    trade = svc.live.last_trades.get(code)
+    if trade is not None:
+        return int(trade["price"])
+    quote = svc.live.quotes.get(code)
+    return None if quote is None else int(quote["price"])
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    svc: Services = app.state.services
+    acct = AccountService(
+        svc.kiwoom,
+        lambda code: live_price(svc, code),
+        svc.events,
+        ttl_s=svc.settings.account_cache_ttl_s,
+    )
+    unsubscribe = svc.live.follower.subscribe(acct.on_bus)
+    acct.start()
+    app.state.account = acct
+    try:
+        yield
+    finally:
+        unsubscribe()
+        acct.close()
+
+
+router = APIRouter(lifespan=lifespan)
+
+
+def account_service(request: Request) -> AccountService:
+    acct: AccountService = request.app.state.account
+    return acct
+
+
+@router.get(
+    "/api/account",
+    response_model=AccountOut,
+    tags=["account"],
+    responses=errors.responses(401, 403, 429, 502, 503),
+    description="Cash, orderable cash and the holdings with average price, P&L and return "
+    "(kt00018 + kt00001, cached for ACCOUNT_CACHE_TTL_S and refreshed by the account's 04/00 "
+    "events), each holding valued at the hub's latest trade. One Kiwoom account serves the "
+    "system: every user sees the same.",
+)
+def get_account(
+    _: ViewerDep, acct: Annotated[AccountService, Depends(account_service)]
+) -> dict[str, Any]:
+    return acct.account()
+
+
+def _status(client: KiwoomClient) -> dict[str, Any]:
+    """The token's state, never its value."""
+    cfg = client.config
+    key = token_cache_key(cfg.mode, cfg.rest_url.rstrip("/"), cfg.app_key.get_secret_value())
+    cached = client.token_cache.get(key)
+    held = client.token_expires_at()
+    expires = held or (cached.expires_at if cached is not None else None)
+    now = datetime.now(KST)
+    return {
+        "mode": cfg.mode,
+        "held": held is not None,
+        "cached": cached is not None and cached.expires_at > now,
+        "cache": type(client.token_cache).__name__,
+        "expires_at": expires,
+        "expires_in_s": None if expires is None else round((expires - now).total_seconds(), 1),
+    }
+
+
+_ADMIN_NOTE = " Admin only. The token itself is never returned nor logged."
+
+
+@router.get(
+    "/api/kiwoom/token",
+    response_model=TokenStatus,
+    tags=["kiwoom"],
+    responses=errors.responses(401, 403),
+    description="The Kiwoom access token's state: mode, expiry, whether held and cached."
+    + _ADMIN_NOTE,
+)
+def token_status(_: AdminDep, svc: ServicesDep) -> dict[str, Any]:
+    return _status(svc.kiwoom())
+
+
+@router.post(
+    "/api/kiwoom/token",
+    response_model=TokenStatus,
+    tags=["kiwoom"],
+    responses=errors.responses(401, 403, 429, 502, 503),
+    description="Issue a new access token now (au10001 접근토큰 발급), replacing the held one."
+    + _ADMIN_NOTE,
+)
+def token_reissue(p: AdminDep, svc: ServicesDep) -> dict[str, Any]:
+    client = svc.kiwoom()
+    try:
+        client.token(force_new=True)
+    except KiwoomError as exc:
+        raise kiwoom_failure(exc, "token issue (au10001)") from exc
+    log.info("kiwoom_token_reissued by=%s ip=%s", p.username, p.ip)
+    return _status(client)
+
+
+@router.delete(
+    "/api/kiwoom/token",
+    response_model=TokenStatus,
+    tags=["kiwoom"],
+    responses=errors.responses(401, 403, 429, 502, 503),
+    description="Revoke the held access token (au10002 접근토큰 폐기); the next Kiwoom call "
+    "issues a new one." + _ADMIN_NOTE,
+)
+def token_revoke(p: AdminDep, svc: ServicesDep) -> dict[str, Any]:
+    client = svc.kiwoom()
+    try:
+        client.revoke_token()
+    except KiwoomError as exc:
+        raise kiwoom_failure(exc, "token revoke (au10002)") from exc
+    log.info("kiwoom_token_revoked by=%s ip=%s", p.username, p.ip)
+    return _status(client)
