@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from starlette.websockets import WebSocket
@@ -68,6 +68,21 @@ def dumps(msg: dict[str, Any]) -> str:
     return orjson.dumps(msg, default=_default).decode()
 
 
+class Out:
+    """One outgoing message, encoded at most once however many connections send it."""
+
+    __slots__ = ("_text", "msg")
+
+    def __init__(self, msg: dict[str, Any]) -> None:
+        self.msg = msg
+        self._text: str | None = None
+
+    def text(self) -> str:
+        if self._text is None:
+            self._text = dumps(self.msg)
+        return self._text
+
+
 @dataclass(eq=False)
 class Connection:
     """One browser socket: who it is, what it watches, what waits to be sent."""
@@ -76,11 +91,12 @@ class Connection:
     principal: Principal
     #: code → subscribed channels
     codes: dict[str, set[str]] = field(default_factory=dict)
-    trades: dict[str, list[Event]] = field(default_factory=dict)
+    #: per stock the pending ``trades`` messages (one per bus batch)
+    trades: dict[str, list[Out]] = field(default_factory=dict)
     n_trades: int = 0
-    books: dict[str, Event] = field(default_factory=dict)
-    candles: dict[str, dict[str, Any]] = field(default_factory=dict)
-    queue: deque[dict[str, Any]] = field(default_factory=deque)
+    books: dict[str, Out] = field(default_factory=dict)
+    candles: dict[str, Out] = field(default_factory=dict)
+    queue: deque[Out] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     sender: asyncio.Task[None] | None = None
     #: why it was dropped (then nothing more is queued)
@@ -90,36 +106,36 @@ class Connection:
     def pending(self) -> bool:
         return bool(self.queue or self.trades or self.books or self.candles)
 
-    def take(self) -> list[dict[str, Any]]:
-        """Everything pending as messages: the queue first, then trades, books, candles."""
+    def take(self) -> list[Out]:
+        """Everything pending: the queue first, then trades (a stock's batches merged into
+        one message), books, candles."""
         out = list(self.queue)
         self.queue.clear()
         trades, self.trades, self.n_trades = self.trades, {}, 0
         for code, batches in trades.items():
-            out.append(_trades_message(code, batches))
+            out.append(batches[0] if len(batches) == 1 else _merged(code, batches))
         books, self.books = self.books, {}
-        for code, book in books.items():
-            out.append({"type": "book", **book, "code": code})
+        out.extend(books.values())
         candles, self.candles = self.candles, {}
         out.extend(candles.values())
         return out
 
 
-def _trades_message(code: str, batches: list[Event]) -> dict[str, Any]:
-    msg: dict[str, Any] = {"type": "trades", "code": code}
-    cols = ("time", "price", "volume", "cum_volume", "venue")
-    if len(batches) == 1:
-        b = batches[0]
-        msg["n"] = b["n"]
-        msg.update({c: b[c] for c in cols})
-        return msg
-    merged: dict[str, list[Any]] = {c: [] for c in cols}
-    for b in batches:
-        for c in cols:
-            merged[c].extend(b[c])
-    msg["n"] = len(merged["price"])
-    msg.update(merged)
+_TRADE_COLUMNS = ("time", "price", "volume", "cum_volume", "venue")
+
+
+def _trades_message(code: str, batch: Event) -> dict[str, Any]:
+    msg: dict[str, Any] = {"type": "trades", "code": code, "n": batch["n"]}
+    msg.update({c: batch[c] for c in _TRADE_COLUMNS})
     return msg
+
+
+def _merged(code: str, batches: list[Out]) -> Out:
+    merged: dict[str, list[Any]] = {c: [] for c in _TRADE_COLUMNS}
+    for b in batches:
+        for c in _TRADE_COLUMNS:
+            merged[c].extend(b.msg[c])
+    return Out({"type": "trades", "code": code, "n": len(merged["price"]), **merged})
 
 
 def _last_of(code: str, batch: Event) -> dict[str, Any]:
@@ -237,44 +253,50 @@ class StreamHub:
             subs = self._subs.get(code)
             if not subs:
                 return
-            for conn in list(subs.get("trades", ())):
-                conn.trades.setdefault(code, []).append(event)
+            trades = subs.get("trades")
+            out = Out(_trades_message(code, event)) if trades else None
+            for conn in list(trades or ()):
+                conn.trades.setdefault(code, []).append(cast(Out, out))
                 conn.n_trades += event["n"]
                 if conn.n_trades > self.max_pending_trades:
                     self.drop(conn, SLOW_REASON)
                 else:
                     conn.wake.set()
-            if changed:
-                forming = self.candles.forming[code].message(code)
-                for conn in subs.get("candle", ()):
+            candles = subs.get("candle")
+            if changed and candles:
+                forming = Out(self.candles.forming[code].message(code))
+                for conn in candles:
                     conn.candles[code] = forming
                     conn.wake.set()
         elif kind == "book":
             self.books[code] = event
-            for conn in self._subs.get(code, {}).get("book", ()):
-                conn.books[code] = event
-                conn.wake.set()
+            books = self._subs.get(code, {}).get("book")
+            if books:
+                book = Out({"type": "book", **event, "code": code})
+                for conn in books:
+                    conn.books[code] = book
+                    conn.wake.set()
         elif kind == "candle" and channel.startswith(CANDLE_CHANNEL):
-            msg = {**event, "type": "candle", "code": code, "partial": False}
-            msg["time"] = int(datetime.fromisoformat(event["start"]).timestamp())
+            closed = Out({**event, "type": "candle", "code": code, "partial": False})
+            closed.msg["time"] = int(datetime.fromisoformat(event["start"]).timestamp())
             for conn in list(self._subs.get(code, {}).get("candle", ())):
-                self.send(conn, msg)
+                self.send(conn, closed)
 
     def _backend_event(self, kind: str, user_id: int | None, payload: dict[str, Any]) -> None:
-        msg = {**payload, "type": kind}
+        msg = Out({**payload, "type": kind})
         for conn in list(self.connections):
             if user_id is None or conn.principal.user_id == user_id:
                 self.send(conn, msg)
 
     # ------------------------------------------------------------------ connections
-    def send(self, conn: Connection, msg: dict[str, Any]) -> None:
-        """Queue one message for ``conn`` (dropping it when its queue is full)."""
+    def send(self, conn: Connection, msg: dict[str, Any] | Out) -> None:
+        """Queue one message for ``conn`` (dropping ``conn`` when its queue is full)."""
         if conn.dropped is not None:
             return
         if len(conn.queue) >= self.max_pending_messages:
             self.drop(conn, SLOW_REASON)
             return
-        conn.queue.append(msg)
+        conn.queue.append(msg if isinstance(msg, Out) else Out(msg))
         conn.wake.set()
 
     def add(self, conn: Connection) -> None:
@@ -287,8 +309,8 @@ class StreamHub:
             await conn.wake.wait()
             conn.wake.clear()
             while conn.pending():
-                for msg in conn.take():
-                    await ws.send_text(dumps(msg))
+                for out in conn.take():
+                    await ws.send_text(out.text())
                     conn.sent += 1
 
     def remove(self, conn: Connection) -> None:

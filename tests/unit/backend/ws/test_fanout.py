@@ -66,13 +66,13 @@ def test_bad_ops_are_answered_with_errors() -> None:
                  '{"op": "subscribe", "codes": ["00593"]}',
                  '{"op": "subscribe", "codes": ["005930"], "channels": []}'):  # fmt: skip
         handle(hub, conn, text)
-    errors = list(conn.queue)
+    errors = [o.msg for o in conn.queue]
     assert [m["type"] for m in errors] == ["error"] * 6
     assert all(m["error"] == "BadInput" for m in errors)
     assert errors[4]["field"] == "codes"
     assert conn.codes == {}
     handle(hub, conn, '{"op": "subscribe", "codes": ["005930", "000660", "035420", "035720"]}')
-    assert conn.queue[-1]["error"] == "Conflict"
+    assert conn.queue[-1].msg["error"] == "Conflict"
     assert conn.codes == {}
 
 
@@ -83,7 +83,7 @@ def test_subscriptions_are_counted_per_stock_across_connections() -> None:
     handle(hub, a, '{"op": "subscribe", "codes": ["005930"]}')
     handle(hub, b, '{"op": "subscribe", "codes": ["005930"], "channels": ["trades"]}')
     assert calls == ["+005930"]
-    assert a.queue[0]["type"] == "snapshot"
+    assert a.queue[0].msg["type"] == "snapshot"
     handle(hub, a, '{"op": "unsubscribe", "codes": ["005930"]}')
     assert calls == ["+005930"]
     hub.remove(b)
@@ -100,7 +100,7 @@ def test_trades_batch_books_conflate_candles_form() -> None:
     hub._bus_event(TICK_CHANNEL + "005930", _ticks("005930", 4, 2, t0=1772500560.0))
     for n in (1, 2):
         hub._bus_event(BOOK_CHANNEL + "005930", {"code": "005930", "asks": [[n, n]], "bids": []})
-    msgs = conn.take()
+    msgs = [o.msg for o in conn.take()]
     trades = [m for m in msgs if m["type"] == "trades"]
     assert len(trades) == 1
     assert trades[0]["cum_volume"] == [1, 2, 3, 4, 5]
