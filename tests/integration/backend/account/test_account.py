@@ -227,3 +227,24 @@ def _token_routes(market: Market, db_url: str, caplog: pytest.LogCaptureFixture)
         assert len(tok) >= 10
         assert all(tok not in body for body in bodies)
         assert tok not in caplog.text
+
+
+def test_kiwoom_unreachable_is_a_503_in_the_one_shape(db_url: str) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    settings = BackendSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        kiwoom_mode="sim",
+        kiwoom_rest_url=nowhere,
+        redis_url=None,
+        database_url=db_url,
+        hub_url=nowhere,
+        kiwoom_timeout_s=2,
+    )
+    with serve(settings) as srv:
+        r = httpx.get(srv.url + "/api/account", headers=auth(1), timeout=60)
+        assert r.status_code == 503, r.text
+        doc = r.json()
+        assert doc["error"] == "Unavailable"
+        assert doc["detail"].startswith("account: Kiwoom unreachable")
+        r = httpx.post(srv.url + "/api/kiwoom/token", headers=auth(1, "admin"), timeout=60)
+        assert r.status_code == 503, r.text
