@@ -180,9 +180,13 @@ async def browser_stream(
     )
     try:
         while conn.dropped is None:
-            text = await websocket.receive_text()
-            if conn.dropped is not None:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect" or conn.dropped is not None:
                 break
+            text = message.get("text")
+            if text is None:
+                hub.send(conn, _error(None, "binary frames are not read: send JSON text"))
+                continue
             handle(hub, conn, text)
     except (WebSocketDisconnect, RuntimeError):
         pass  # the browser left (or the socket was closed as slow)

@@ -239,6 +239,10 @@ def test_refusals_are_clear_and_bad_ops_do_not_close_the_socket(
             await b.conn.send("not json")
             assert await b.wait(lambda b: len(b.of("error")) > n)
             assert "not JSON" in b.of("error")[-1]["detail"]
+            n = len(b.of("error"))
+            await b.conn.send(b"\x00\x01")
+            assert await b.wait(lambda b: len(b.of("error")) > n)
+            assert "binary" in b.of("error")[-1]["detail"]
             e = await error_for(op="dance")
             assert e["error"] == "BadInput"
             assert "unknown op" in e["detail"]
