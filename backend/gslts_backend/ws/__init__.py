@@ -21,7 +21,14 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketException,
+)
 from starlette.websockets import WebSocketState
 
 from gslts_backend import auth as auth_area
@@ -132,6 +139,9 @@ async def ws_principal(websocket: WebSocket) -> Principal | None:
         result = authenticate(websocket, svc)
         if inspect.isawaitable(result):
             result = await result
+    except WebSocketException as exc:
+        await _refuse(websocket, exc.code, exc.reason or "refused")
+        return None
     except Forbidden as exc:
         await _refuse(websocket, FOREIGN_ORIGIN, exc.detail)
         return None

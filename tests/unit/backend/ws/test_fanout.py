@@ -12,7 +12,7 @@ from starlette.websockets import WebSocket
 from gslts_backend.deps import Principal
 from gslts_backend.ws import BrowserStream, handle
 from gslts_backend.ws.fanout import SLOW_CODE, Connection
-from gslts_common.bus import BOOK_CHANNEL, TICK_CHANNEL
+from gslts_common.bus import BOOK_CHANNEL, CANDLE_CHANNEL, GAP_CHANNEL, TICK_CHANNEL
 
 
 class _Socket:
@@ -138,3 +138,25 @@ def test_a_connection_past_its_bound_is_detached_and_closed_as_slow() -> None:
         assert not slow.trades  # nothing more queued for it
 
     asyncio.run(run())
+
+
+def test_the_hub_s_closed_candle_is_relayed_and_a_gap_marks_candles_partial() -> None:
+    hub, _ = _hub()
+    conn = _conn()
+    hub.subscribe(conn, ["005930"], {"candle"})
+    hub._bus_event(TICK_CHANNEL + "005930", _ticks("005930", 1, 2, t0=1772500560.0))
+    hub._bus_event(TICK_CHANNEL + "005930", _ticks("005930", 3, 1, t0=1772500620.0))
+    conn.take()
+    closed = {"code": "005930", "interval": "1m", "start": "2026-03-03T10:16:00+09:00",
+              "open": 1, "high": 2, "low": 1, "close": 2, "volume": 9, "closed": True}  # fmt: skip
+    hub._bus_event(CANDLE_CHANNEL + "005930", closed)
+    (msg,) = [o.msg for o in conn.take()]
+    assert (msg["type"], msg["closed"], msg["time"], msg["volume"]) == (
+        "candle",
+        True,
+        1772500560,
+        9,
+    )
+    assert hub.snapshot("005930", {"candle"})["candle"]["partial"] is False
+    hub._bus_event(GAP_CHANNEL, {"type": "gap", "reason": "expired"})
+    assert hub.snapshot("005930", {"candle"})["candle"]["partial"] is True
