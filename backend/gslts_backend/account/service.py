@@ -166,34 +166,40 @@ class AccountService:
 
     # ------------------------------------------------------------------ reads
     def _fetch(self) -> Snapshot:
-        """Ask Kiwoom (one caller at a time; the others use its answer)."""
+        """Ask Kiwoom (one caller at a time)."""
         with self._fetch_lock:
-            self._stale = False
-            client = self._kiwoom()
-            balance = client.get_balance()
-            cash = client.get_cash()
-            self.fetches += 1
-            snap = Snapshot(balance, cash, datetime.now(KST), self._clock())
-            self._snap = snap
-            log.info(
-                "account_fetched holdings=%d orderable=%d", len(balance.holdings), cash.orderable
-            )
-            return snap
+            return self._fetch_locked()
+
+    def _fetch_locked(self) -> Snapshot:
+        self._stale = False  # an event during the fetch marks it stale again
+        client = self._kiwoom()
+        balance = client.get_balance()
+        cash = client.get_cash()
+        self.fetches += 1
+        snap = Snapshot(balance, cash, datetime.now(KST), self._clock())
+        self._snap = snap
+        log.info("account_fetched holdings=%d orderable=%d", len(balance.holdings), cash.orderable)
+        return snap
+
+    def _fresh(self, snap: Snapshot | None) -> bool:
+        return (
+            snap is not None and not self._stale and self._clock() - snap.fetched_mono < self._ttl
+        )
 
     def current(self) -> Snapshot:
-        """The cached account, fetched when older than the TTL or marked stale."""
+        """The cached account, fetched when older than the TTL or marked stale; requests
+        arriving during a fetch use its answer."""
         snap = self._snap
-        if snap is not None and not self._stale and self._clock() - snap.fetched_mono < self._ttl:
+        if snap is not None and self._fresh(snap):
             return snap
-        with self._fetch_lock:  # another request may have fetched while this one waited
+        with self._fetch_lock:
             snap = self._snap
-            fresh = snap is not None and self._clock() - snap.fetched_mono < self._ttl
-            if snap is not None and fresh and not self._stale:
+            if snap is not None and self._fresh(snap):
                 return snap
-        try:
-            return self._fetch()
-        except KiwoomError as exc:
-            raise kiwoom_failure(exc, "account") from exc
+            try:
+                return self._fetch_locked()
+            except KiwoomError as exc:
+                raise kiwoom_failure(exc, "account") from exc
 
     def account(self) -> dict[str, Any]:
         """``GET /api/account``: the cached account valued at live prices."""
