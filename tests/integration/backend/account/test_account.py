@@ -15,15 +15,19 @@ import asyncio
 import logging
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from pydantic import SecretStr
 
 from gslts_backend.settings import BackendSettings
+from gslts_db.models import AuditEntry, User
 from gslts_kiwoom import KiwoomClient, KiwoomConfig, OrderType
+from gslts_kiwoom.krx import KST
 from tests.e2e.harness import HubProcess, Market, hub_env, own_schema
 from tests.integration.backend.ws.harness import auth, browser, free_port, serve, wait_for
 
@@ -184,6 +188,9 @@ def test_the_token_routes_never_show_the_token(
 def _token_routes(market: Market, db_url: str, caplog: pytest.LogCaptureFixture) -> None:
     settings = backend_settings(market, db_url, f"http://127.0.0.1:{free_port()}")
     with serve(settings) as srv:
+        with srv.app.state.services.sessions.begin() as session:  # the admin of auth(1)
+            session.add(User(id=1, username="user1", password_hash="-", role="admin",
+                             created_at=datetime.now(KST)))  # fmt: skip
         api = httpx.Client(base_url=srv.url, timeout=30, headers=auth(1, "admin"))
         bodies: list[str] = []
 
@@ -223,6 +230,17 @@ def _token_routes(market: Market, db_url: str, caplog: pytest.LogCaptureFixture)
         assert httpx.get(srv.url + "/api/kiwoom/token").status_code == 401
         r = httpx.post(srv.url + "/api/kiwoom/token", headers=auth(2, "trader"))
         assert r.status_code == 403
+        # who did what, when and from where
+        with srv.app.state.services.sessions() as session:
+            trail = session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id)).all()
+            rows = [(a.user_id, a.username, a.action, a.outcome, a.ip) for a in trail]
+            details = [str(a.detail) for a in trail]
+        assert rows == [
+            (1, "user1", "kiwoom_token_reissue", "ok", "127.0.0.1"),
+            (1, "user1", "kiwoom_token_reissue", "ok", "127.0.0.1"),
+            (1, "user1", "kiwoom_token_revoke", "ok", "127.0.0.1"),
+        ]
+        bodies.extend(details)
     for tok in (token, token2, token3):
         assert len(tok) >= 10
         assert all(tok not in body for body in bodies)
@@ -241,6 +259,9 @@ def test_kiwoom_unreachable_is_a_503_in_the_one_shape(db_url: str) -> None:
         kiwoom_timeout_s=2,
     )
     with serve(settings) as srv:
+        with srv.app.state.services.sessions.begin() as session:
+            session.add(User(id=1, username="user1", password_hash="-", role="admin",
+                             created_at=datetime.now(KST)))  # fmt: skip
         r = httpx.get(srv.url + "/api/account", headers=auth(1), timeout=60)
         assert r.status_code == 503, r.text
         doc = r.json()
@@ -248,3 +269,6 @@ def test_kiwoom_unreachable_is_a_503_in_the_one_shape(db_url: str) -> None:
         assert doc["detail"].startswith("account: Kiwoom unreachable")
         r = httpx.post(srv.url + "/api/kiwoom/token", headers=auth(1, "admin"), timeout=60)
         assert r.status_code == 503, r.text
+        with srv.app.state.services.sessions() as session:
+            (entry,) = session.scalars(sa.select(AuditEntry)).all()
+        assert (entry.action, entry.outcome) == ("kiwoom_token_reissue", "error")
