@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,11 +36,23 @@ OTHER = "000660"
 def settings_for(side: ProcessSide, db: str, **kw: Any) -> BackendSettings:
     return BackendSettings(
         _env_file=None,  # type: ignore[call-arg]
-        redis_url=None,
+        redis_url=side.redis_url,
+        hub_bus_prefix=side.prefix,
         hub_url=f"http://127.0.0.1:{side.port}",
         database_url=db,
         **kw,
     )
+
+
+@pytest.fixture(params=["stream", "redis"])
+def any_publisher(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProcessSide]:
+    """The hub's bus over either transport: its stream, or Redis (the real one)."""
+    url = request.getfixturevalue("redis_server_url") if request.param == "redis" else None
+    side = ProcessSide(request.param, tmp_path, url)
+    try:
+        yield side
+    finally:
+        side.close()
 
 
 def following(srv: BackendServer) -> bool:
@@ -59,8 +73,9 @@ async def subscribed(b: Browser, *codes: str, channels: list[str] | None = None)
 
 
 def test_subscribe_gives_the_snapshot_then_live_trades_books_and_candles(
-    publisher: ProcessSide, backend_db: str
+    any_publisher: ProcessSide, backend_db: str
 ) -> None:
+    publisher = any_publisher
     before = publisher.publish(stocks=[CODE, OTHER], batches=2, ticks=3)
     last_cum = before["cums"][CODE][1]
     with serve(settings_for(publisher, backend_db)) as srv:
@@ -179,8 +194,9 @@ def test_a_browser_that_stops_reading_is_dropped_and_the_others_keep_receiving(
 
 
 def test_a_reconnecting_browser_gets_the_latest_state(
-    publisher: ProcessSide, backend_db: str
+    any_publisher: ProcessSide, backend_db: str
 ) -> None:
+    publisher = any_publisher
     with serve(settings_for(publisher, backend_db)) as srv:
         assert wait_for(lambda: following(srv))
 
