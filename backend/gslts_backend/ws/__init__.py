@@ -183,7 +183,11 @@ async def browser_stream(
         conn,
         {
             "type": "hello",
-            "user": {"id": principal.user_id, "username": principal.username},
+            "user": {
+                "id": principal.user_id,
+                "username": principal.username,
+                "role": principal.role,
+            },
             "channels": list(CHANNELS),
             "max_codes": hub.max_codes,
         },

@@ -95,6 +95,13 @@ def test_a_watched_stock_the_hub_does_not_collect_is_leased_then_released(
             assert await b1.wait(lambda b: bool(b.of("book", code)), DEADLINE_S)
             # a stock the hub collects anyway costs no lease
             assert _askers(hub, collected[0]) == []
+            # a code that is no listed stock: the hub refuses, the browser is told why
+            await b1.send(op="subscribe", codes=["999990"], channels=["trades"])
+            assert await b1.wait(lambda b: bool(b.of("error", "999990")), DEADLINE_S)
+            refusal = b1.of("error", "999990")[0]
+            assert refusal["error"] == "Conflict"
+            assert refusal["detail"].startswith("the hub does not collect 999990")
+            await b1.send(op="unsubscribe", codes=["999990"])
             # one browser leaves: the other still watches, the lease lives
             await b1.close()
             n = len(b2.cums(code))

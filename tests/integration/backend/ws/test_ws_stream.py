@@ -84,7 +84,7 @@ def test_subscribe_gives_the_snapshot_then_live_trades_books_and_candles(
         async def scenario() -> None:
             b = await browser(srv.ws_url, auth(1))
             assert await b.wait(lambda b: bool(b.of("hello")))
-            assert b.of("hello")[0]["user"] == {"id": 1, "username": "user1"}
+            assert b.of("hello")[0]["user"] == {"id": 1, "username": "user1", "role": "viewer"}
             await subscribed(b, CODE)
             snap = b.of("snapshot", CODE)
             assert len(snap) == 1
