@@ -41,6 +41,7 @@ from gslts_common.bus import (
     ORDER_CHANNEL,
     PREFIX,
     SNAPSHOT_CHANNEL,
+    TICK_CHANNEL,
     Event,
     split_channel,
 )
@@ -138,6 +139,17 @@ def _merged(code: str, batches: list[Out]) -> Out:
     return Out({"type": "trades", "code": code, "n": len(merged["price"]), **merged})
 
 
+def _concat(batches: list[Event]) -> Event:
+    """One stock's tick batches as one (the columns the stream uses)."""
+    cols = (*_TRADE_COLUMNS, "cum_value")
+    out: Event = {c: [] for c in cols}
+    for b in batches:
+        for c in cols:
+            out[c].extend(b[c])
+    out.update(code=batches[0]["code"], source="live", n=len(out["price"]))
+    return out
+
+
 def _last_of(code: str, batch: Event) -> dict[str, Any]:
     """A tick batch's last trade in the bus's quote shape."""
     return {
@@ -222,14 +234,31 @@ class StreamHub:
             items = list(self._intake)
             self._intake.clear()
             self._woken = False
+        # A stock's live tick batches of one drain go out as one message (shared by every
+        # connection); they are handed on before any snapshot or gap that followed them.
+        ticks: dict[str, list[Event]] = {}
         for src, a, b in items:
             try:
-                if src == "bus":
-                    self._bus_event(a, b)
-                else:
+                if src != "bus":
                     self._backend_event(src, a, b)
+                elif a.startswith(TICK_CHANNEL):
+                    if b.get("source") == "live" and b.get("n"):
+                        ticks.setdefault(a, []).append(b)
+                else:
+                    if ticks and a in (SNAPSHOT_CHANNEL, GAP_CHANNEL):
+                        self._flush_ticks(ticks)
+                    self._bus_event(a, b)
             except Exception:
                 log.exception("ws_fanout_event_failed source=%s", src)
+        self._flush_ticks(ticks)
+
+    def _flush_ticks(self, ticks: dict[str, list[Event]]) -> None:
+        for channel, batches in ticks.items():
+            try:
+                self._bus_event(channel, batches[0] if len(batches) == 1 else _concat(batches))
+            except Exception:
+                log.exception("ws_fanout_event_failed source=bus")
+        ticks.clear()
 
     def _bus_event(self, channel: str, event: Event) -> None:
         if channel == SNAPSHOT_CHANNEL:

@@ -160,3 +160,26 @@ def test_the_hub_s_closed_candle_is_relayed_and_a_gap_marks_candles_partial() ->
     assert hub.snapshot("005930", {"candle"})["candle"]["partial"] is False
     hub._bus_event(GAP_CHANNEL, {"type": "gap", "reason": "expired"})
     assert hub.snapshot("005930", {"candle"})["candle"]["partial"] is True
+
+
+def test_a_drain_sends_a_stock_s_batches_as_one_shared_message() -> None:
+    async def run() -> None:
+        hub, _ = _hub()
+        hub.attach(asyncio.get_running_loop())
+        a, b = _conn(1), _conn(2)
+        for c in (a, b):
+            hub.subscribe(c, ["005930"], {"trades"})
+            c.take()
+        for i in range(3):  # three batches before the loop runs its drain
+            hub.on_bus(TICK_CHANNEL + "005930", _ticks("005930", 1 + 2 * i, 2))
+        assert not a.trades
+        for _ in range(500):
+            if a.trades:
+                break
+            await asyncio.sleep(0.01)
+        (out_a,) = a.take()
+        (out_b,) = b.take()
+        assert out_a is out_b  # one message, encoded once
+        assert out_a.msg["cum_volume"] == [1, 2, 3, 4, 5, 6]
+
+    asyncio.run(run())
