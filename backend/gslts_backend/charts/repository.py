@@ -25,8 +25,10 @@ _C: sa.Table = Candle.__table__  # type: ignore[assignment]
 _T: sa.Table = TickData.__table__  # type: ignore[assignment]
 _S: sa.Table = StockMaster.__table__  # type: ignore[assignment]
 
-#: rows of ``tick_data`` read per round of the backward walk
-TICK_CHUNK = 2000
+#: rows of ``tick_data`` read by the first round of the backward walk (then doubled, up
+#: to :data:`TICK_CHUNK_MAX`): a quiet minute costs a few rows, a busy one a few rounds
+TICK_CHUNK = 256
+TICK_CHUNK_MAX = 8192
 
 
 class StoredBar(NamedTuple):
@@ -107,14 +109,15 @@ def ticks_since(conn: Connection, code: str, day: date, since: datetime) -> list
     out: list[RecentTick] = []
     for venue in VENUES:
         below: int | None = None
+        chunk = TICK_CHUNK
         while True:
             q = sa.select(_T.c.trade_time, _T.c.cum_volume, _T.c.price, _T.c.volume).where(
                 _T.c.stock_code == code, _T.c.trade_date == day, _T.c.venue == venue
             )
             if below is not None:
                 q = q.where(_T.c.cum_volume < below)
-            rows = list(conn.execute(q.order_by(_T.c.cum_volume.desc()).limit(TICK_CHUNK)))
-            done = len(rows) < TICK_CHUNK
+            rows = list(conn.execute(q.order_by(_T.c.cum_volume.desc()).limit(chunk)))
+            done = len(rows) < chunk
             for tt, cum, price, vol in rows:
                 if tt < since:
                     done = True
@@ -123,6 +126,7 @@ def ticks_since(conn: Connection, code: str, day: date, since: datetime) -> list
             if done or not rows:
                 break
             below = rows[-1][1]
+            chunk = min(chunk * 2, TICK_CHUNK_MAX)
     out.sort(key=lambda t: (t.trade_time, t.venue, t.cum_volume))
     return out
 

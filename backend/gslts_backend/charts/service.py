@@ -177,8 +177,10 @@ class ChartService:
             upper = from_wall_seconds(ceil_bucket(before, n))
         pages = 0
         capped = False
+        # a page of ``limit`` bars needs at most limit × n minutes (+1 to see there is more)
+        chunk = min(CHUNK, limit * n + 1)
         while not folder.more:
-            rows = repo.bars_desc(conn, code, "1m", upper, CHUNK)
+            rows = repo.bars_desc(conn, code, "1m", upper, chunk)
             for r in rows:
                 w = bucket_of(wall_seconds(r.start), n)
                 if not folder.add(w, r.open, r.high, r.low, r.close, r.volume):
@@ -187,7 +189,8 @@ class ChartService:
                 break
             if rows:
                 upper = rows[-1].start
-            if len(rows) == CHUNK:
+            if len(rows) == chunk:
+                chunk = CHUNK
                 continue
             if pages == MAX_BACKFILL_PAGES:
                 capped = True
@@ -268,9 +271,10 @@ class ChartService:
             self._refresh_daily(conn, code, upper)
         pages = 0
         capped = False
+        chunk = min(CHUNK, limit * (5 if weekly else 1) + 1)  # a week has 5 trading days
         while not folder.more:
             bound = None if upper is None else repo.day_start(upper)
-            rows = repo.bars_desc(conn, code, "1d", bound, CHUNK)
+            rows = repo.bars_desc(conn, code, "1d", bound, chunk)
             for r in rows:
                 day = r.start.astimezone(KST).date()
                 if not add(day, r.open, r.high, r.low, r.close, r.volume):
@@ -279,7 +283,8 @@ class ChartService:
                 break
             if rows:
                 upper = rows[-1].start.astimezone(KST).date()
-            if len(rows) == CHUNK:
+            if len(rows) == chunk:
+                chunk = CHUNK
                 continue
             if pages == MAX_BACKFILL_PAGES:
                 capped = True
