@@ -1,7 +1,8 @@
 """The forming 1-minute candle of each stock, computed from the live trades the hub relays.
 
 Minute boundaries are those of epoch seconds (KST is UTC+9, whole hours: the same
-boundaries). A candle the backend started in the middle of its minute (its first trades
+boundaries); a candle's ``time`` follows the charts API's convention (:func:`chart_time`).
+A candle the backend started in the middle of its minute (its first trades
 seen after start-up or after a bus gap) is ``partial``: its open and volume miss the trades
 before; the hub's closed candle of that minute (the ``candle`` bus channel) is the
 complete one.
@@ -15,6 +16,16 @@ from typing import Any
 
 from gslts_common.bus import Event
 from gslts_kiwoom.krx import KST
+
+#: KST is UTC+9: a chart time is the KST wall clock written as if it were UTC
+KST_OFFSET_S = 9 * 3600
+
+
+def chart_time(epoch_s: int) -> int:
+    """The charts API's time of a bar starting at ``epoch_s`` (docs/backend.md "Charts":
+    the KST wall-clock start as a UTCTimestamp, the true instant + 32,400 s), so a forming
+    candle and ``GET /api/charts`` bars go into one lightweight-charts series."""
+    return epoch_s + KST_OFFSET_S
 
 
 @dataclass(slots=True)
@@ -32,7 +43,7 @@ class Forming:
             "type": "candle",
             "code": code,
             "interval": "1m",
-            "time": self.start,
+            "time": chart_time(self.start),
             "start": datetime.fromtimestamp(self.start, KST).isoformat(),
             "open": self.open,
             "high": self.high,

@@ -34,7 +34,7 @@ from starlette.websockets import WebSocket
 
 from gslts_backend.deps import Principal
 from gslts_backend.events import Kind
-from gslts_backend.ws.candles import CandleBuilder
+from gslts_backend.ws.candles import CandleBuilder, chart_time
 from gslts_common.bus import (
     CANDLE_CHANNEL,
     GAP_CHANNEL,
@@ -307,7 +307,7 @@ class StreamHub:
                     conn.wake.set()
         elif kind == "candle" and channel.startswith(CANDLE_CHANNEL):
             closed = Out({**event, "type": "candle", "code": code, "partial": False})
-            closed.msg["time"] = int(datetime.fromisoformat(event["start"]).timestamp())
+            closed.msg["time"] = chart_time(int(datetime.fromisoformat(event["start"]).timestamp()))
             for conn in list(self._subs.get(code, {}).get("candle", ())):
                 self.send(conn, closed)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,10 @@ def test_subscribe_gives_the_snapshot_then_live_trades_books_and_candles(
             assert candle["close"] == 70000 + last % 100
             assert candle["low"] <= candle["close"] <= candle["high"]
             assert candle["time"] % 60 == 0
+            # the charts API's time convention: the KST wall-clock start as if it were UTC
+            start = datetime.fromisoformat(candle["start"])
+            assert candle["time"] == int(start.replace(tzinfo=UTC).timestamp())
+            assert start.utcoffset() == timedelta(hours=9)
             await b.close()
 
         asyncio.run(scenario())

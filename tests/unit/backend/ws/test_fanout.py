@@ -106,12 +106,12 @@ def test_trades_batch_books_conflate_candles_form() -> None:
     assert trades[0]["cum_volume"] == [1, 2, 3, 4, 5]
     assert [m["asks"] for m in msgs if m["type"] == "book"] == [[[2, 2]]]
     (candle,) = [m for m in msgs if m["type"] == "candle"]
-    assert candle["time"] == 1772500560  # the new minute's bar
+    assert candle["time"] == 1772500560 + 32400  # the new minute's bar, chart time (KST)
     assert (candle["open"], candle["close"], candle["volume"]) == (70_000, 70_001, 3)
     assert candle["partial"] is False  # the first minute seen was partial, this one is whole
     snap = hub.snapshot("005930", {"trades", "candle"})
     assert snap["last"]["cum_volume"] == 5
-    assert snap["candle"]["time"] == 1772500560
+    assert snap["candle"]["time"] == 1772500560 + 32400
 
 
 def test_a_connection_past_its_bound_is_detached_and_closed_as_slow() -> None:
@@ -154,7 +154,7 @@ def test_the_hub_s_closed_candle_is_relayed_and_a_gap_marks_candles_partial() ->
     assert (msg["type"], msg["closed"], msg["time"], msg["volume"]) == (
         "candle",
         True,
-        1772500560,
+        1772500560 + 32400,
         9,
     )
     assert hub.snapshot("005930", {"candle"})["candle"]["partial"] is False
