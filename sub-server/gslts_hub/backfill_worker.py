@@ -191,21 +191,20 @@ class BackfillWorker:
             b.gaps_flagged += 1
             log.warning("backfill_gap_flagged code=%s %s", code, res.detail)
         now = self._clock()
-        if res.ticks:
-            ordinal = day.toordinal()
-            arrays = [
+        ordinal = day.toordinal()
+        # records (and bus messages) of a bounded size, built one at a time: a long walk
+        # (a flood's hole: 100k+ trades) as one record, or all its rows built at once, was
+        # a peak of ~100 MB in the hub (and the writer) that the heap kept afterwards
+        for i in range(0, len(res.ticks), BACKFILL_RECORD_TRADES):
+            chunk = [
                 [code, "KRX", ordinal, t.cum_volume, t.time.timestamp(), t.price, t.qty,
                  t.cum_value, None, None, None, None, None]
-                for t in res.ticks
+                for t in res.ticks[i : i + BACKFILL_RECORD_TRADES]
             ]  # fmt: skip
-            # records of a bounded size: a long walk (a flood's hole) would otherwise be one
-            # record of tens of thousands of trades, a memory peak in both processes
-            for i in range(0, len(arrays), BACKFILL_RECORD_TRADES):
-                chunk = arrays[i : i + BACKFILL_RECORD_TRADES]
-                if not self._spool.append(encode_record(now, chunk, source="backfill")):
-                    raise HubError("journal suspended: the gap fill was not kept")
-            b.ticks += len(arrays)
-            for c, event in tick_batches(arrays, "backfill").items():
+            if not self._spool.append(encode_record(now, chunk, source="backfill")):
+                raise HubError("journal suspended: the gap fill was not kept")
+            b.ticks += len(chunk)
+            for c, event in tick_batches(chunk, "backfill").items():
                 self._bus.publish_ticks(c, event)  # every stored trade reaches the bus once
         b.recent.append(
             {
