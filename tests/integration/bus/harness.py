@@ -95,6 +95,26 @@ class Collector:
         return next(i for i, (_, ev) in enumerate(self.snapshot_items()) if ev is event)
 
 
+def latest_state(col: Collector) -> tuple[dict[str, int], dict[str, dict[str, Any]]] | None:
+    """What a subscriber knows now: its last snapshot, then the live events after it —
+    each stock's last cumulative volume (quote or trade) and its latest book. None before
+    any snapshot. (A reconnect during a burst gets a snapshot of that moment; the burst's
+    rest then arrives live, so the last snapshot alone is not the latest state.)"""
+    items = col.snapshot_items()
+    last = max((i for i, (ch, _) in enumerate(items) if ch == SNAPSHOT_CHANNEL), default=None)
+    if last is None:
+        return None
+    snap = items[last][1]
+    cums = {code: q["cum_volume"] for code, q in (snap.get("quotes") or {}).items()}
+    books = dict(snap.get("books") or {})
+    for ch, ev in items[last + 1 :]:
+        if ch.startswith(TICK_CHANNEL) and ev["cum_volume"]:
+            cums[ch[len(TICK_CHANNEL) :]] = ev["cum_volume"][-1]
+        elif ch.startswith(BOOK_CHANNEL):
+            books[ch[len(BOOK_CHANNEL) :]] = ev
+    return cums, books
+
+
 def expected(cums: dict[str, list[int]]) -> dict[str, list[int]]:
     return {code: list(range(a, b + 1)) for code, (a, b) in cums.items()}
 
