@@ -1,0 +1,170 @@
+"""A stock's quote and order book: the hub's live data first, Kiwoom REST otherwise.
+
+When the hub does not collect a stock whose book is asked for, the backend leases it at
+the hub's interest API (``PUT {HUB_URL}/api/interest/{code}`` with ``{"asker", "ttl_s"}``),
+renewing the lease while the book keeps being asked for, and answers from ka10004
+meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from gslts_kiwoom.krx import KST
+from gslts_kiwoom.models import OrderBookSnapshot, Quote
+
+log = logging.getLogger(__name__)
+
+ASKER = "backend"
+LEASE_TTL_S = 300
+
+
+def age_s(iso: str | None) -> float | None:
+    if not iso:
+        return None
+    try:
+        t = datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=KST)
+    return round(max(0.0, time.time() - t.timestamp()), 3)
+
+
+def quote_from_kiwoom(q: Quote) -> dict[str, Any]:
+    return {
+        "source": "kiwoom",
+        "age_s": 0.0,
+        "price": q.price,
+        "change": q.change,
+        "change_rate": float(q.change_rate),
+        "open": q.open,
+        "high": q.high,
+        "low": q.low,
+        "base_price": q.base_price,
+        "upper_limit": q.upper_limit,
+        "lower_limit": q.lower_limit,
+        "volume": q.volume,
+        "cum_value": None,
+        "expected_price": q.expected_price,
+        "expected_qty": q.expected_qty,
+        "time": None,
+    }
+
+
+def quote_from_hub(q: dict[str, Any]) -> dict[str, Any]:
+    t = q.get("time")
+    iso = t if isinstance(t, str) else None
+    if isinstance(t, (int, float)):
+        iso = datetime.fromtimestamp(t, KST).isoformat()
+    return {
+        "source": "hub",
+        "age_s": age_s(iso),
+        "price": int(q["price"]),
+        "change": None,
+        "change_rate": None,
+        "open": None,
+        "high": None,
+        "low": None,
+        "base_price": None,
+        "upper_limit": None,
+        "lower_limit": None,
+        "volume": q.get("cum_volume"),
+        "cum_value": q.get("cum_value"),
+        "expected_price": None,
+        "expected_qty": None,
+        "time": iso,
+    }
+
+
+def _levels(levels: Any) -> list[dict[str, int]]:
+    out = [{"price": int(p), "qty": int(v)} for p, v in list(levels)[:10]]
+    out += [{"price": 0, "qty": 0}] * (10 - len(out))
+    return out
+
+
+def book_from_hub(code: str, b: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": code,
+        "source": "hub",
+        "age_s": age_s(b.get("time")),
+        "time": b.get("time"),
+        "venue": b.get("venue"),
+        "asks": _levels(b.get("asks") or ()),
+        "bids": _levels(b.get("bids") or ()),
+        "total_ask_qty": int(b.get("total_ask") or 0),
+        "total_bid_qty": int(b.get("total_bid") or 0),
+        "expected_price": b.get("expected_price"),
+        "expected_qty": b.get("expected_qty"),
+    }
+
+
+def book_from_kiwoom(
+    code: str, b: OrderBookSnapshot, expected: tuple[int | None, int | None]
+) -> dict[str, Any]:
+    return {
+        "code": code,
+        "source": "kiwoom",
+        "age_s": age_s(b.time.isoformat()) if b.time else 0.0,
+        "time": b.time.isoformat() if b.time else None,
+        "venue": "KRX",
+        "asks": _levels((lv.price, lv.qty) for lv in b.asks),
+        "bids": _levels((lv.price, lv.qty) for lv in b.bids),
+        "total_ask_qty": b.total_ask_qty,
+        "total_bid_qty": b.total_bid_qty,
+        "expected_price": expected[0],
+        "expected_qty": expected[1],
+    }
+
+
+class InterestClient:
+    """Leases stocks at the hub for the book route (one lease per stock, renewed when a
+    request comes after a third of its TTL)."""
+
+    def __init__(self, hub_url: str, *, asker: str = ASKER, ttl_s: int = LEASE_TTL_S) -> None:
+        self.hub_url = hub_url.rstrip("/")
+        self.asker = asker
+        self.ttl_s = ttl_s
+        self.leased: dict[str, float] = {}
+        self.refused: set[str] = set()
+        self._lock = threading.Lock()
+        self._http = httpx.Client(base_url=self.hub_url, timeout=5.0)
+
+    def want(self, code: str) -> None:
+        """Asks the hub (in a background thread) unless a fresh lease exists."""
+        now = time.monotonic()
+        with self._lock:
+            at = self.leased.get(code)
+            if code in self.refused or (at is not None and now - at < self.ttl_s / 3):
+                return
+            self.leased[code] = now  # one request in flight per stock
+        threading.Thread(target=self._lease, args=(code,), daemon=True).start()
+
+    def _lease(self, code: str) -> None:
+        try:
+            r = self._http.put(
+                f"/api/interest/{code}", json={"asker": self.asker, "ttl_s": self.ttl_s}
+            )
+        except httpx.HTTPError as exc:
+            log.warning("market_interest_unreachable error=%s", type(exc).__name__)
+            with self._lock:
+                self.leased.pop(code, None)
+            return
+        with self._lock:
+            if r.status_code in (200, 201):
+                log.info("market_interest_leased code=%s ttl_s=%d", code, self.ttl_s)
+            elif r.status_code in (404, 409, 422):
+                self.refused.add(code)
+                self.leased.pop(code, None)
+                log.warning("market_interest_refused code=%s status=%d", code, r.status_code)
+            else:
+                self.leased.pop(code, None)
+
+    def close(self) -> None:
+        self._http.close()
