@@ -18,7 +18,9 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel, Field
 
 from gslts_backend import account, auth, charts, market, orders, ws
+from gslts_backend.auth.bootstrap import ensure_admin
 from gslts_backend.live import LiveData, follower_for, source_of
+from gslts_backend.security import install_security
 from gslts_backend.services import Services
 from gslts_backend.settings import BackendSettings
 from gslts_common import errors
@@ -69,6 +71,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.resolved_database_url())
         upgrade(engine)
+        ensure_admin(make_session_factory(engine), settings)  # auth: the first admin
         follower = (follower_factory or follower_for)(settings)
         live = LiveData(follower, source=source_of(settings))
         svc = Services(
@@ -91,6 +94,7 @@ def create_app(
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_security(app, settings)  # auth: CORS (closed by default), /metrics
 
     @app.get("/api/health", response_model=Health)
     def health(request: Request) -> dict[str, Any]:

@@ -6,9 +6,14 @@ checks every settings class of every service against it).
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from gslts_common.settings import Settings
+
+#: Host names always accepted (the API binds to loopback by default)
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+#: BACKEND_HOST values that mean "every interface" (not a name a client sends)
+WILDCARD_BIND = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104
 
 
 class BackendSettings(Settings):
@@ -40,3 +45,50 @@ class BackendSettings(Settings):
     ws_interest_ttl_s: int = Field(default=60, ge=3)
     #: the asker name of those leases (several backends on one hub: give each its own)
     ws_interest_asker: str = Field(default="backend", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+    # --- auth, sessions and security (docs/backend.md "Auth and sessions")
+    #: the first admin, created at start-up when no active admin exists; the password must
+    #: be a real one (12+ characters, no placeholder) unless KIWOOM_MODE=sim, where an empty
+    #: or weak one is replaced by a generated one-time password (logged once, and written to
+    #: DATA_DIR/admin-password.txt with mode 0600)
+    gslts_admin_user: str = Field(default="admin", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    gslts_admin_password: SecretStr | None = None
+    #: the browser session cookie (HttpOnly, SameSite=Strict) and its CSRF companion (read
+    #: by the page and sent back as X-CSRF-Token on POST/PUT/PATCH/DELETE)
+    session_cookie_name: str = "gslts_session"
+    csrf_cookie_name: str = "gslts_csrf"
+    #: mark both cookies Secure (only sent over HTTPS): set it behind a TLS proxy
+    session_cookie_secure: bool = False
+    #: lifetime of a browser (cookie) session and of an API bearer token, in seconds
+    session_cookie_ttl_s: int = Field(default=12 * 3600, ge=60)
+    session_bearer_ttl_s: int = Field(default=3600, ge=60)
+    #: failed logins per username and per client address within the window before 429
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_s: float = Field(default=300.0, gt=0)
+    #: order routes per user: a token bucket of this rate (per second) and burst
+    order_rate_per_s: float = Field(default=5.0, gt=0)
+    order_rate_burst: int = Field(default=10, ge=1)
+    #: extra Host names the API answers besides loopback and BACKEND_HOST (comma-separated;
+    #: ``*`` = any): a guard against DNS rebinding
+    backend_allowed_hosts: str = ""
+    #: origins allowed by CORS (comma-separated); empty = CORS closed (same-origin only)
+    backend_cors_origins: str = ""
+    #: origins a browser WebSocket (/ws) may come from, besides the backend's own origin
+    backend_ws_origins: str = "http://127.0.0.1:3000,http://localhost:3000"
+    #: request bodies over this many bytes get 413
+    backend_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    def allowed_hosts(self) -> frozenset[str]:
+        """Every ``Host`` name the API accepts (see ``backend_allowed_hosts``)."""
+        extra = {h.strip() for h in self.backend_allowed_hosts.split(",") if h.strip()}
+        own = set() if self.backend_host.strip() in WILDCARD_BIND else {self.backend_host.strip()}
+        return frozenset(LOOPBACK_HOSTS | own | extra)
+
+    def cors_origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.backend_cors_origins.split(",") if o.strip()]
+
+    def ws_origins(self) -> frozenset[str]:
+        """Origins (``scheme://host:port``, lower case) /ws accepts besides its own."""
+        return frozenset(
+            o.strip().rstrip("/").lower() for o in self.backend_ws_origins.split(",") if o.strip()
+        )
