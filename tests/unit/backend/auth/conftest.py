@@ -45,7 +45,9 @@ def client(settings: BackendSettings) -> Iterator[TestClient]:
         yield c
 
 
-def bearer(client: TestClient, username: str = "admin", password: str = ADMIN_PASSWORD) -> dict[str, str]:
+def bearer(
+    client: TestClient, username: str = "admin", password: str = ADMIN_PASSWORD
+) -> dict[str, str]:
     r = client.post(
         "/api/auth/login", json={"username": username, "password": password, "token": "bearer"}
     )
