@@ -14,15 +14,14 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request
 
 from gslts_backend.account.schemas import AccountOut, TokenStatus
 from gslts_backend.account.service import AccountService, kiwoom_failure
+from gslts_backend.auth import record_audit
 from gslts_backend.deps import Principal, require_role, services
 from gslts_backend.services import Services
 from gslts_common import errors
-from gslts_db.models import AuditEntry
 from gslts_kiwoom import KiwoomClient, KiwoomError, token_cache_key
 from gslts_kiwoom.krx import KST
 
@@ -127,18 +126,18 @@ def token_status(_: AdminDep, svc: ServicesDep) -> dict[str, Any]:
     tags=["kiwoom"],
     responses=errors.responses(401, 403, 429, 502, 503),
     description="Issue a new access token now (au10001 접근토큰 발급), replacing the held one; "
-    "recorded in the audit trail (kiwoom_token_reissue)." + _ADMIN_NOTE,
+    "recorded in the audit trail (kiwoom.token_reissue)." + _ADMIN_NOTE,
 )
 def token_reissue(p: AdminDep, svc: ServicesDep) -> dict[str, Any]:
     client = svc.kiwoom()
     try:
         client.token(force_new=True)
     except KiwoomError as exc:
-        _audit(svc, p, "kiwoom_token_reissue", "error", type(exc).__name__)
+        _audit(svc, p, "kiwoom.token_reissue", "failed", type(exc).__name__)
         raise kiwoom_failure(exc, "token issue (au10001)") from exc
     log.info("kiwoom_token_reissued by=%s ip=%s", p.username, p.ip)
     status = _status(client)
-    _audit(svc, p, "kiwoom_token_reissue", "ok")
+    _audit(svc, p, "kiwoom.token_reissue", "ok")
     return status
 
 
@@ -148,17 +147,17 @@ def token_reissue(p: AdminDep, svc: ServicesDep) -> dict[str, Any]:
     tags=["kiwoom"],
     responses=errors.responses(401, 403, 429, 502, 503),
     description="Revoke the held access token (au10002 접근토큰 폐기); the next Kiwoom call "
-    "issues a new one; recorded in the audit trail (kiwoom_token_revoke)." + _ADMIN_NOTE,
+    "issues a new one; recorded in the audit trail (kiwoom.token_revoke)." + _ADMIN_NOTE,
 )
 def token_revoke(p: AdminDep, svc: ServicesDep) -> dict[str, Any]:
     client = svc.kiwoom()
     try:
         client.revoke_token()
     except KiwoomError as exc:
-        _audit(svc, p, "kiwoom_token_revoke", "error", type(exc).__name__)
+        _audit(svc, p, "kiwoom.token_revoke", "failed", type(exc).__name__)
         raise kiwoom_failure(exc, "token revoke (au10002)") from exc
     log.info("kiwoom_token_revoked by=%s ip=%s", p.username, p.ip)
-    _audit(svc, p, "kiwoom_token_revoke", "ok")
+    _audit(svc, p, "kiwoom.token_revoke", "ok")
     return _status(client)
 
 
@@ -166,29 +165,17 @@ def _audit(
     svc: Services, p: Principal, action: str, outcome: str, error: str | None = None
 ) -> None:
     """The admin action in the audit trail (who, when, from where; never the token)."""
-    detail = None if error is None else orjson.dumps({"error": error}).decode()
     if error is not None:  # the Kiwoom failure is the answer; a trail failure only logged
         try:
-            _write_audit(svc, p, action, outcome, detail)
+            _write_audit(svc, p, action, outcome, {"error": error})
         except Exception:
             log.exception("audit_write_failed action=%s", action)
         return
-    _write_audit(svc, p, action, outcome, detail)
+    _write_audit(svc, p, action, outcome, None)
 
 
 def _write_audit(
-    svc: Services, p: Principal, action: str, outcome: str, detail: str | None
+    svc: Services, p: Principal, action: str, outcome: str, detail: dict[str, Any] | None
 ) -> None:
     with svc.sessions.begin() as session:
-        session.add(
-            AuditEntry(
-                at=datetime.now(KST),
-                user_id=p.user_id,
-                username=p.username,
-                action=action,
-                target="kiwoom_token",
-                outcome=outcome,
-                ip=p.ip,
-                detail=detail,
-            )
-        )
+        record_audit(session, p, action, "kiwoom_token", outcome, detail)

@@ -18,7 +18,6 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import orjson
 from fastapi import (
@@ -32,6 +31,7 @@ from fastapi import (
 from starlette.websockets import WebSocketState
 
 from gslts_backend import auth as auth_area
+from gslts_backend.auth.deps import ws_origin_allowed
 from gslts_backend.deps import Principal
 from gslts_backend.services import Services
 from gslts_backend.ws.fanout import CHANNELS, Connection, StreamHub
@@ -108,12 +108,12 @@ router = APIRouter(lifespan=lifespan)
 
 
 def origin_allowed(websocket: WebSocket) -> bool:
-    """No Origin (not a browser) or the page's own origin (Origin host = Host)."""
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True
-    host = websocket.headers.get("host", "")
-    return urlsplit(origin).netloc.lower() == host.lower()
+    """No Origin (not a browser), the page's own origin, or one of BACKEND_WS_ORIGINS (the
+    auth area's rule, :func:`gslts_backend.auth.deps.ws_origin_allowed`)."""
+    svc: Services = websocket.app.state.services
+    return ws_origin_allowed(
+        websocket.headers.get("origin"), websocket.headers.get("host"), svc.settings
+    )
 
 
 async def ws_origin(websocket: WebSocket) -> bool:
