@@ -30,6 +30,9 @@ ServicesDep = Annotated[Services, Depends(services)]
 
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 2000
+#: the range of ``before`` (older or later than any chart; keeps the date arithmetic safe)
+MIN_DAY = date(1900, 1, 1)
+MAX_SECONDS = 253_402_128_000  # 9999-12-30 00:00 (chart time)
 _lock = threading.Lock()
 _SECONDS = re.compile(r"[0-9]{1,12}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -79,7 +82,7 @@ def _before(raw: str | None, interval: str) -> int | date | None:
     if raw is None or raw == "":
         return None
     if interval in MINUTES:
-        if not _SECONDS.fullmatch(raw):
+        if not _SECONDS.fullmatch(raw) or int(raw) > MAX_SECONDS:
             raise BadInput(
                 "before must be a chart time in seconds (a candle's time)",
                 field="before",
@@ -89,7 +92,10 @@ def _before(raw: str | None, interval: str) -> int | date | None:
     try:
         if not _DAY.fullmatch(raw):
             raise ValueError(raw)
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
+        if day < MIN_DAY:
+            raise ValueError(raw)
+        return day
     except ValueError:
         raise BadInput(
             "before must be a day YYYY-MM-DD for 1d and 1w",

@@ -70,6 +70,8 @@ MAX_BACKFILL_PAGES = 6
 MINUTE_LABEL_IS_END = True
 #: Kiwoom's answer to a code it does not know (1902) or not on that venue (1903)
 _UNKNOWN_STOCK = ("1902", "1903")
+#: the remembered start of a stock's history when Kiwoom has none at all
+NO_HISTORY = datetime(9999, 12, 31, tzinfo=KST)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,9 +198,11 @@ class ChartService:
                 capped = True
                 break
             pages += 1
-            if not self._backfill_minutes(conn, code, upper):
+            # backfill only next to the oldest stored bar, so the stored history has no hole
+            edge = rows[-1].start if rows else repo.oldest_bar(conn, code, "1m")
+            if not self._backfill_minutes(conn, code, edge):
                 break
-        return _finish(folder, capped, chart_time)
+        return _finish(folder, capped, chart_time, before)
 
     def _backfill_minutes(self, conn: Connection, code: str, boundary: datetime | None) -> int:
         """Store Kiwoom's 1-minute bars older than ``boundary`` (one page); 0 at the start
@@ -236,9 +240,8 @@ class ChartService:
                 break
             base -= timedelta(days=1)  # the page was all newer than the boundary's minute
         if not rows:
-            if boundary is not None:
-                with self._lock:
-                    self._history_start[key] = boundary
+            with self._lock:
+                self._history_start[key] = boundary or NO_HISTORY
             return 0
         with self.svc.engine.begin() as wconn:
             repo.store(wconn, rows)
@@ -290,11 +293,14 @@ class ChartService:
                 capped = True
                 break
             pages += 1
-            if not self._backfill_days(conn, code, upper, None):
+            oldest = rows[-1].start if rows else repo.oldest_bar(conn, code, "1d")
+            edge = None if oldest is None else oldest.astimezone(KST).date()
+            if not self._backfill_days(conn, code, edge, None):
                 break
+        retry = None if before is None else before.isoformat()
         if weekly:
-            return _finish(folder, capped, lambda k: first_day[as_date(k)].isoformat())
-        return _finish(folder, capped, chart_time)
+            return _finish(folder, capped, lambda k: first_day[as_date(k)].isoformat(), retry)
+        return _finish(folder, capped, chart_time, retry)
 
     def _current_day(self, conn: Connection, code: str) -> OHLCV | None:
         """The session being recorded (the newest day with 1-minute bars or ticks), folded
@@ -334,18 +340,24 @@ class ChartService:
                 return
         newest = repo.newest_bar(conn, code, "1d")
         if newest is None or newest.astimezone(KST).date() < krx.previous_trading_day(ref):
-            self._backfill_days(conn, code, None, current)
+            self._backfill_days(conn, code, None, current, refresh=True)
         with self._lock:
             self._daily_fresh.add((code, ref))
 
     def _backfill_days(
-        self, conn: Connection, code: str, boundary: date | None, current: date | None
+        self,
+        conn: Connection,
+        code: str,
+        boundary: date | None,
+        current: date | None,
+        *,
+        refresh: bool = False,
     ) -> int:
         """Store Kiwoom's daily bars before ``boundary`` (one page; newest when None),
         never the recorded day ``current`` or today (still forming)."""
         key = (code, "1d")
         start = self._history_start.get(key)
-        if boundary is not None and start is not None and boundary <= start.date():
+        if not refresh and start is not None and (boundary is None or boundary <= start.date()):
             return 0
         today = self._today()
         base = today if boundary is None else min(boundary - timedelta(days=1), today)
@@ -378,9 +390,11 @@ class ChartService:
             len(rows),
         )
         if not rows:
-            if boundary is not None:
+            if not refresh:
                 with self._lock:
-                    self._history_start[key] = repo.day_start(boundary)
+                    self._history_start[key] = (
+                        NO_HISTORY if boundary is None else repo.day_start(boundary)
+                    )
             return 0
         with self.svc.engine.begin() as wconn:
             repo.store(wconn, rows)
@@ -389,15 +403,21 @@ class ChartService:
 
 
 def _finish(
-    folder: DescendingFolder, capped: bool, label: Callable[[int | date], int | str]
+    folder: DescendingFolder,
+    capped: bool,
+    label: Callable[[int | date], int | str],
+    before: int | str | None,
 ) -> Page:
     """The page, oldest first; ``next_before`` is the oldest bar's time when older
-    history may exist."""
+    history may exist (``before`` again when the backfill ran out of pages before it
+    reached one bar: the next request goes on fetching)."""
     out = folder.out  # newest first
     more = folder.more
-    if capped and len(out) > 1:
-        # the fold stopped inside the oldest bucket: leave it whole to the next page
-        out.pop()
+    if capped:
         more = True
+        if len(out) > 1:
+            out.pop()  # the fold stopped inside the oldest bucket: left whole to the next page
     bars = [Bar(label(b.key), b.open, b.high, b.low, b.close, b.volume) for b in reversed(out)]
-    return Page(bars, bars[0].time if more and bars else None)
+    if not more:
+        return Page(bars, None)
+    return Page(bars, bars[0].time if bars else before)

@@ -17,6 +17,7 @@ a second pass over the same pages must not call Kiwoom at all (counted at the si
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -120,6 +121,7 @@ class World:
     api: TestClient
     engine: sa.Engine
     stored_cut_bar: Bar | None
+    srv: SimServer
 
 
 def _viewer() -> Principal:
@@ -151,11 +153,22 @@ def world(mysql_server_url: str) -> Iterator[World]:
         sim.step(t)
     truth = [x for x in trades if x.code == code]
     assert len(truth) > 2000, len(truth)
+    if code == "":
+        pytest.fail("the simulator has no focus stock")
+    with backend(mysql_server_url, srv, code, truth) as (api, engine, stored_cut_bar):
+        yield World(sim, code, truth, counter, api, engine, stored_cut_bar, srv)
+    srv.stop()
+
+
+@contextlib.contextmanager
+def backend(
+    mysql_server_url: str, srv: SimServer, code: str, truth: list[Trade]
+) -> Iterator[tuple[TestClient, sa.Engine, Bar | None]]:
+    """A fresh schema holding the recorded session, and the backend app on it."""
     with own_schema(mysql_server_url) as url:
         engine = make_engine(url)
         upgrade(engine)
-        cut = end - UNFLUSHED
-        stored_cut_bar = record(engine, code, truth, cut)
+        stored_cut_bar = record(engine, code, truth, START + SESSION - UNFLUSHED)
         settings = BackendSettings(
             _env_file=None,  # type: ignore[call-arg]
             kiwoom_mode="sim",
@@ -169,12 +182,11 @@ def world(mysql_server_url: str) -> Iterator[World]:
         )
         app = create_app(settings)
         app.dependency_overrides[charts_area.viewer] = _viewer
-        with TestClient(app) as api:
-            if code == "":
-                pytest.fail("the simulator has no focus stock")
-            yield World(sim, code, truth, counter, api, engine, stored_cut_bar)
-        engine.dispose()
-    srv.stop()
+        try:
+            with TestClient(app) as api:
+                yield api, engine, stored_cut_bar
+        finally:
+            engine.dispose()
 
 
 def record(engine: sa.Engine, code: str, truth: list[Trade], cut: datetime) -> Bar | None:
@@ -276,14 +288,16 @@ def expected(w: World, interval: str) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------- helpers
-def get(w: World, interval: str, **params: Any) -> dict[str, Any]:
-    r = w.api.get(f"/api/charts/{w.code}", params={"interval": interval, **params})
+def get(w: World, interval: str, *, api: TestClient | None = None, **params: Any) -> dict[str, Any]:
+    r = (api or w.api).get(f"/api/charts/{w.code}", params={"interval": interval, **params})
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body
 
 
-def walk(w: World, interval: str, limit: int) -> tuple[list[dict[str, Any]], int]:
+def walk(
+    w: World, interval: str, limit: int, api: TestClient | None = None
+) -> tuple[list[dict[str, Any]], int]:
     """Every page back to the start of history; returns the candles (oldest first) and
     the number of pages."""
     out: list[dict[str, Any]] = []
@@ -293,7 +307,7 @@ def walk(w: World, interval: str, limit: int) -> tuple[list[dict[str, Any]], int
         params: dict[str, Any] = {"limit": limit}
         if before is not None:
             params["before"] = before
-        page = get(w, interval, **params)
+        page = get(w, interval, api=api, **params)
         pages += 1
         c = page["candles"]
         assert len(c) <= limit
@@ -392,6 +406,9 @@ def test_bad_input_names_the_field_and_an_unknown_code_is_404(world: World) -> N
         ("1m", "x", None): "before",
         ("1d", "20260928", None): "before",
         ("1w", "1700000000", None): "before",
+        ("1d", "0001-01-01", None): "before",
+        ("1d", "2026-02-30", None): "before",
+        ("5m", "999999999999", None): "before",
         ("1m", None, "0"): "limit",
         ("1m", None, "2001"): "limit",
         ("1m", None, "ten"): "limit",
@@ -407,9 +424,29 @@ def test_bad_input_names_the_field_and_an_unknown_code_is_404(world: World) -> N
         assert r.status_code == 422, (params, r.text)
         assert r.json()["field"] == field
         assert r.json()["error"] == "BadInput"
+    # the extremes of the accepted range are answered, not failed on
+    assert get(world, "5m", before="253402128000", limit=2)["candles"]
+    assert get(world, "1w", before="1900-01-01")["candles"] == []
     r = world.api.get("/api/charts/12345X7")
     assert r.status_code == 422
     assert r.json()["field"] == "code"
     r = world.api.get("/api/charts/999990", params={"interval": "1d"})
     assert r.status_code == 404, r.text
     assert r.json()["error"] == "NotFound"
+
+
+@pytest.mark.parametrize(("interval", "back", "limit"), [("1d", 20, 5), ("1m", 700, 50)])
+def test_a_first_request_deep_in_the_past_leaves_no_hole_in_the_stored_history(
+    world: World, mysql_server_url: str, interval: str, back: int, limit: int
+) -> None:
+    """A chart opened at an old ``before`` on an empty store backfills from the oldest
+    stored bar down, never just below ``before``, so paging from the top later sees
+    every bar."""
+    want = expected(world, interval)
+    before = want[-back]["time"]
+    with backend(mysql_server_url, world.srv, world.code, world.truth) as (api, _, _):
+        page = get(world, interval, api=api, before=before, limit=limit)
+        assert page["candles"] == want[-back - limit : -back]
+        assert page["next_before"] == want[-back - limit]["time"]
+        got, _ = walk(world, interval, 300, api=api)
+        assert got == want
