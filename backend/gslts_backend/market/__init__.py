@@ -23,6 +23,7 @@ from gslts_backend.deps import Principal, require_role, services
 from gslts_backend.market.master import MasterService
 from gslts_backend.market.quotes import (
     InterestClient,
+    book_asker,
     book_from_hub,
     book_from_kiwoom,
     quote_from_hub,
@@ -50,7 +51,8 @@ _lock = threading.Lock()
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     svc: Services = app.state.services
     master = MasterService(svc.engine, svc.kiwoom)
-    interest = InterestClient(svc.settings.hub_url)
+    asker = book_asker(svc.settings.ws_interest_asker)
+    interest = InterestClient(svc.settings.hub_url, asker=asker)
     app.state.market_master = master
     app.state.market_interest = interest
     master.start()  # loads the stored list; the refresh runs in its own thread
@@ -198,9 +200,16 @@ def order_book(
     """10 levels each side with totals: the hub's latest book, else ka10004 (the hub is
     then asked to collect the stock)."""
     code = _code(code)
+    interest: InterestClient = request.app.state.market_interest
     book = svc.live.books.get(code)
     if book is not None:
-        return book_from_hub(code, book)
+        if not interest.holds(code):
+            return book_from_hub(code, book)  # collected by the hub for its own reasons
+        lapsed = not interest.live(code)
+        interest.want(code)  # renew while asked for: else the lease lapses, the book freezes
+        if not lapsed:
+            return book_from_hub(code, book)
+        # the lease lapsed since the last request: the hub's book stopped; ka10004 for now
     if code not in _master(request).index.by_code:
         with svc.sessions() as s:
             known = s.execute(
@@ -208,7 +217,6 @@ def order_book(
             ).scalar()
         if known is None:
             raise NotFound(detail="no such listed stock", field="code", detail_ko="없는 종목입니다")
-    interest: InterestClient = request.app.state.market_interest
     interest.want(code)
     client = svc.kiwoom()
     snap = client.get_order_book(code)

@@ -2,8 +2,13 @@
 
 When the hub does not collect a stock whose book is asked for, the backend leases it at
 the hub's interest API (``PUT {HUB_URL}/api/interest/{code}`` with ``{"asker", "ttl_s"}``),
-renewing the lease while the book keeps being asked for, and answers from ka10004
-meanwhile.
+renewing the lease while the book keeps being asked for (also once the hub's book answers),
+and answers from ka10004 meanwhile.
+
+The lease is held under an asker of its own (:func:`book_asker`: the browser stream's
+``WS_INTEREST_ASKER`` plus ``:book``): the hub keys leases by ``(code, asker)``, so sharing
+the browser stream's name would let its release (the last browser leaving) end this lease
+too, and its shorter renewals cut this one's TTL.
 """
 
 from __future__ import annotations
@@ -21,8 +26,14 @@ from gslts_kiwoom.models import OrderBookSnapshot, Quote
 
 log = logging.getLogger(__name__)
 
-ASKER = "backend"
+ASKER = "backend:book"
 LEASE_TTL_S = 300
+
+
+def book_asker(ws_asker: str) -> str:
+    """The book route's asker beside the browser stream's (the hub's asker pattern allows
+    64 characters, so a long ``WS_INTEREST_ASKER`` is cut to make room for ``:book``)."""
+    return f"{ws_asker[:59]}:book"
 
 
 def age_s(iso: str | None) -> float | None:
@@ -136,6 +147,18 @@ class InterestClient:
         self._lock = threading.Lock()
         self._http = httpx.Client(base_url=self.hub_url, timeout=5.0)
 
+    def holds(self, code: str) -> bool:
+        """True when this client leases ``code`` (granted or asked for)."""
+        with self._lock:
+            return code in self.leased
+
+    def live(self, code: str) -> bool:
+        """True when this client asked for ``code`` within the TTL (its lease may still
+        live); False for one never asked for or whose lease has lapsed since."""
+        with self._lock:
+            at = self.leased.get(code)
+        return at is not None and time.monotonic() - at < self.ttl_s
+
     def want(self, code: str) -> None:
         """Asks the hub (in a background thread) unless a fresh lease exists."""
         now = time.monotonic()
@@ -148,9 +171,9 @@ class InterestClient:
 
     def _lease(self, code: str) -> None:
         try:
-            r = self._http.put(
-                f"/api/interest/{code}", json={"asker": self.asker, "ttl_s": self.ttl_s}
-            )
+            r = self._put(code)
+            if r.status_code == 422 and self._fit_ttl():
+                r = self._put(code)
         except httpx.HTTPError as exc:
             log.warning("market_interest_unreachable error=%s", type(exc).__name__)
             with self._lock:
@@ -165,6 +188,27 @@ class InterestClient:
                 log.warning("market_interest_refused code=%s status=%d", code, r.status_code)
             else:
                 self.leased.pop(code, None)
+
+    def _put(self, code: str) -> httpx.Response:
+        return self._http.put(
+            f"/api/interest/{code}", json={"asker": self.asker, "ttl_s": self.ttl_s}
+        )
+
+    def _fit_ttl(self) -> bool:
+        """After a 422: when the hub allows a shorter TTL than asked
+        (``HUB_INTEREST_MAX_TTL_S``), ask for that from now on; True when it changed."""
+        r = self._http.get("/api/interest")
+        if r.status_code != 200:
+            return False
+        try:
+            most = int(r.json()["max_ttl_s"])
+        except (ValueError, KeyError, TypeError):
+            return False
+        if not 1 <= most < self.ttl_s:
+            return False
+        log.warning("market_interest_ttl_capped ttl_s=%d hub_max_ttl_s=%d", self.ttl_s, most)
+        self.ttl_s = most
+        return True
 
     def close(self) -> None:
         self._http.close()
