@@ -25,6 +25,10 @@ CALLS: dict[str, tuple[str, dict[str, str]]] = {
     "ka20001": ("sect", {"mrkt_tp": "0", "inds_cd": "001"}),
     "ka10075": ("acnt", {"all_stk_tp": "0", "trde_tp": "0", "stex_tp": "0"}),
     "ka10076": ("acnt", {"qry_tp": "0", "sell_tp": "0", "stex_tp": "0"}),
+    "kt00007": (
+        "acnt",
+        {"qry_tp": "1", "stk_bond_tp": "0", "sell_tp": "0", "dmst_stex_tp": "%"},
+    ),
     "kt00018": ("acnt", {"qry_tp": "1", "dmst_stex_tp": "KRX"}),
     "kt00001": ("acnt", {"qry_tp": "2"}),
 }

@@ -27,7 +27,7 @@ from gslts_kiwoom._errors import (
 )
 from gslts_kiwoom._fallback import FallbackRateLimiter, FallbackTokenCache
 from gslts_kiwoom._ratelimit import Limiter, RateLimiter, RedisRateLimiter
-from gslts_kiwoom._rest import KiwoomClient, Response, VenueFilter
+from gslts_kiwoom._rest import HistoryVenue, KiwoomClient, Response, VenueFilter
 from gslts_kiwoom._token import (
     FileTokenCache,
     MemoryTokenCache,
@@ -61,6 +61,7 @@ from gslts_kiwoom.models import (
     OpenOrder,
     OrderAck,
     OrderBookSnapshot,
+    OrderHistoryEntry,
     OrderPricing,
     OrderType,
     Quote,
@@ -108,6 +109,7 @@ __all__ = [
     "FallbackTokenCache",
     "FileTokenCache",
     "FilledOrder",
+    "HistoryVenue",
     "Holding",
     "IndexTick",
     "InputError",
@@ -126,6 +128,7 @@ __all__ = [
     "OrderBook",
     "OrderBookSnapshot",
     "OrderEvent",
+    "OrderHistoryEntry",
     "OrderPricing",
     "OrderRejectedError",
     "OrderState",

@@ -56,6 +56,7 @@ from gslts_kiwoom.models import (
     OpenOrder,
     OrderAck,
     OrderBookSnapshot,
+    OrderHistoryEntry,
     OrderType,
     Quote,
     SectorIndex,
@@ -72,6 +73,9 @@ CONTENT_TYPE = "application/json;charset=UTF-8"
 #: Which venue a query covers (ka10075/ka10076 ``stex_tp``).
 VenueFilter = Literal["all", "KRX", "NXT"]
 _VENUE_CODES: dict[str, str] = {"all": "0", "KRX": "1", "NXT": "2"}
+#: Which venue an order-history query covers (kt00007 ``dmst_stex_tp``).
+HistoryVenue = Literal["all", "KRX", "NXT", "SOR"]
+_HISTORY_VENUES: dict[str, str] = {"all": "%", "KRX": "KRX", "NXT": "NXT", "SOR": "SOR"}
 _SIDE_CODES: dict[Side | None, str] = {None: "0", Side.SELL: "1", Side.BUY: "2"}
 
 _T = TypeVar("_T")
@@ -816,6 +820,44 @@ class KiwoomClient:
             o
             for data in self._all_pages("ka10076", body)
             for o in _wire.parse_filled_orders(data, today)
+        ]
+
+    def order_history(
+        self,
+        code: str | None = None,
+        *,
+        side: Side | None = None,
+        order_no_from: str | None = None,
+        venue: HistoryVenue = "all",
+        day: date | None = None,
+    ) -> list[OrderHistoryEntry]:
+        """The day's orders including filled, cancelled, modified and refused ones, in
+        order-number order, all pages (kt00007 계좌별주문체결내역상세요청).
+
+        Use it to learn what became of an order that :meth:`open_orders` no longer lists
+        (filled or cancelled while a call timed out or the service was down).
+
+        Args:
+            code: one stock (blank = all).
+            side: only buys or sells.
+            order_no_from: start at this order number (it and later ones).
+            venue: ``all`` (``%``), ``KRX``, ``NXT`` or ``SOR``.
+            day: the order date (default today, KST).
+        """
+        on = day or self._today()
+        body = {
+            "ord_dt": on.strftime("%Y%m%d"),
+            "qry_tp": "1",
+            "stk_bond_tp": "1",
+            "sell_tp": _SIDE_CODES[side],
+            "stk_cd": code or "",
+            "fr_ord_no": order_no_from or "",
+            "dmst_stex_tp": _HISTORY_VENUES[venue],
+        }
+        return [
+            o
+            for data in self._all_pages("kt00007", body)
+            for o in _wire.parse_order_history(data, on)
         ]
 
     def get_balance(

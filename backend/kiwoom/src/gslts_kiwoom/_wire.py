@@ -30,6 +30,7 @@ from gslts_kiwoom.models import (
     OpenOrder,
     OrderAck,
     OrderBookSnapshot,
+    OrderHistoryEntry,
     Quote,
     SectorIndex,
     SectorInfo,
@@ -472,6 +473,35 @@ def parse_filled_orders(body: Body, today: date) -> list[FilledOrder]:
             exchange=_text(row.get("stex_tp_txt")) or _text(row.get("stex_tp")),
         )
         for row in _list(body, "cntr")
+    ]
+
+
+def parse_order_history(body: Body, today: date) -> list[OrderHistoryEntry]:
+    """kt00007 계좌별주문체결내역상세요청 (``acnt_ord_cntr_prps_dtl``): zero-padded
+    quantities and prices, ``A``-prefixed codes, ``HH:MM:SS`` (or ``HHMMSS``) times."""
+    return [
+        OrderHistoryEntry(
+            order_no=_text(row.get("ord_no")),
+            original_order_no=order_no(row.get("ori_ord")),
+            code=stock_code(row.get("stk_cd")),
+            name=_text(row.get("stk_nm")),
+            side=side_from_text(row.get("io_tp_nm")),
+            order_kind=_text(row.get("io_tp_nm")),
+            modify_cancel=_text(row.get("mdfy_cncl")),
+            order_type=_text(row.get("trde_tp")),
+            acceptance=_text(row.get("acpt_tp")),
+            order_qty=to_int(row.get("ord_qty")),
+            order_price=price(row.get("ord_uv")),
+            confirmed_qty=to_int(row.get("cnfm_qty")),
+            filled_qty=to_int(row.get("cntr_qty")),
+            filled_price=opt_price(row.get("cntr_uv")) or None,
+            open_qty=to_int(row.get("ord_remnq")),
+            stop_price=opt_price(row.get("cond_uv")) or None,
+            time=parse_time(_text(row.get("ord_tm")).replace(":", ""), today),
+            confirm_time=parse_time(_text(row.get("cnfm_tm")).replace(":", ""), today),
+            exchange=_text(row.get("dmst_stex_tp")),
+        )
+        for row in _list(body, "acnt_ord_cntr_prps_dtl")
     ]
 
 

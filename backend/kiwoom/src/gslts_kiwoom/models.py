@@ -412,6 +412,68 @@ class FilledOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderHistoryEntry:
+    """One of the day's orders, whatever became of it (kt00007 계좌별주문체결내역상세요청).
+
+    Unlike :class:`OpenOrder` (ka10075) it also lists orders that are filled, cancelled,
+    modified away or refused, so it answers "what became of order N" after a timeout or a
+    restart. A modify (정정) or cancel (취소) is an entry of its own whose
+    ``original_order_no`` is the order it changes.
+    """
+
+    order_no: str
+    #: the order this modify/cancel changes; ``None`` for a new order (``0000000``)
+    original_order_no: str | None
+    code: str
+    name: str
+    side: Side | None
+    #: 주문구분 as sent, e.g. ``현금매수``, ``현금매도``
+    order_kind: str
+    #: 정정취소: ``""`` for a new order, ``정정`` (modify) or ``취소`` (cancel)
+    modify_cancel: str
+    #: 매매구분 text, e.g. ``보통``, ``시장가``
+    order_type: str
+    #: 접수구분, e.g. ``접수``, ``확인`` (a confirmed modify/cancel), ``거부``
+    acceptance: str
+    order_qty: int
+    #: 0 for market-type orders
+    order_price: int
+    #: 확인수량: the quantity a modify/cancel was confirmed for (0 otherwise)
+    confirmed_qty: int
+    filled_qty: int
+    #: average fill price; ``None`` without fills
+    filled_price: int | None
+    #: 주문잔량: still open (0 once filled, cancelled, modified away or ended)
+    open_qty: int
+    #: 스톱가 of a 스톱지정가; ``None`` when 0 or blank
+    stop_price: int | None
+    time: datetime | None
+    #: 확인시간 of a modify/cancel; ``None`` when blank
+    confirm_time: datetime | None
+    #: 국내거래소구분 as sent: ``KRX``, ``NXT``, ``SOR``
+    exchange: str
+
+    @property
+    def is_modify(self) -> bool:
+        """A 정정 (modify) entry."""
+        return "정정" in self.modify_cancel
+
+    @property
+    def is_cancel(self) -> bool:
+        """A 취소 (cancel) entry."""
+        return "취소" in self.modify_cancel
+
+    @property
+    def closed_qty(self) -> int:
+        """Shares of this order that will never fill: cancelled, modified away, ended by
+        the exchange (IOC/FOK, end of session) or refused: ``order_qty - filled_qty -
+        open_qty``. 0 for a cancel entry (its quantity is in :attr:`confirmed_qty`)."""
+        if self.is_cancel:
+            return 0
+        return max(0, self.order_qty - self.filled_qty - self.open_qty)
+
+
+@dataclass(frozen=True, slots=True)
 class Holding:
     """One position of the account (row of kt00018)."""
 

@@ -79,7 +79,10 @@ unsigned, 909–915 ``""`` outside a fill; a new order 접수 → 체결…, wha
 cancelled by the exchange as 취소 of the same number; a modify or cancel 접수 → 확인 of its
 own number with 904 = the original, which gets no event, the 확인 before or after the
 modified order's immediate fills per ``order_confirm_before_fills``; ka10075/ka10076 show
-each order as its last event left it).
+each order as its last event left it; kt00007 lists every order of the day, whatever
+became of it: 10-digit zero-padded numbers, ``A`` codes, ``HH:MM:SS`` times, 주문구분
+``현금매수``/``현금매도`` with ``mdfy_cncl`` ``정정``/``취소`` for a modify/cancel, as in the
+guide's example).
 Entries are produced only for registered items and flushed once per ``step`` (and after
 each order call); each step emits the trades, then one ``0D`` per stock whose book changed,
 so the last ``0B`` before a ``0D`` carries that book's best ask/bid (27/28).

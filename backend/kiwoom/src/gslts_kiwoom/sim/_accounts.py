@@ -92,6 +92,8 @@ class Broker:
         """Emit a 00 event of ``order``; its ``status`` (ka10075 ``ord_stt``) is the last
         event's."""
         order.status = status
+        if status == "확인":
+            order.confirm_time = now
         self.market.emit(OrderUpdate(order=order.view(), status=status, time=now, **fill))  # type: ignore[arg-type]
 
     # --- entry points -------------------------------------------------------------------

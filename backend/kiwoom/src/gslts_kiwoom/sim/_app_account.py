@@ -1,5 +1,5 @@
-"""REST handlers of the account: open orders (ka10075), fills (ka10076), holdings with
-P&L (kt00018), cash (kt00001)."""
+"""REST handlers of the account: open orders (ka10075), fills (ka10076), today's order
+history (kt00007), holdings with P&L (kt00018), cash (kt00001)."""
 
 from __future__ import annotations
 
@@ -125,6 +125,101 @@ def h_ka10076(ctx: Ctx, body: Body) -> Result:
             }
         )
     return Result({}, "cntr", rows)
+
+
+#: kt00007 ``dmst_stex_tp`` (``%`` all, KRX, NXT, SOR) → the order venues it lists
+_KT00007_VENUES = {"%": ("KRX", "NXT", "SOR"), "KRX": ("KRX",), "NXT": ("NXT",), "SOR": ("SOR",)}
+
+
+def _choice(body: Body, key: str, allowed: tuple[str, ...]) -> str:
+    value = str(body.get(key, "")).strip()
+    if value not in allowed:
+        raise input_error(f"1517:입력값 형식 오류({key}, {'/'.join(allowed)})")
+    return value
+
+
+def _history_row(o: Order) -> Row:
+    """One kt00007 row, formatted like the guide's example: 10-digit zero-padded
+    quantities and prices, ``A``-prefixed code, ``HH:MM:SS`` times, texts for 매매구분
+    (``시장가``), 신용구분 (``보통매매``) and 주문구분 (``현금매수``/``현금매도``; a modify or
+    cancel says so in ``mdfy_cncl``: ``정정``/``취소``). ``acpt_tp`` 접수구분 is ``접수`` for
+    a new order, ``확인`` for a confirmed modify/cancel, ``거부`` for an order the exchange
+    refused after accepting it [I: the guide shows ``접수`` only]."""
+    confirmed = o.kind != "new" and o.confirm_time is not None
+    accept = "거부" if o.status == "거부" else ("확인" if confirmed else "접수")
+    return {
+        "ord_no": o.ord_no,
+        "stk_cd": "A" + o.code,
+        "trde_tp": o.trade_type.label,
+        "crd_tp": "보통매매",
+        "ord_qty": f.pad(o.qty, 10),
+        "ord_uv": f.pad(o.price, 10),
+        "cnfm_qty": f.pad(o.qty if confirmed else 0, 10),
+        "acpt_tp": accept,
+        "rsrv_tp": "",
+        "ord_tm": f.hh_mm_ss(o.time),
+        "ori_ord": o.orig_ord_no,
+        "stk_nm": o.name,
+        "io_tp_nm": "현금매수" if o.side == Side.BUY else "현금매도",
+        "loan_dt": "",
+        "cntr_qty": f.pad(o.filled_qty, 10),
+        "cntr_uv": f.pad(o.filled_value // o.filled_qty if o.filled_qty else 0, 10),
+        "ord_remnq": f.pad(0 if o.kind == "cancel" else o.open_qty, 10),
+        "comm_ord_tp": "REST API",
+        "mdfy_cncl": {"new": "", "modify": "정정", "cancel": "취소"}[o.kind],
+        "cnfm_tm": f.hh_mm_ss(o.confirm_time) if confirmed and o.confirm_time else "",
+        "dmst_stex_tp": o.venue,
+        "cond_uv": f.pad(o.stop_price, 10),
+    }
+
+
+def h_kt00007(ctx: Ctx, body: Body) -> Result:
+    """kt00007 계좌별주문체결내역상세요청: the day's orders of the account *including* filled,
+    cancelled, modified and refused ones (PROTOCOL §8.4), one row per order number
+    (a modify or cancel is a row of its own, ``ori_ord`` = the order it changes).
+
+    ``ord_dt`` (blank = today) picks the day; ``qry_tp`` 1 주문순 (ascending order
+    number), 2 역순 (descending), 3 미체결 (open only), 4 체결내역만 (with fills);
+    ``stk_bond_tp`` 0/1 (2 bonds: none here); ``sell_tp`` 0/1 매도/2 매수; ``stk_cd``
+    blank = all; ``fr_ord_no`` the order number to start from, in the listing's direction
+    (ascending: that number and later, descending: that number and earlier) [I: the guide
+    says only 시작주문번호]; ``dmst_stex_tp`` ``%``/KRX/NXT/SOR. Paged with
+    ``cont-yn``/``next-key``."""
+    day_raw = str(body.get("ord_dt", "")).strip()
+    if day_raw and not (len(day_raw) == 8 and day_raw.isdigit()):
+        raise input_error("1517:입력값 형식 오류(ord_dt, YYYYMMDD)")
+    day = day_raw or f.ymd(ctx.sim.now)
+    qry = _choice(body, "qry_tp", ("1", "2", "3", "4"))
+    bond = _choice(body, "stk_bond_tp", ("0", "1", "2"))
+    side_tp = _choice(body, "sell_tp", ("0", "1", "2"))
+    stex = str(body.get("dmst_stex_tp", "")).strip().upper()
+    if stex not in _KT00007_VENUES:
+        raise input_error("1517:입력값 형식 오류(dmst_stex_tp, %/KRX/NXT/SOR)")
+    venues = _KT00007_VENUES[stex]
+    code = ""
+    if str(body.get("stk_cd", "")).strip():
+        code = ctx.stock(str(body["stk_cd"]))[0].code
+    start = str(body.get("fr_ord_no", "")).strip()
+    if start and not start.isdigit():
+        raise input_error("1517:입력값 형식 오류(fr_ord_no, 숫자만 입력 가능합니다)")
+    start = start.zfill(7) if start.strip("0") else ""
+    descending = qry == "2"
+    orders = sorted(
+        ctx.sim.broker.account.orders.values(), key=lambda o: o.ord_no, reverse=descending
+    )
+    rows = [
+        _history_row(o)
+        for o in orders
+        if bond != "2"
+        and f.ymd(o.time) == day
+        and (not code or o.code == code)
+        and (side_tp == "0" or (side_tp == "1") == (o.side == Side.SELL))
+        and o.venue in venues
+        and (not start or (o.ord_no <= start if descending else o.ord_no >= start))
+        and (qry != "3" or (o.kind != "cancel" and o.open_qty > 0))
+        and (qry != "4" or o.filled_qty > 0)
+    ]
+    return Result({}, "acnt_ord_cntr_prps_dtl", rows)
 
 
 def h_kt00018(ctx: Ctx, body: Body) -> Result:
@@ -282,6 +377,7 @@ def h_kt00001(ctx: Ctx, body: Body) -> Result:
 ACCOUNT_HANDLERS: dict[str, Handler] = {
     "ka10075": h_ka10075,
     "ka10076": h_ka10076,
+    "kt00007": h_kt00007,
     "kt00018": h_kt00018,
     "kt00001": h_kt00001,
 }

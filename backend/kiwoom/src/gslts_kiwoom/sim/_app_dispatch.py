@@ -60,6 +60,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "kt10003": ("dmst_stex_tp", "orig_ord_no", "stk_cd", "cncl_qty"),
     "ka10075": ("all_stk_tp", "trde_tp", "stex_tp"),
     "ka10076": ("qry_tp", "sell_tp", "stex_tp"),
+    "kt00007": ("qry_tp", "stk_bond_tp", "sell_tp", "dmst_stex_tp"),
     "kt00018": ("qry_tp", "dmst_stex_tp"),
     "kt00001": ("qry_tp",),
 }

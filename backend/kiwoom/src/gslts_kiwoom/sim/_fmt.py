@@ -62,6 +62,11 @@ def hhmmss(dt: datetime) -> str:
     return f"{dt.hour:02d}{dt.minute:02d}{dt.second:02d}"
 
 
+def hh_mm_ss(dt: datetime) -> str:
+    """``HH:MM:SS``, as kt00007 writes its times."""
+    return f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+
+
 def ymd(dt: datetime) -> str:
     return dt.strftime("%Y%m%d")
 

@@ -154,6 +154,10 @@ class Order:
     stop_price: int = 0
     #: 스톱지정가 waiting for its stop (out of the book); False once triggered
     armed: bool = False
+    #: when a modify/cancel was confirmed (its 00 ``확인``; kt00007 ``cnfm_tm``)
+    confirm_time: datetime | None = None
+    #: why the exchange refused the order after accepting it (00 FID 919), else ""
+    reject_reason: str = ""
 
     def view(self) -> OrderView:
         return OrderView(
