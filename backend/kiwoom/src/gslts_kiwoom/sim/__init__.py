@@ -56,7 +56,7 @@ once and cancel); both are Nextrade's (``nxt_only_trade_types``). Fills update c
 ``commission_rate`` and sell-side ``tax_rate``) and holdings.
 
 **Events.** ``Simulator.add_listener(fn)`` receives every :class:`MarketTrade`,
-:class:`BookUpdate` (after each book change), :class:`OrderUpdate` (접수/체결/확인/취소) and
+:class:`BookUpdate` (after each book change), :class:`OrderUpdate` (접수/체결/확인/취소/거부) and
 :class:`HoldingUpdate`, synchronously under the simulator lock, in order. The WebSocket
 layer turns these into ``0B``/``0D``/``00``/``04`` frames; ``Simulator.trades(code)`` is
 the ground truth of every kept trade.
@@ -76,7 +76,13 @@ prices; 13/14 in 천주/백만원), ``0s`` (FID 215: 0 opening call, 3 open, 2 c
 triggered / ``2`` released) and ``00``/``04`` (every FID of the 00 dictionary; FID 9001
 the plain code as on the mock server, ``ws_account_code_prefix="A"`` for ``A005930``; 910/914
 unsigned, 909–915 ``""`` outside a fill; a new order 접수 → 체결…, what IOC/FOK/market leave
-cancelled by the exchange as 취소 of the same number; a modify or cancel 접수 → 확인 of its
+cancelled by the exchange, and a day order at the end of its session, as 취소 of the same
+number (902 = 0); a 스톱지정가 reaching its stop as a 확인 of its own number before the fills
+it makes (``stop_trigger_event``: ``확인``, ``접수`` or ``none``; no capture shows Kiwoom's
+choice), or, when its price has left the day's limits by then (a later day under
+``clock="always"``), as 거부 with FID 919 the reason and 902 = 0 — the one refusal after
+acceptance the model makes (the ``reject_orders`` fault makes more); a request refused at
+once (``return_code`` 20) sends no 00, as on Kiwoom; a modify or cancel 접수 → 확인 of its
 own number with 904 = the original, which gets no event, the 확인 before or after the
 modified order's immediate fills per ``order_confirm_before_fills``; ka10075/ka10076 show
 each order as its last event left it; kt00007 lists every order of the day, whatever

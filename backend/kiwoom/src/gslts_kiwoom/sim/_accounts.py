@@ -61,6 +61,10 @@ class Account:
         )
 
 
+#: 919 거부사유 of an order refused by the ``reject_orders`` fault [I: the text is ours].
+REFUSED_BY_FAULT = "RC9001:거래소에서 주문이 거부되었습니다.(시뮬레이터 장애주입)"
+
+
 class Broker:
     """Order entry: validates, reserves, matches through the market, and books fills."""
 
@@ -71,6 +75,9 @@ class Broker:
         self._next_no = 1
         market.fill_sink = self._on_fill
         market.expire_sink = self._auto_cancel
+        market.trigger_sink = self._on_trigger
+        #: fault: the next N new orders are accepted, then refused by the exchange
+        self.refuse_next = 0
 
     # --- helpers ------------------------------------------------------------------------
     def _new_no(self) -> str:
@@ -154,6 +161,10 @@ class Broker:
         self._reserve(order, limit)
         self.account.orders[order.ord_no] = order
         self._emit(order, "접수", now)
+        if self.refuse_next > 0:
+            self.refuse_next -= 1
+            self._refuse(order, REFUSED_BY_FAULT, now)
+            return order
         self._work(order, now)
         return order
 
@@ -276,6 +287,34 @@ class Broker:
         order.open_qty = 0
         self._release(order)
         self._emit(order, "취소", now)
+
+    def _refuse(self, order: Order, reason: str, now: datetime) -> None:
+        """The exchange refuses an order it had accepted: one 00 ``거부`` of the order with
+        FID 919 = ``reason``, 902 = 0; its reservation is given back. (Refusals before
+        acceptance are the ``return_code`` 20 answer and send no 00.)"""
+        order.open_qty = 0
+        order.reject_reason = reason
+        self.market.unrest(order)
+        self._release(order)
+        self._emit(order, "거부", now, reject_reason=reason)
+
+    def _on_trigger(self, order: Order, now: datetime) -> bool:
+        """A 스톱지정가 reached its stop and becomes a limit order at its price: its 00
+        (``SimConfig.stop_trigger_event``), or a 거부 when that price is outside the day's
+        limits by now (a day later under ``clock="always"``) [I: the reason text is ours,
+        after the 507010 refusal]."""
+        st = self.market.peek(order.code)
+        if st is not None and not st.lower <= order.limit_price <= st.upper:
+            self._refuse(
+                order,
+                f"507010:주문가격이 가격제한폭을 벗어났습니다. 상한가={st.upper} 하한가={st.lower}",
+                now,
+            )
+            return False
+        event = self.config.stop_trigger_event
+        if event != "none":
+            self._emit(order, event, now)
+        return True
 
     def _find_open(self, orig_ord_no: str, code: str) -> Order:
         order = self.account.orders.get(orig_ord_no)

@@ -130,6 +130,11 @@ class SimConfig(BaseModel):
     #: those fills (True) or after them (False). No REST-era capture shows which
     #: (PROTOCOL §8.1); a client must take either.
     order_confirm_before_fills: bool = True
+    #: The 00 event of a 스톱지정가 whose stop is reached (it becomes a limit order in the
+    #: book): ``확인`` (default) or ``접수`` of the same order number, 902 = its open
+    #: quantity, before the fills it makes at once; ``none`` sends nothing until those
+    #: fills. No capture shows what Kiwoom sends [I: PROTOCOL §8.1 has no stop events].
+    stop_trigger_event: Literal["확인", "접수", "none"] = "확인"
     account_no: str = "8012345611"
     initial_cash: int = Field(default=100_000_000, ge=0)
     #: Broker commission per fill (both sides), e.g. 0.015 %.

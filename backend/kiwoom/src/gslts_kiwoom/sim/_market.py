@@ -56,6 +56,9 @@ FillSink = Callable[[Order, int, int, datetime], None]
 #: Called when the exchange ends a resting user order at the end of its session (the
 #: broker cancels what is left): ``(order, time)``.
 ExpireSink = Callable[[Order, datetime], None]
+#: Called when a 스톱지정가 reaches its stop, before it trades (the broker emits its 00
+#: and may refuse it): ``(order, time)`` → False when the order was refused.
+TriggerSink = Callable[[Order, datetime], bool]
 #: Venues whose resting orders take part in KRX's auctions and end with KRX's day.
 KRX_VENUES = frozenset({"KRX", "SOR"})
 
@@ -74,6 +77,7 @@ class Market:
         self._listeners: list[Callable[[MarketEvent], None]] = []
         self.fill_sink: FillSink | None = None
         self.expire_sink: ExpireSink | None = None
+        self.trigger_sink: TriggerSink | None = None
         total = sum(s.value for s in universe) or 1
         acc = 0.0
         self._cum_weights: list[float] = []
@@ -563,6 +567,11 @@ class Market:
         """A user order was filled: tell the fill sink (the broker books it)."""
         if self.fill_sink is not None:
             self.fill_sink(order, price, qty, t)
+
+    def report_trigger(self, order: Order, t: datetime) -> bool:
+        """A 스톱지정가 reached its stop: tell the trigger sink (the broker); False when it
+        refused the order (it must not trade)."""
+        return self.trigger_sink(order, t) if self.trigger_sink is not None else True
 
     def book(self, code: str, t: datetime | None = None) -> BookUpdate:
         """The current 10-level book of ``code`` as an event snapshot."""

@@ -36,6 +36,10 @@ class TradeRecorder(Protocol):
         """Book ``qty`` shares of ``order`` filled at ``price``."""
         ...
 
+    def report_trigger(self, order: Order, t: datetime) -> bool:
+        """A 스톱지정가 ``order`` reached its stop; False when the broker refused it."""
+        ...
+
 
 def _signed(side: Side, qty: int) -> int:
     return qty if side == Side.BUY else -qty
@@ -112,8 +116,9 @@ def stop_reached(order: Order, last: int) -> bool:
 
 def trigger_stops(rec: TradeRecorder, st: SimStock, t: datetime) -> None:
     """스톱지정가 orders whose stop the last price reached become limit orders at their
-    price: they trade as aggressors at once as far as the book allows, then rest (their
-    own trades may fire further stops)."""
+    price (reported first: the broker emits their 00 and refuses one whose price is now
+    outside the day's limits): they trade as aggressors at once as far as the book
+    allows, then rest (their own trades may fire further stops)."""
     while True:
         fired = [o for o in st.user_stops if stop_reached(o, st.last)]
         if not fired:
@@ -121,6 +126,8 @@ def trigger_stops(rec: TradeRecorder, st: SimStock, t: datetime) -> None:
         for order in fired:
             st.user_stops.remove(order)
             order.armed = False
+            if not rec.report_trigger(order, t):
+                continue
             execute(rec, st, order, order.limit_price, t)
             if order.open_qty > 0:
                 rest(st, order)
