@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "gslts_cli.cli_db",
     "gslts_cli.cli_hub",
     "gslts_cli.cli_backend",
+    "gslts_cli.cli_users",
 )
 
 
