@@ -83,8 +83,11 @@ choice), or, when its price has left the day's limits by then (a later day under
 ``clock="always"``), as 거부 with FID 919 the reason and 902 = 0 — the one refusal after
 acceptance the model makes (the ``reject_orders`` fault makes more); a request refused at
 once (``return_code`` 20) sends no 00, as on Kiwoom; a modify or cancel 접수 → 확인 of its
-own number with 904 = the original, which gets no event, the 확인 before or after the
-modified order's immediate fills per ``order_confirm_before_fills``; ka10075/ka10076 show
+own number with 904 = the original, which gets no event; ``order_confirm_before_fills``
+(no capture shows it): True puts the 확인 right after the 접수, False puts a modify's 확인
+after the fills its new price makes at once and has the exchange take a cancel at the end
+of the next step, after the original's fills of that step (the 확인 cancels what is left,
+900 = that; nothing left is a 거부); ka10075/ka10076 show
 each order as its last event left it; kt00007 lists every order of the day, whatever
 became of it: 10-digit zero-padded numbers, ``A`` codes, ``HH:MM:SS`` times, 주문구분
 ``현금매수``/``현금매도`` with ``mdfy_cncl`` ``정정``/``취소`` for a modify/cancel, as in the

@@ -78,6 +78,8 @@ class Broker:
         market.trigger_sink = self._on_trigger
         #: fault: the next N new orders are accepted, then refused by the exchange
         self.refuse_next = 0
+        #: cancels accepted but not yet taken by the exchange (see :meth:`settle`)
+        self._pending_cancels: list[Order] = []
 
     # --- helpers ------------------------------------------------------------------------
     def _new_no(self) -> str:
@@ -434,12 +436,37 @@ class Broker:
         )
         self.account.orders[rec.ord_no] = rec
         # PROTOCOL §5.7: 접수 of the cancel's own number (902 = the quantity to cancel),
-        # then 확인 with 902 = 0; the original order gets no event of its own
+        # then 확인 with 902 = 0; the original order gets no event of its own. Where the
+        # 확인 falls among the original's fills is not known (§8.1): at once, or after the
+        # fills the market makes until the exchange takes the cancel (the next step)
         self._emit(rec, "접수", now)
+        if self.config.order_confirm_before_fills:
+            self._confirm_cancel(rec, now)
+        else:
+            self._pending_cancels.append(rec)
+        return rec
+
+    def _confirm_cancel(self, rec: Order, now: datetime) -> None:
+        """The exchange takes a cancel: what is still open of its quantity is cancelled
+        (00 ``확인``, 900 = that quantity, 902 = 0); nothing left (the original filled
+        meanwhile) refuses it (00 ``거부``) [I: the reason text is ours, after 800050]."""
+        orig = self.account.orders[rec.orig_ord_no]
+        qty = min(rec.qty, orig.open_qty)
+        if qty <= 0:
+            self._refuse(rec, "800050:취소가능수량이 없습니다.", now)
+            return
+        rec.qty = qty
         self._shrink(orig, qty)
         rec.open_qty = 0
         self._emit(rec, "확인", now)
-        return rec
+
+    def settle(self, now: datetime) -> None:
+        """End of a market step: the exchange takes the cancels accepted since the last
+        one (``order_confirm_before_fills=False``; their originals may have traded in
+        between)."""
+        pending, self._pending_cancels = self._pending_cancels, []
+        for rec in pending:
+            self._confirm_cancel(rec, now)
 
     def _shrink(self, orig: Order, qty: int) -> None:
         """Take ``qty`` open shares off ``orig`` (modified or cancelled away)."""

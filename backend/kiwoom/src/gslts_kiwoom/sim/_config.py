@@ -126,9 +126,12 @@ class SimConfig(BaseModel):
     #: 중간가 (IOC/FOK) are Nextrade's order types [I: PROTOCOL does not say; an empty set
     #: takes them on KRX too].
     nxt_only_trade_types: frozenset[str] = frozenset({"28", "29", "30", "31"})
-    #: A modify (kt10002) whose new price trades at once: its 00 ``확인`` comes before
-    #: those fills (True) or after them (False). No REST-era capture shows which
-    #: (PROTOCOL §8.1); a client must take either.
+    #: Where the 00 ``확인`` of a modify or cancel falls among fills. No REST-era capture
+    #: shows it (PROTOCOL §8.1); a client must take either. True: right after its
+    #: ``접수``, before any fill. False: a modify (kt10002) whose new price trades at once
+    #: is confirmed after those fills; a cancel (kt10003) is taken by the exchange at the
+    #: end of the next market step, so the original's fills of that step come first and
+    #: the 확인 cancels what is left (900 = that quantity) or, nothing left, is a 거부.
     order_confirm_before_fills: bool = True
     #: The 00 event of a 스톱지정가 whose stop is reached (it becomes a limit order in the
     #: book): ``확인`` (default) or ``접수`` of the same order number, 902 = its open

@@ -122,6 +122,7 @@ class Simulator:
                 made = self.replayer.step(now or self.clock_time())
             else:
                 made = self.market.step(now or self.clock_time(), self.market.active_codes())
+            self.broker.settle(self.market.now)
             self.feed.flush()
             return made
 
