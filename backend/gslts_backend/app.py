@@ -9,13 +9,20 @@ closes them. Errors answer in the one shape of :mod:`gslts_common.errors`.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from gslts_backend import account, auth, charts, market, orders, ws
 from gslts_backend.auth.bootstrap import ensure_admin
@@ -27,10 +34,83 @@ from gslts_common import errors
 from gslts_common.bus_follow import Follower
 from gslts_common.kiwoom_client import make_kiwoom_client
 from gslts_db import make_engine, make_session_factory, upgrade
-from gslts_kiwoom import KiwoomClient
+from gslts_kiwoom import APIError, KiwoomClient, KiwoomError, RateLimitError, TransportError
+
+log = logging.getLogger(__name__)
+#: Kiwoom's answers for a stock code it does not know (1902) or not on that venue (1903)
+UNKNOWN_STOCK_CODES = ("1902", "1903")
+
+
+def kiwoom_failure(exc: KiwoomError, *, stock_route: bool) -> errors.AppError:
+    """The one error shape for a Kiwoom call a route let fail: rate limit → 429, Kiwoom
+    unreachable → 503, Kiwoom refused → 502 with its code (messages are masked by the
+    library); on a route of one stock (a ``code`` in the path) 1902/1903 → 404."""
+    code = None
+    if isinstance(exc, APIError):
+        code = exc.detail_code or (str(exc.return_code) if exc.return_code is not None else None)
+    if stock_route and isinstance(exc, APIError) and exc.detail_code in UNKNOWN_STOCK_CODES:
+        return errors.NotFound(
+            "Kiwoom does not know this stock code",
+            field="code",
+            detail_ko="존재하지 않는 종목코드입니다",
+            kiwoom_code=code,
+        )
+    if isinstance(exc, RateLimitError):
+        return errors.TooManyRequests("Kiwoom rate limit: try again", kiwoom_code=code)
+    if isinstance(exc, TransportError):
+        return errors.Unavailable(f"Kiwoom unreachable ({type(exc).__name__}): try again")
+    if isinstance(exc, APIError):
+        return errors.BadGateway(f"Kiwoom refused: {exc.server_message}"[:300], kiwoom_code=code)
+    return errors.BadGateway(f"Kiwoom call failed ({type(exc).__name__})")
+
+
+async def _kiwoom_error(request: Request, exc: Exception) -> JSONResponse:
+    """A Kiwoom failure no area mapped itself is never a 500 (the areas that call Kiwoom
+    map their own; this catches the rest, e.g. a quote's ka10001 fallback)."""
+    assert isinstance(exc, KiwoomError)  # noqa: S101 - registered for KiwoomError only
+    err = kiwoom_failure(exc, stock_route="code" in request.path_params)
+    log.warning(
+        "api_kiwoom_error %s %s error=%s", request.method, request.url.path, type(exc).__name__
+    )
+    name = next(c.__name__ for c in type(err).__mro__ if c.__module__ == errors.__name__)
+    return errors.error_response(
+        name, err.detail, err.status, err.headers, field=err.field,
+        detail_ko=err.detail_ko, kiwoom_code=err.kiwoom_code,
+    )  # fmt: skip
+
 
 #: the routers of the areas, in the order the OpenAPI document lists them
 ROUTERS = (auth.router, orders.router, market.router, charts.router, account.router, ws.router)
+
+
+#: the dashboard's static export (``make frontend`` builds it: frontend/out)
+FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend" / "out"
+
+#: first path segments that belong to the API: never answered with a dashboard page
+_API_PREFIXES = ("api", "ws", "metrics", "docs", "redoc", "openapi.json")
+
+
+class DashboardFiles(StaticFiles):
+    """The dashboard's files at ``/`` (``html=True``: ``/stock/`` → ``stock/index.html``,
+    unknown pages → its ``404.html``), except under the API's prefixes: an unknown
+    ``/api/...`` path still answers the one JSON error shape (404 ``NotFound``)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path.split("/", 1)[0] in _API_PREFIXES:
+            # a route of this path with other methods: 405 (this mount matched first)
+            allow = errors.allowed_methods(Request(scope))
+            if allow:
+                raise StarletteHTTPException(status_code=405, headers={"Allow": allow})
+            raise StarletteHTTPException(status_code=404)
+        return await super().get_response(path, scope)
+
+
+def mount_dashboard(app: FastAPI, directory: Path | None) -> bool:
+    """Serve the dashboard at ``/`` after every API route, when it has been built."""
+    if directory is None or not (directory / "index.html").is_file():
+        return False
+    app.mount("/", DashboardFiles(directory=directory, html=True), name="dashboard")
+    return True
 
 
 class BusHealth(BaseModel):
@@ -61,9 +141,11 @@ def create_app(
     *,
     follower_factory: Callable[[BackendSettings], Follower] | None = None,
     kiwoom_factory: Callable[[BackendSettings], KiwoomClient] | None = None,
+    frontend_dir: Path | None = FRONTEND_DIR,
 ) -> FastAPI:
     """The backend app. ``follower_factory`` / ``kiwoom_factory`` let tests choose the bus
-    follower and the Kiwoom client."""
+    follower and the Kiwoom client; ``frontend_dir`` the dashboard's static export served
+    at ``/`` (None: none; a directory without ``index.html`` is skipped)."""
     settings = settings or BackendSettings()
     started = time.monotonic()
 
@@ -92,6 +174,8 @@ def create_app(
 
     app = FastAPI(title="GSLTS main server", lifespan=lifespan)
     errors.install(app)
+    app.add_exception_handler(KiwoomError, _kiwoom_error)
+    errors.declare_one_error_shape(app)
     for router in ROUTERS:
         app.include_router(router)
     install_security(app, settings)  # auth: CORS (closed by default), /metrics
@@ -114,4 +198,5 @@ def create_app(
             "bus": bus,
         }
 
+    mount_dashboard(app, frontend_dir)  # last: every API route above wins
     return app

@@ -262,7 +262,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response("BadInput", _validation_detail(exc), 422)
+        errs = exc.errors()
+        field = _loc(tuple(errs[0].get("loc", ()))) if errs else None
+        return error_response(
+            "BadInput",
+            _validation_detail(exc),
+            422,
+            field=field,
+            detail_ko=f"입력값이 올바르지 않습니다: {field}"
+            if field
+            else "입력값이 올바르지 않습니다",
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -284,3 +294,56 @@ def install(app: FastAPI) -> None:
             exc_info=exc,
         )
         return error_response("InternalError", "internal error (logged on the hub)", 500)
+
+
+#: methods a cookie session needs the CSRF token on (a 403 without it)
+_UNSAFE_METHODS = frozenset({"post", "put", "patch", "delete"})
+
+
+def declare_one_error_shape(app: FastAPI) -> None:
+    """Make ``app``'s OpenAPI document say what :func:`install` does.
+
+    FastAPI declares its own ``HTTPValidationError`` for the 422 of every operation with
+    parameters that does not declare one; the answer is :class:`ErrorBody`, so this
+    replaces it (and drops the unused ``HTTPValidationError`` / ``ValidationError``
+    schemas). An operation with a ``security`` requirement (a session) also declares 401,
+    and on a state-changing method 403 (the CSRF token of a cookie session), when it does
+    not already: a client generated from the document then knows every status it can get.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = build()
+        error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        if "ErrorBody" not in schemas:
+            schemas["ErrorBody"] = ErrorBody.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+
+        def error(status: int) -> dict[str, Any]:
+            text = responses(status)[status]["description"]
+            return {"description": text, "content": {"application/json": {"schema": error_ref}}}
+
+        for ops in doc.get("paths", {}).values():
+            for method, op in ops.items():
+                if not isinstance(op, dict) or "responses" not in op:
+                    continue
+                answers = op["responses"]
+                declared = answers.get("422", {}).get("content", {}).get("application/json", {})
+                if declared.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                    answers["422"] = error(422)
+                if op.get("security"):
+                    answers.setdefault("401", error(401))
+                    if method in _UNSAFE_METHODS:
+                        answers.setdefault("403", error(403))
+        text = str(doc.get("paths"))
+        for unused in ("HTTPValidationError", "ValidationError"):
+            if f"/{unused}'" not in text:
+                schemas.pop(unused, None)
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr
 
 from gslts_backend.auth.audit import record_audit
 from gslts_backend.auth.deps import client_ip, current_session
@@ -41,7 +41,26 @@ admin = require_role("admin")
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
+_USER_EXAMPLE: dict[str, JsonValue] = {
+    "id": 2,
+    "username": "trader1",
+    "role": "trader",
+    "is_active": True,
+    "created_at": "2026-03-03T09:00:00+09:00",
+    "last_login_at": "2026-03-03T09:10:00+09:00",
+}
+
+
 class LoginIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"username": "trader1", "password": "correct-horse-battery-9", "token": "cookie"},
+                {"username": "bot1", "password": "correct-horse-battery-9", "token": "bearer"},
+            ]
+        }
+    )
+
     username: str = Field(min_length=1, max_length=64, examples=["trader1"])
     password: SecretStr = Field(min_length=1, max_length=1024)
     token: Literal["cookie", "bearer"] = Field(
@@ -52,6 +71,8 @@ class LoginIn(BaseModel):
 
 
 class UserOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_USER_EXAMPLE]})
+
     id: int
     username: str
     role: Role
@@ -61,6 +82,27 @@ class UserOut(BaseModel):
 
 
 class LoginOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user": _USER_EXAMPLE,
+                    "kind": "cookie",
+                    "expires_at": "2026-03-03T21:10:00+09:00",
+                    "token": None,
+                    "csrf_token": "kq3Xb0v3Yc2mZl9f0m0bQk1n3JXc6s0d8Vt4ZyQ2w1E",
+                },
+                {
+                    "user": {**_USER_EXAMPLE, "username": "bot1"},
+                    "kind": "bearer",
+                    "expires_at": "2026-03-03T10:10:00+09:00",
+                    "token": "Zp3q9V0hV8eQ2mFj3sN1c5xw0l7Ry4Kt6bUo2aPd9Ms",
+                    "csrf_token": None,
+                },
+            ]
+        }
+    )
+
     user: UserOut
     kind: Literal["cookie", "bearer"]
     expires_at: datetime
@@ -73,6 +115,20 @@ class LoginOut(BaseModel):
 
 
 class MeOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": 2,
+                    "username": "trader1",
+                    "role": "trader",
+                    "session_id": 17,
+                    "kind": "cookie",
+                }
+            ]
+        }
+    )
+
     user_id: int
     username: str
     role: Role
@@ -89,6 +145,27 @@ class HubState(BaseModel):
 
 
 class SessionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "mode": "sim",
+                    "real_orders_enabled": False,
+                    "orders_allowed": True,
+                    "orders_refused_reason": None,
+                    "kiwoom_token_expires_at": "2026-03-04T09:00:00+09:00",
+                    "hub": {
+                        "connected": True,
+                        "transport": "stream",
+                        "source": "http://127.0.0.1:8001",
+                        "last_event_age_s": 0.2,
+                        "last_error": None,
+                    },
+                }
+            ]
+        }
+    )
+
     mode: Literal["sim", "mock", "real"]
     real_orders_enabled: bool = Field(description="KIWOOM_ALLOW_REAL_ORDERS")
     orders_allowed: bool
@@ -100,12 +177,30 @@ class SessionOut(BaseModel):
 
 
 class UserIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"username": "trader1", "password": "correct-horse-battery-9", "role": "trader"}
+            ]
+        }
+    )
+
     username: str = Field(pattern=USERNAME_PATTERN, examples=["trader1"])
     password: SecretStr = Field(min_length=1, max_length=1024)
     role: Role = "viewer"
 
 
 class UserPatch(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"role": "viewer"},
+                {"is_active": False},
+                {"password": "another-good-lamp-1"},
+            ]
+        }
+    )
+
     role: Role | None = None
     is_active: bool | None = None
     password: SecretStr | None = Field(default=None, min_length=1, max_length=1024)
@@ -124,6 +219,29 @@ class AuditOut(BaseModel):
 
 
 class AuditPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": 41,
+                            "at": "2026-03-03T09:10:00+09:00",
+                            "user_id": 2,
+                            "username": "trader1",
+                            "action": "auth.login",
+                            "target": "trader1",
+                            "outcome": "ok",
+                            "ip": "127.0.0.1",
+                            "detail": {"kind": "cookie"},
+                        }
+                    ],
+                    "next_cursor": "eyJiZWZvcmVfaWQiOiA0MX0",
+                }
+            ]
+        }
+    )
+
     items: list[AuditOut]
     next_cursor: str | None = Field(description="pass as cursor for the next (older) page")
 

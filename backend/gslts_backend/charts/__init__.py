@@ -20,7 +20,7 @@ from gslts_backend.charts.aggregate import INTERVALS, MINUTES
 from gslts_backend.charts.service import ChartService
 from gslts_backend.deps import Principal, require_role, services
 from gslts_backend.services import Services
-from gslts_common.errors import BadInput
+from gslts_common.errors import BadInput, ErrorBody, responses
 from gslts_kiwoom.krx import is_stock_code
 
 #: the role dependency (a module attribute, so a test can override it)
@@ -122,8 +122,12 @@ def _limit(raw: str | None) -> int:
     tags=["charts"],
     summary="Candles of a stock, newest page first",
     responses={
-        404: {"description": "unknown stock code"},
-        422: {"description": "bad code, interval, before or limit (the field is named)"},
+        **responses(401, 429, 502, 503),  # 429/502/503: a Kiwoom backfill that failed
+        404: {"model": ErrorBody, "description": "unknown stock code"},
+        422: {
+            "model": ErrorBody,
+            "description": "bad code, interval, before or limit (the field is named)",
+        },
     },
 )
 def get_chart(

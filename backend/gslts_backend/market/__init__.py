@@ -29,9 +29,10 @@ from gslts_backend.market.quotes import (
     quote_from_hub,
     quote_from_kiwoom,
 )
+from gslts_backend.market.schemas import BookOut, MasterStatus, RefreshOut, SearchOut, StockOut
 from gslts_backend.market.search import MAX_QUERY_CHARS, QUERY_RE, TIER_NAMES
 from gslts_backend.services import Services
-from gslts_common.errors import BadInput, NotFound
+from gslts_common.errors import BadInput, NotFound, responses
 from gslts_db.models import StockMaster
 from gslts_kiwoom.krx import STOCK_CODE_PATTERN
 
@@ -92,13 +93,22 @@ def _live_value(svc: Services) -> Any:
     return value_of
 
 
-@router.get("/api/stocks/search", tags=["market"])
+#: the Kiwoom failures a route that may call Kiwoom answers
+_KIWOOM_ERRORS = (429, 502, 503)
+
+
+@router.get(
+    "/api/stocks/search",
+    tags=["market"],
+    response_model=SearchOut,
+    responses=responses(401, 422),
+)
 def search_stocks(
     request: Request,
     p: ViewerDep,
     svc: ServicesDep,
-    q: Annotated[str, Query(max_length=200)] = "",
-    limit: Annotated[str, Query(max_length=6)] = str(DEFAULT_LIMIT),
+    q: Annotated[str, Query(max_length=200, examples=["삼성", "ㅅㅅㅈㅈ", "0059"])] = "",
+    limit: Annotated[str, Query(max_length=6, examples=["20"])] = str(DEFAULT_LIMIT),
 ) -> dict[str, Any]:
     """Stocks by code, name, 초성 or a one-jamo typo, ranked (see docs)."""
     text = q.strip()
@@ -139,13 +149,21 @@ def search_stocks(
     }
 
 
-@router.get("/api/stocks/status", tags=["market"])
+@router.get(
+    "/api/stocks/status", tags=["market"], response_model=MasterStatus, responses=responses(401)
+)
 def master_status(request: Request, p: ViewerDep) -> dict[str, Any]:
     """The stock master's refresh state and size."""
     return _master(request).status()
 
 
-@router.post("/api/stocks/refresh", status_code=202, tags=["market"])
+@router.post(
+    "/api/stocks/refresh",
+    status_code=202,
+    tags=["market"],
+    response_model=RefreshOut,
+    responses=responses(401, 403),
+)
 def refresh_master(request: Request, p: AdminDep) -> dict[str, Any]:
     """Starts a ka10099 refresh of the stock master now (admin)."""
     master = _master(request)
@@ -153,12 +171,17 @@ def refresh_master(request: Request, p: AdminDep) -> dict[str, Any]:
     return {"started": started, **master.status()}
 
 
-@router.get("/api/stocks/{code}", tags=["market"])
+@router.get(
+    "/api/stocks/{code}",
+    tags=["market"],
+    response_model=StockOut,
+    responses=responses(401, 404, 422, *_KIWOOM_ERRORS),
+)
 def stock_detail(
     request: Request,
     p: ViewerDep,
     svc: ServicesDep,
-    code: Annotated[str, Path(max_length=40)],
+    code: Annotated[str, Path(max_length=40, examples=["005930"])],
 ) -> dict[str, Any]:
     """Master data and the latest quote (the hub's last trade, else ka10001)."""
     code = _code(code)
@@ -190,12 +213,17 @@ def stock_detail(
     }
 
 
-@router.get("/api/orderbook/{code}", tags=["market"])
+@router.get(
+    "/api/orderbook/{code}",
+    tags=["market"],
+    response_model=BookOut,
+    responses=responses(401, 404, 422, *_KIWOOM_ERRORS),
+)
 def order_book(
     request: Request,
     p: ViewerDep,
     svc: ServicesDep,
-    code: Annotated[str, Path(max_length=40)],
+    code: Annotated[str, Path(max_length=40, examples=["005930"])],
 ) -> dict[str, Any]:
     """10 levels each side with totals: the hub's latest book, else ka10004 (the hub is
     then asked to collect the stock)."""
