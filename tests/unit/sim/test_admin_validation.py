@@ -30,7 +30,20 @@ FAULT_KEYS = (
     "reject_login",
     "rate_limit_storm_s",
     "delay_ms",
+    "order_delay_ms",
+    "order_delay_phase",
+    "order_delay_api_ids",
+    "reject_orders",
 )
+#: ``faults`` of ``/_sim/state`` with nothing applied
+NO_FAULTS = {
+    "rate_limit_storm_s": 0.0,
+    "delay_ms": 0,
+    "order_delay_ms": 0,
+    "order_delay_phase": "after",
+    "order_delay_api_ids": ["kt10000", "kt10001", "kt10002", "kt10003"],
+    "reject_orders": 0,
+}
 RATE_KEYS = ("trades_per_s", "ticks_per_s", "rate", "codes")
 
 
@@ -61,7 +74,7 @@ class Admin:
         assert r.status_code == 200, r.text
         state = r.json()
         assert state["trades_per_s"] == rate
-        assert state["faults"] == {"rate_limit_storm_s": 0.0, "delay_ms": 0}
+        assert state["faults"] == NO_FAULTS
         assert state["tokens"] == 1  # expire_tokens not applied
         gt = self.sim.market.ground_truth
         before = len(gt)
@@ -142,6 +155,20 @@ def test_rate_alias_and_codes_refusals_change_nothing(admin: Admin) -> None:
         ('{"delay_ms": 1e400}', "delay_ms"),
         ('{"delay_ms": 60001}', "delay_ms"),
         ('{"delay_ms": 2.5}', "delay_ms"),
+        ('{"order_delay_ms": "200"}', "order_delay_ms"),
+        ('{"order_delay_ms": 1e400}', "order_delay_ms"),
+        ('{"order_delay_ms": 60001}', "order_delay_ms"),
+        ('{"order_delay_ms": -1}', "order_delay_ms"),
+        ('{"order_delay_ms": 2.5}', "order_delay_ms"),
+        ('{"order_delay_ms": true}', "order_delay_ms"),
+        ('{"order_delay_phase": "during"}', "order_delay_phase"),
+        ('{"order_delay_phase": 1}', "order_delay_phase"),
+        ('{"order_delay_api_ids": []}', "order_delay_api_ids"),
+        ('{"order_delay_api_ids": ["ka10001"]}', "order_delay_api_ids[0]"),
+        ('{"order_delay_api_ids": "kt10000"}', "order_delay_api_ids"),
+        ('{"reject_orders": 1001}', "reject_orders"),
+        ('{"reject_orders": -1}', "reject_orders"),
+        ('{"reject_orders": 1.5}', "reject_orders"),
         ('{"stall": "true"}', "stall"),
         ('{"stall": 3601}', "stall"),
         ('{"stall": NaN}', "stall"),
@@ -156,7 +183,16 @@ def test_rate_alias_and_codes_refusals_change_nothing(admin: Admin) -> None:
 def test_fault_values_are_checked_and_nothing_applied(admin: Admin, raw: str, field: str) -> None:
     admin.refused(admin.post("/_sim/faults", raw), field)
     # the bad key next to good ones: none of them may be applied
-    good = {"delay_ms": 150, "rate_limit_storm_s": 30, "expire_tokens": True, "reject_login": 2}
+    good = {
+        "delay_ms": 150,
+        "rate_limit_storm_s": 30,
+        "expire_tokens": True,
+        "reject_login": 2,
+        "order_delay_ms": 100,
+        "order_delay_phase": "before",
+        "order_delay_api_ids": ["kt10000"],
+        "reject_orders": 3,
+    }
     others = json.dumps({k: v for k, v in good.items() if k != field})
     admin.refused(admin.post("/_sim/faults", others[:-1] + ", " + raw.strip()[1:]), field)
     assert admin.sim.ws_hub._reject_logins == 0
@@ -278,6 +314,17 @@ def test_simulator_methods_check_their_arguments() -> None:
     with pytest.raises(ValueError, match="delay_ms"):
         sim.set_faults(rate_limit_storm_s=5, delay_ms=60_001)
     assert (sim.faults.delay_ms, sim.faults.rate_limit_storm_until) == (0, 0.0)
+    for kw, name in (
+        ({"order_delay_ms": 60_001}, "order_delay_ms"),
+        ({"order_delay_ms": True}, "order_delay_ms"),
+        ({"order_delay_phase": "during"}, "order_delay_phase"),
+        ({"order_delay_api_ids": frozenset({"ka10001"})}, "order_delay_api_ids"),
+        ({"order_delay_api_ids": frozenset()}, "order_delay_api_ids"),
+        ({"reject_orders": 1001}, "reject_orders"),
+    ):
+        with pytest.raises(ValueError, match=name):
+            sim.set_faults(**{"delay_ms": 7, "reject_orders": 2, **kw})  # type: ignore[arg-type]
+    assert (sim.faults.delay_ms, sim.faults.order_delay_ms, sim.broker.refuse_next) == (0, 0, 0)
 
 
 # --- property: no body ever gives a 5xx ---------------------------------------------------

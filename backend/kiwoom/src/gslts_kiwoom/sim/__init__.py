@@ -124,8 +124,16 @@ the same model and protocol at ``replay_speed``.
 
 **Faults.** ``Simulator.set_faults`` or ``POST /_sim/faults`` with
 ``{"expire_tokens": true, "rate_limit_storm_s": 5, "delay_ms": 200,
-"drop_connections": true, "stall": true|false|seconds, "garbage": 6, "reject_login": 1}``;
-``GET /_sim/state`` (includes ``trades_per_s``, ``ground_truth`` counts and ``ws`` stats).
+"order_delay_ms": 3000, "order_delay_phase": "after"|"before", "order_delay_api_ids":
+["kt10000", …], "reject_orders": 2, "drop_connections": true, "stall":
+true|false|seconds, "garbage": 6, "reject_login": 1}`` (bad input: 422, nothing changed).
+``delay_ms`` holds every REST request before it is handled; ``order_delay_ms`` only the
+order APIs (kt10000–kt10003 or the ones listed): ``after`` (default) applies the order at
+once, 00 events included, and holds the answer (a client that times out has really placed
+the order: the idempotency case), ``before`` holds the request (the order is placed after
+the delay); ``reject_orders`` has the exchange refuse the next N new orders after accepting
+them (00 접수 → 거부, 919 the reason). ``GET /_sim/state`` (includes ``trades_per_s``, the
+faults, ``ground_truth`` counts and ``ws`` stats).
 
 **Modules** (private; each imports only those before it, enforced by lint-imports: no
 cycles, and the model never imports a protocol layer). Leaves: ``_config``, ``_fmt``

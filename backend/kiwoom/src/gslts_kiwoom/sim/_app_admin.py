@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -25,6 +25,7 @@ from gslts_kiwoom.sim._app_base import Body, ReplyError, error_response
 from gslts_kiwoom.sim._simulator import (
     MAX_DELAY_MS,
     MAX_RATE_LIMIT_STORM_S,
+    MAX_REJECT_ORDERS,
     MAX_TRADES_PER_S,
     Simulator,
 )
@@ -93,6 +94,32 @@ class FaultsInput(_AdminInput):
         ge=0,
         le=MAX_DELAY_MS,
         description=f"an integer number of milliseconds in 0..{MAX_DELAY_MS}",
+    )
+    order_delay_ms: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_DELAY_MS,
+        description=f"an integer number of milliseconds in 0..{MAX_DELAY_MS}",
+    )
+    order_delay_phase: Literal["before", "after"] | None = Field(
+        default=None, description='"before" or "after"'
+    )
+    order_delay_api_ids: (
+        Annotated[
+            list[Literal["kt10000", "kt10001", "kt10002", "kt10003"]],
+            Field(min_length=1, max_length=4),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description='a non-empty list of order api-ids ("kt10000", "kt10001", "kt10002", '
+        '"kt10003")',
+    )
+    reject_orders: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_REJECT_ORDERS,
+        description=f"an integer number of orders in 0..{MAX_REJECT_ORDERS}",
     )
 
 
@@ -200,15 +227,25 @@ def admin_routes(sim: Simulator) -> list[Route]:
         """``POST /_sim/faults`` (all keys optional)::
 
             {"expire_tokens": true, "rate_limit_storm_s": 5, "delay_ms": 200,
+             "order_delay_ms": 3000, "order_delay_phase": "after",
+             "order_delay_api_ids": ["kt10000", "kt10001"], "reject_orders": 1,
              "drop_connections": true, "stall": true | false | 3.5, "garbage": 4,
              "reject_login": 2}
 
         ``stall``: true = WebSocket sessions get nothing (no PING, no data) until
-        ``"stall": false``; a number = stall that many seconds (0 = no stall). Ranges:
-        ``rate_limit_storm_s`` and ``stall`` 0..3600 s, ``delay_ms`` 0..60,000,
-        ``garbage`` 0..1000 frames, ``reject_login`` 0..1000; bools are JSON bools.
-        Anything else is refused (422, nothing changed). Answers the state plus
-        ``ws_faults`` (how many sessions each fault hit)."""
+        ``"stall": false``; a number = stall that many seconds (0 = no stall).
+        ``delay_ms`` holds every REST request before it is handled. ``order_delay_ms``
+        holds only the order APIs (kt10000–kt10003, or the ``order_delay_api_ids`` given):
+        phase ``after`` (the default) applies the order at once (its 00 events go out)
+        and holds the answer, so a client that times out has really placed it; ``before``
+        holds the request, so the order is applied only after the delay; 0 turns it off.
+        ``reject_orders``: the next N new orders are accepted (an order number, 00 접수)
+        and then refused by the exchange (00 거부, FID 919 the reason). Keys left out keep
+        their value. Ranges: ``rate_limit_storm_s`` and ``stall`` 0..3600 s, ``delay_ms``
+        and ``order_delay_ms`` 0..60,000 (integers), ``garbage`` 0..1000 frames,
+        ``reject_login`` and ``reject_orders`` 0..1000; bools are JSON bools. Anything
+        else is refused (422, nothing changed). Answers the state plus ``ws_faults`` (how
+        many sessions each fault hit)."""
         try:
             req = _admin_input(FaultsInput, await _admin_body(request))
         except AdminInputError as err:
@@ -220,6 +257,12 @@ def admin_routes(sim: Simulator) -> list[Route]:
             expire_tokens=req.expire_tokens,
             rate_limit_storm_s=req.rate_limit_storm_s,
             delay_ms=req.delay_ms,
+            order_delay_ms=req.order_delay_ms,
+            order_delay_phase=req.order_delay_phase,
+            order_delay_api_ids=(
+                frozenset(req.order_delay_api_ids) if req.order_delay_api_ids else None
+            ),
+            reject_orders=req.reject_orders,
         )
         if req.reject_login:
             sim.ws_hub.reject_logins(req.reject_login)

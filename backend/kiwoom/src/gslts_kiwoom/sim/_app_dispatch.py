@@ -1,12 +1,15 @@
 """The Kiwoom REST paths: token issue/revoke and the ``/api/dostk/*`` api-id pipeline.
 
-Pipeline of a ``/api/dostk/*`` call: fault delay → api-id header (1501/1505/1504) →
-rate limit (HTTP 429, rc 5, [1700]) → ``authorization`` (1513/1514, rc 3 [8005]) → JSON
-body → required fields (rc 2 [1511]) → handler (``_app_market``, ``_app_charts``,
-``_app_orders``, ``_app_account``). Lists are paged with the ``cont-yn`` / ``next-key``
-headers; a continuation reads from a snapshot taken on the first page, so pages stay
-consistent while the market moves. A handler may page by itself instead (ka10080, whose
-history is too long to snapshot): its ``next-key`` says where the next page starts.
+Pipeline of a ``/api/dostk/*`` call: fault delay (``delay_ms``) → api-id header
+(1501/1505/1504) → rate limit (HTTP 429, rc 5, [1700]) → ``authorization`` (1513/1514,
+rc 3 [8005]) → JSON body → required fields (rc 2 [1511]) → order fault delay
+(``order_delay_ms``, phase ``before``) → handler (``_app_market``, ``_app_charts``,
+``_app_orders``, ``_app_account``) → order fault delay (phase ``after``: the order is
+applied and its 00 sent, the answer held) → answer. Lists are paged with the
+``cont-yn`` / ``next-key`` headers; a continuation reads from a snapshot taken on the
+first page, so pages stay consistent while the market moves. A handler may page by
+itself instead (ka10080, whose history is too long to snapshot): its ``next-key`` says
+where the next page starts.
 """
 
 from __future__ import annotations
@@ -170,8 +173,16 @@ def kiwoom_routes(sim: Simulator) -> list[Route]:
             return error_response(err, "au10002")
         return JSONResponse(envelope({}, 0, OK_MSG), headers={"api-id": "au10002"})
 
+    async def after_delay(api_id: str) -> None:
+        """The ``order_delay_ms`` fault, phase ``after``: the order is applied (and its 00
+        events sent), its answer held, so a client timing out has really placed it."""
+        hold = sim.faults.order_delay_s(api_id, "after")
+        if hold:
+            await asyncio.sleep(hold)
+
     async def dostk(request: Request) -> Response:
         await delay()
+        handled = False
         path = request.url.path
         api_id = request.headers.get("api-id", "").strip()
         try:
@@ -205,6 +216,10 @@ def kiwoom_routes(sim: Simulator) -> list[Route]:
                     raise input_error(f"1511:필수입력 파라미터={key}")
             cont = request.headers.get("cont-yn", "").strip().upper() == "Y"
             next_key = request.headers.get("next-key", "").strip()
+            hold = sim.faults.order_delay_s(api_id, "before")
+            if hold:
+                await asyncio.sleep(hold)  # the order is applied only after the delay
+            handled = True
             with sim.lock:
                 try:
                     result = handler(Ctx(sim, next_key if cont else ""), body)
@@ -214,7 +229,10 @@ def kiwoom_routes(sim: Simulator) -> list[Route]:
                     if api_id.startswith("kt1"):
                         sim.flush()  # an order's 00/04/0B/0D go out right away
         except ReplyError as err:
+            if handled:
+                await after_delay(api_id)
             return error_response(err, api_id)
+        await after_delay(api_id)
         headers = {"api-id": api_id, "cont-yn": "N", "next-key": ""}
         out = dict(result.body)
         if result.paged and result.list_key is not None:

@@ -9,9 +9,10 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from gslts_kiwoom import krx
+from gslts_kiwoom._apis import ORDER_API_IDS
 from gslts_kiwoom.sim._accounts import Broker
 from gslts_kiwoom.sim._config import SimConfig
 from gslts_kiwoom.sim._events import Listener, MarketTrade
@@ -27,6 +28,11 @@ log = logging.getLogger("gslts_kiwoom.sim")
 MAX_TRADES_PER_S = 1_000_000.0
 MAX_RATE_LIMIT_STORM_S = 3600.0
 MAX_DELAY_MS = 60_000
+MAX_REJECT_ORDERS = 1000
+
+#: ``before``: the order is applied after the delay; ``after``: applied at once, the
+#: answer delayed (a client that times out has really placed it).
+DelayPhase = Literal["before", "after"]
 
 
 def _check_range(name: str, value: float, hi: float) -> None:
@@ -50,6 +56,16 @@ class Faults:
     rate_limit_storm_until: float = 0.0
     #: extra latency added to every REST response
     delay_ms: int = 0
+    #: extra latency of the order APIs' answers only (``order_delay_api_ids``)
+    order_delay_ms: int = 0
+    order_delay_phase: DelayPhase = "after"
+    order_delay_api_ids: frozenset[str] = ORDER_API_IDS
+
+    def order_delay_s(self, api_id: str, phase: DelayPhase) -> float:
+        """Seconds to hold ``api_id``'s answer at ``phase`` (0 when not targeted)."""
+        if not self.order_delay_ms or self.order_delay_phase != phase:
+            return 0.0
+        return self.order_delay_ms / 1000 if api_id in self.order_delay_api_ids else 0.0
 
 
 class _Bucket:
@@ -253,19 +269,54 @@ class Simulator:
         expire_tokens: bool = False,
         rate_limit_storm_s: float | None = None,
         delay_ms: int | None = None,
+        order_delay_ms: int | None = None,
+        order_delay_phase: DelayPhase | None = None,
+        order_delay_api_ids: frozenset[str] | None = None,
+        reject_orders: int | None = None,
     ) -> None:
-        """Switch faults on/off (also ``POST /_sim/faults``).
+        """Switch faults on/off (also ``POST /_sim/faults``); None leaves one as it is.
+
+        Args:
+            delay_ms: latency of every REST answer, before it is handled.
+            order_delay_ms: latency of the order APIs' answers only (kt10000–kt10003, or
+                ``order_delay_api_ids``); ``order_delay_phase`` ``after`` (the default)
+                applies the order at once and holds the answer, ``before`` holds the
+                request and applies it after the delay.
+            reject_orders: the next N new orders (kt10000/kt10001) are accepted (an order
+                number, 00 접수), then refused by the exchange (00 거부, 919 the reason).
 
         Raises:
-            ValueError: ``rate_limit_storm_s`` not finite in 0..3600, or ``delay_ms`` not
-                an int in 0..60,000; nothing is changed then.
+            ValueError: ``rate_limit_storm_s`` not finite in 0..3600, ``delay_ms`` or
+                ``order_delay_ms`` not an int in 0..60,000, ``reject_orders`` not an int
+                in 0..1000, a phase other than before/after, or an api-id that is not an
+                order API; nothing is changed then.
         """
         if rate_limit_storm_s is not None:
             _check_range("rate_limit_storm_s", rate_limit_storm_s, MAX_RATE_LIMIT_STORM_S)
-        if delay_ms is not None:
-            if not isinstance(delay_ms, int) or isinstance(delay_ms, bool):
-                raise ValueError("delay_ms must be an integer")
-            _check_range("delay_ms", delay_ms, MAX_DELAY_MS)
+        for name, value, hi in (
+            ("delay_ms", delay_ms, MAX_DELAY_MS),
+            ("order_delay_ms", order_delay_ms, MAX_DELAY_MS),
+            ("reject_orders", reject_orders, MAX_REJECT_ORDERS),
+        ):
+            if value is not None:
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise ValueError(f"{name} must be an integer")
+                _check_range(name, value, hi)
+        if order_delay_phase is not None and order_delay_phase not in ("before", "after"):
+            raise ValueError("order_delay_phase must be before or after")
+        if order_delay_api_ids is not None and not (
+            order_delay_api_ids and order_delay_api_ids <= ORDER_API_IDS
+        ):
+            raise ValueError(f"order_delay_api_ids must be some of {sorted(ORDER_API_IDS)}")
+        if order_delay_ms is not None:
+            self.faults.order_delay_ms = order_delay_ms
+        if order_delay_phase is not None:
+            self.faults.order_delay_phase = order_delay_phase
+        if order_delay_api_ids is not None:
+            self.faults.order_delay_api_ids = frozenset(order_delay_api_ids)
+        if reject_orders is not None:
+            with self.lock:
+                self.broker.refuse_next = reject_orders
         if expire_tokens:
             self.expire_tokens()
         if rate_limit_storm_s is not None:
@@ -285,7 +336,14 @@ class Simulator:
                 "universe": len(self.universe),
                 "touched_stocks": len(self.market.touched()),
                 "tokens": len(self._tokens),
-                "faults": {"rate_limit_storm_s": round(storm, 3), "delay_ms": self.faults.delay_ms},
+                "faults": {
+                    "rate_limit_storm_s": round(storm, 3),
+                    "delay_ms": self.faults.delay_ms,
+                    "order_delay_ms": self.faults.order_delay_ms,
+                    "order_delay_phase": self.faults.order_delay_phase,
+                    "order_delay_api_ids": sorted(self.faults.order_delay_api_ids),
+                    "reject_orders": self.broker.refuse_next,
+                },
                 "trades_per_s": self.market.trades_per_s,
                 "phase_code": self.market.phase_code,
                 "ground_truth": {
