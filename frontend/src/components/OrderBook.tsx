@@ -1,0 +1,149 @@
+"use client";
+/**
+ * 호가창: 10 asks over 10 bids (asks on a blue tint, bids on a red tint), prices coloured
+ * against the reference price, 잔량 bars scaled to the larger side, totals and 순매수잔량,
+ * the current price and change in the middle, 예상체결가 when the source has it, and the
+ * 체결 tape with 체결강도. Clicking a price hands it to the order panel. The first state
+ * comes from GET /api/orderbook/{code}, then /ws `book` replaces it (conflated, ≤ 10/s).
+ */
+import type { Level } from "@/api/types";
+import { changePct, direction, dirClass, kstTime, num, pct, signed } from "@/lib/format";
+import { useLast, useLiveBook, useOrderBookSnapshot, useTape } from "@/lib/hooks";
+
+interface Props {
+  code: string;
+  reference: number | null;
+  onPick: (price: number) => void;
+  /** the user's open orders' prices (marked at their level) */
+  myPrices?: ReadonlyMap<number, number>;
+}
+
+function toLevels(pairs: [number, number][]): Level[] {
+  return pairs.map(([price, qty]) => ({ price, qty }));
+}
+
+function pad(levels: Level[]): Level[] {
+  const out = levels.slice(0, 10);
+  while (out.length < 10) out.push({ price: 0, qty: 0 });
+  return out;
+}
+
+export function OrderBook({ code, reference, onPick, myPrices }: Props) {
+  const snap = useOrderBookSnapshot(code);
+  const liveBook = useLiveBook(code);
+  const last = useLast(code);
+  const tape = useTape(code);
+
+  const asks = pad(liveBook ? toLevels(liveBook.asks) : (snap.data?.asks ?? []));
+  const bids = pad(liveBook ? toLevels(liveBook.bids) : (snap.data?.bids ?? []));
+  const totalAsk = liveBook ? liveBook.total_ask : (snap.data?.total_ask_qty ?? 0);
+  const totalBid = liveBook ? liveBook.total_bid : (snap.data?.total_bid_qty ?? 0);
+  const max = Math.max(1, ...asks.map((l) => l.qty), ...bids.map((l) => l.qty));
+  const price = last?.price ?? null;
+  const ref = reference ?? null;
+  const expected = liveBook ? null : (snap.data?.expected_price ?? null);
+
+  let buyVol = 0;
+  let sellVol = 0;
+  for (const t of tape) {
+    if (t.volume > 0) buyVol += t.volume;
+    else sellVol -= t.volume;
+  }
+  const strength = sellVol > 0 ? ((buyVol / sellVol) * 100).toFixed(2) : buyVol > 0 ? "∞" : "-";
+
+  const row = (l: Level, side: "ask" | "bid", i: number) => {
+    const cls = l.price && ref ? dirClass(direction(l.price, ref)) : "flat";
+    const mine = l.price ? myPrices?.get(l.price) : undefined;
+    return (
+      <tr key={`${side}${i}`} className={`${side}${l.price && l.price === price ? " at-last" : ""}`}>
+        <td className="qty ask-qty">
+          {side === "ask" && l.qty > 0 && (
+            <>
+              <span className="bar bar-ask" style={{ width: `${(l.qty / max) * 100}%` }} />
+              <span className="n">{num(l.qty)}</span>
+            </>
+          )}
+        </td>
+        <td
+          className={`price ${cls}${l.price ? " clickable" : ""}`}
+          data-testid={`${side}-price`}
+          onClick={() => l.price && onPick(l.price)}
+        >
+          {l.price ? num(l.price) : ""}
+          {mine ? <span className="mine" title="내 주문">●{num(mine)}</span> : null}
+          {l.price && ref ? <small className="pct">{pct(changePct(l.price, ref))}</small> : null}
+        </td>
+        <td className="qty bid-qty">
+          {side === "bid" && l.qty > 0 && (
+            <>
+              <span className="bar bar-bid" style={{ width: `${(l.qty / max) * 100}%` }} />
+              <span className="n">{num(l.qty)}</span>
+            </>
+          )}
+        </td>
+      </tr>
+    );
+  };
+
+  const dir = price !== null && ref ? direction(price, ref) : "flat";
+  return (
+    <section className="panel book-panel" data-testid="orderbook">
+      <div className="panel-title">
+        호가 <small className="muted">{liveBook ? "실시간" : snap.data ? `${snap.data.source}` : "…"}</small>
+        {expected ? (
+          <span className="badge badge-auction" title="예상체결가">
+            동시호가 예상 {num(expected)}
+          </span>
+        ) : null}
+      </div>
+      <table className="book">
+        <tbody>
+          {asks
+            .slice()
+            .reverse()
+            .map((l, i) => row(l, "ask", 9 - i))}
+          <tr className="book-mid">
+            <td colSpan={3}>
+              <span className={`last ${dirClass(dir)}`} data-testid="last-price" key={last?.receivedAt}>
+                {price !== null ? num(price) : "-"}
+              </span>
+              {price !== null && ref ? (
+                <span className={dirClass(dir)}>
+                  {" "}
+                  {signed(price - ref)} ({pct(changePct(price, ref))})
+                </span>
+              ) : null}
+            </td>
+          </tr>
+          {bids.map((l, i) => row(l, "bid", i))}
+        </tbody>
+        <tfoot>
+          <tr>
+            <td className="qty">{num(totalAsk)}</td>
+            <td className="muted small">
+              잔량합 · 순매수 <span className={dirClass(direction(totalBid - totalAsk))}>{signed(totalBid - totalAsk)}</span>
+            </td>
+            <td className="qty">{num(totalBid)}</td>
+          </tr>
+        </tfoot>
+      </table>
+      <div className="tape" data-testid="tape">
+        <div className="panel-title small">
+          체결 <span className="muted">체결강도 {strength}%</span>
+        </div>
+        <ul>
+          {tape
+            .slice(-12)
+            .reverse()
+            .map((t, i) => (
+              <li key={`${t.time}-${i}`} className={t.volume > 0 ? "up" : t.volume < 0 ? "down" : ""}>
+                <span>{kstTime(t.time)}</span>
+                <span>{num(t.price)}</span>
+                <span>{num(Math.abs(t.volume))}</span>
+              </li>
+            ))}
+        </ul>
+      </div>
+    </section>
+  );
+}

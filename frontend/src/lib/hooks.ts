@@ -1,0 +1,196 @@
+"use client";
+/**
+ * One hook per resource (TanStack Query), the live socket's state and its per-stock data.
+ * Query keys: ["me"], ["session"], ["account"], ["stock", code], ["orderbook", code],
+ * ["search", q], ["orderTypes"], ["orders", status, code]. Pushes from /ws write into
+ * the same cache (`balance` → ["account"], `order` → every ["orders", …] list).
+ */
+import { useQuery, type UseQueryResult } from "@tanstack/react-query";
+import { useEffect, useSyncExternalStore } from "react";
+import { ApiError, api, request, unwrap } from "@/api/client";
+import type {
+  Account,
+  Channel,
+  Me,
+  OrderBookAnswer,
+  OrderPage,
+  OrderType,
+  SearchAnswer,
+  SessionInfo,
+  StockDetail,
+  WsBook,
+} from "@/api/types";
+import { type LastTrade, type SocketState, type TapeEntry, live } from "./live";
+
+const noRetryOn4xx = (count: number, err: Error) =>
+  !(err instanceof ApiError && err.status >= 400 && err.status < 500) && count < 2;
+
+export function useMe(): UseQueryResult<Me> {
+  return useQuery({
+    queryKey: ["me"],
+    queryFn: () => unwrap(api.GET("/api/auth/me")),
+    retry: noRetryOn4xx,
+    staleTime: 60_000,
+  });
+}
+
+export function useSession(enabled = true): UseQueryResult<SessionInfo> {
+  return useQuery({
+    queryKey: ["session"],
+    queryFn: () => unwrap(api.GET("/api/session")),
+    refetchInterval: 10_000,
+    retry: noRetryOn4xx,
+    enabled,
+  });
+}
+
+export function useAccount(): UseQueryResult<Account> {
+  return useQuery({
+    queryKey: ["account"],
+    queryFn: () => unwrap(api.GET("/api/account")),
+    retry: noRetryOn4xx,
+    refetchInterval: 60_000,
+  });
+}
+
+export function useStock(code: string | null): UseQueryResult<StockDetail> {
+  return useQuery({
+    queryKey: ["stock", code],
+    queryFn: () =>
+      unwrap(api.GET("/api/stocks/{code}", { params: { path: { code: code ?? "" } } })).then(
+        (d) => d as unknown as StockDetail,
+      ),
+    enabled: !!code,
+    retry: noRetryOn4xx,
+    staleTime: 30_000,
+  });
+}
+
+export function useOrderBookSnapshot(code: string | null): UseQueryResult<OrderBookAnswer> {
+  return useQuery({
+    queryKey: ["orderbook", code],
+    queryFn: () =>
+      unwrap(api.GET("/api/orderbook/{code}", { params: { path: { code: code ?? "" } } })).then(
+        (d) => d as unknown as OrderBookAnswer,
+      ),
+    enabled: !!code,
+    retry: noRetryOn4xx,
+    staleTime: Number.POSITIVE_INFINITY, // /ws `book` takes over
+  });
+}
+
+export function useSearch(q: string): UseQueryResult<SearchAnswer> {
+  const query = q.trim();
+  return useQuery({
+    queryKey: ["search", query],
+    queryFn: () =>
+      unwrap(api.GET("/api/stocks/search", { params: { query: { q: query, limit: "10" } } })).then(
+        (d) => d as unknown as SearchAnswer,
+      ),
+    enabled: query.length > 0,
+    retry: false,
+    staleTime: 60_000,
+    placeholderData: (prev) => prev,
+  });
+}
+
+/** `null` data: the orders API is not there yet (404) — "주문 API 준비 중". */
+export function useOrderTypes(): UseQueryResult<OrderType[] | null> {
+  return useQuery({
+    queryKey: ["orderTypes"],
+    queryFn: async () => {
+      try {
+        return await request<OrderType[]>("GET", "/api/orders/types");
+      } catch (e) {
+        if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return null;
+        throw e;
+      }
+    },
+    retry: noRetryOn4xx,
+    staleTime: 10 * 60_000,
+  });
+}
+
+export function useOrders(
+  status: "open" | "filled" | "cancelled" | "rejected" | "all",
+  code?: string | null,
+  range?: { from?: string; to?: string },
+): UseQueryResult<OrderPage | null> {
+  return useQuery({
+    queryKey: ["orders", status, code ?? null, range?.from ?? null, range?.to ?? null],
+    queryFn: async () => {
+      const qs = new URLSearchParams({ status, limit: "100" });
+      if (code) qs.set("stock_code", code);
+      if (range?.from) qs.set("from", range.from);
+      if (range?.to) qs.set("to", range.to);
+      try {
+        return await request<OrderPage>("GET", `/api/orders?${qs}`);
+      } catch (e) {
+        if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return null;
+        throw e;
+      }
+    },
+    retry: noRetryOn4xx,
+    refetchInterval: 30_000,
+  });
+}
+
+// --- live -----------------------------------------------------------------------------
+
+export function useSocketState(): SocketState {
+  return useSyncExternalStore(
+    (fn) => live().onState(fn),
+    () => live().state,
+    () => "closed",
+  );
+}
+
+/** Subscribe to a stock's channels for as long as the component shows it. */
+export function useLiveSubscription(code: string | null, channels?: Channel[]): void {
+  const key = channels?.join(",") ?? "";
+  useEffect(() => {
+    if (!code) return;
+    return live().subscribe(code, key ? (key.split(",") as Channel[]) : undefined);
+  }, [code, key]);
+}
+
+function useStoreKey(key: string): number {
+  return useSyncExternalStore(
+    (fn) => live().store.subscribe(key, fn),
+    () => live().store.version(key),
+    () => 0,
+  );
+}
+
+export function useLast(code: string | null): LastTrade | undefined {
+  useStoreKey(`last:${code}`);
+  return code ? live().store.last.get(code) : undefined;
+}
+
+export function useTape(code: string | null): TapeEntry[] {
+  useStoreKey(`last:${code}`);
+  return (code && live().store.tapes.get(code)) || [];
+}
+
+export function useLiveBook(code: string | null): WsBook | undefined {
+  useStoreKey(`book:${code}`);
+  return code ? live().store.books.get(code) : undefined;
+}
+
+/** Latest live prices of several stocks (positions valued between pushes). */
+export function useLivePrices(codes: readonly string[]): Record<string, number | undefined> {
+  const key = codes.join(",");
+  const version = useSyncExternalStore(
+    (fn) => {
+      const offs = codes.map((c) => live().store.subscribe(`last:${c}`, fn));
+      return () => offs.forEach((o) => o());
+    },
+    () => codes.reduce((acc, c) => acc + live().store.version(`last:${c}`), 0),
+    () => 0,
+  );
+  void version;
+  void key;
+  const out: Record<string, number | undefined> = {};
+  for (const c of codes) out[c] = live().store.last.get(c)?.price;
+  return out;
+}
