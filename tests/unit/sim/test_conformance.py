@@ -31,6 +31,11 @@ CALLS: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "kt00018": ("acnt", {"qry_tp": "1", "dmst_stex_tp": "KRX"}),
     "kt00001": ("acnt", {"qry_tp": "2"}),
+    "kt00010": (
+        "acnt",
+        {"io_amt": "0", "stk_cd": "005930", "trde_tp": "2", "trde_qty": "1", "uv": "67500"},
+    ),
+    "kt00011": ("acnt", {"stk_cd": "005930", "uv": "67500"}),
 }
 ORDER_IDS = ("kt10000", "kt10001", "kt10002", "kt10003")
 

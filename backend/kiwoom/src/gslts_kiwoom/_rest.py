@@ -54,6 +54,7 @@ from gslts_kiwoom.models import (
     Exchange,
     FilledOrder,
     OpenOrder,
+    OrderableQuantity,
     OrderAck,
     OrderBookSnapshot,
     OrderHistoryEntry,
@@ -859,6 +860,42 @@ class KiwoomClient:
             for data in self._all_pages("kt00007", body)
             for o in _wire.parse_order_history(data, on)
         ]
+
+    def orderable_quantity(self, code: str, price: int, side: Side = Side.BUY) -> OrderableQuantity:
+        """How many shares an order at ``price`` may have: 현금(미수불가) and 최대(미수발생).
+
+        Buys: kt00011 증거금율별주문가능수량조회요청 (``uv`` = ``price``). Sells: the shares
+        that can be sold now (kt00018 ``trde_able_qty``: held minus those in open sells).
+
+        Args:
+            code: 6-char stock code.
+            price: the order's price in KRW (for a market order, the price it would take,
+                e.g. the upper limit for a buy).
+            side: buy or sell.
+
+        Raises:
+            ValueError: a price that is not positive (checked before sending).
+        """
+        if price <= 0:
+            raise ValueError("orderable_quantity needs a positive price")
+        if side == Side.SELL:
+            held = next((h for h in self.get_balance().holdings if h.code == code), None)
+            qty = held.sellable_qty if held is not None else 0
+            return OrderableQuantity(
+                code=code,
+                side=Side.SELL,
+                price=price,
+                cash_qty=qty,
+                max_qty=qty,
+                cash_amount=0,
+                max_amount=0,
+                stock_margin_rate=None,
+                account_margin_rate=None,
+                applied_margin_rate=None,
+                by_margin_rate={},
+            )
+        data = self.request("kt00011", {"stk_cd": code, "uv": str(price)}).data
+        return _wire.parse_orderable_quantity(data, code, price)
 
     def get_balance(
         self, *, per_lot: bool = False, exchange: Literal["KRX", "NXT"] = "KRX"

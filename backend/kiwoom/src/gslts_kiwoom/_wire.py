@@ -28,6 +28,7 @@ from gslts_kiwoom.models import (
     FilledOrder,
     Holding,
     OpenOrder,
+    OrderableQuantity,
     OrderAck,
     OrderBookSnapshot,
     OrderHistoryEntry,
@@ -561,6 +562,47 @@ def parse_cash(body: Body) -> Cash:
         d1_deposit=to_int(body.get("d1_entra")),
         d2_deposit=to_int(body.get("d2_entra")),
         orderable_by_margin=by_margin,
+    )
+
+
+def _rate_pct(value: object) -> int | None:
+    """A margin rate as sent (``"20%"``, ``"100"``) → percent; blank → None."""
+    s = _text(value).rstrip("%").strip()
+    if not s:
+        return None
+    d = opt_decimal(s)
+    if d is None or d != d.to_integral_value():
+        raise ProtocolError(f"not a whole percent: {s!r}")
+    return int(d)
+
+
+def parse_orderable_quantity(body: Body, code: str, price: int) -> OrderableQuantity:
+    """kt00011 증거금율별주문가능수량조회요청 (a buy at ``price``): 미수불가 amount and
+    quantity, and the per-rate ones the server filled (``""`` = not for this account)."""
+    by_rate = {
+        rate: (
+            to_int(body.get(f"profa_{rate}ord_alow_amt")),
+            to_int(body.get(f"profa_{rate}ord_alowq")),
+        )
+        for rate in _MARGIN_RATES
+        if _text(body.get(f"profa_{rate}ord_alowq"))
+    }
+    cash_amount = to_int(body.get("min_ord_alow_amt"))
+    cash_qty = to_int(body.get("min_ord_alowq"))
+    applied = _rate_pct(body.get("aplc_rt"))
+    max_amount, max_qty = by_rate.get(applied or 0, (cash_amount, cash_qty))
+    return OrderableQuantity(
+        code=code,
+        side=Side.BUY,
+        price=price,
+        cash_qty=cash_qty,
+        max_qty=max(max_qty, cash_qty),
+        cash_amount=cash_amount,
+        max_amount=max(max_amount, cash_amount),
+        stock_margin_rate=_rate_pct(body.get("stk_profa_rt")),
+        account_margin_rate=_rate_pct(body.get("profa_rt")),
+        applied_margin_rate=applied,
+        by_margin_rate=by_rate,
     )
 
 

@@ -515,3 +515,34 @@ class Cash:
     d1_deposit: int
     d2_deposit: int
     orderable_by_margin: dict[int, int]  # margin rate (%) → orderable amount
+
+
+@dataclass(frozen=True, slots=True)
+class OrderableQuantity:
+    """How many shares an order may have at a price: what an order panel shows as
+    현금(미수불가) and 최대(미수발생) (PROTOCOL §8.5).
+
+    Buys come from kt00011 증거금율별주문가능수량조회요청 (for the price asked); sells are
+    the sellable shares (kt00018 ``trde_able_qty``: held minus those in open sells), the
+    same figure twice.
+    """
+
+    code: str
+    side: Side
+    #: the price the quantities are for (KRW)
+    price: int
+    #: 현금(미수불가): shares payable in cash, without 미수 (``min_ord_alowq``)
+    cash_qty: int
+    #: 최대(미수발생): shares at the applied margin rate (``cash_qty`` when that rate's
+    #: figure is absent, e.g. a cash account)
+    max_qty: int
+    #: 미수불가주문가능금액 (KRW); 0 for sells
+    cash_amount: int
+    #: the amount behind ``max_qty`` (KRW); 0 for sells
+    max_amount: int
+    #: 종목 / 계좌 / 적용 증거금율 in percent; ``None`` when not reported (sells)
+    stock_margin_rate: int | None
+    account_margin_rate: int | None
+    applied_margin_rate: int | None
+    #: margin rate (%) → (orderable amount, orderable quantity), for the rates reported
+    by_margin_rate: dict[int, tuple[int, int]]

@@ -53,7 +53,11 @@ continuous on every venue and has no off-hours session. 스톱지정가 (28) wai
 book until the price reaches its stop (``cond_uv``), then works as a limit; 중간가 (29)
 rests at the mid of the book and trades with the opposite flow there (30/31 find no one at
 once and cancel); both are Nextrade's (``nxt_only_trade_types``). Fills update cash (with
-``commission_rate`` and sell-side ``tax_rate``) and holdings.
+``commission_rate`` and sell-side ``tax_rate``) and holdings. The account is a cash account
+(계좌증거금율 100 %, no 미수): kt00011 answers, for a price, the quantity a buy may have
+(min_ord_alowq = profa_100ord_alowq, the broker's own reservation per share: one share
+more is refused), other rates ``""``; kt00010 simulates a trade's effect on the orderable
+and withdrawable cash (a sale's proceeds count at once).
 
 **Events.** ``Simulator.add_listener(fn)`` receives every :class:`MarketTrade`,
 :class:`BookUpdate` (after each book change), :class:`OrderUpdate` (접수/체결/확인/취소/거부) and

@@ -1,5 +1,6 @@
 """REST handlers of the account: open orders (ka10075), fills (ka10076), today's order
-history (kt00007), holdings with P&L (kt00018), cash (kt00001)."""
+history (kt00007), holdings with P&L (kt00018), cash (kt00001), orderable amounts and
+quantities (kt00010, kt00011)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from decimal import Decimal
 
 from gslts_kiwoom.models import Side
 from gslts_kiwoom.sim import _fmt as f
-from gslts_kiwoom.sim._app_base import Body, Ctx, Handler, Result, Row, input_error
+from gslts_kiwoom.sim._app_base import Body, Ctx, Handler, ReplyError, Result, Row, input_error
 from gslts_kiwoom.sim._orders import Order, kind_text
 
 _STEX = {"KRX": ("1", "KRX", "N"), "NXT": ("2", "NXT", "N"), "SOR": ("0", "통합", "Y")}
@@ -374,10 +375,141 @@ def h_kt00001(ctx: Ctx, body: Body) -> Result:
     return Result(out)
 
 
+#: The margin rates (증거금율, %) kt00010/kt00011 report amounts and quantities for.
+MARGIN_RATES = (20, 30, 40, 50, 60, 100)
+#: 종목증거금율 the simulator gives every stock [I: Kiwoom's per-stock rates are not
+#: published here; 20 % as in the guide's example]. The account is a cash account (계좌
+#: 증거금율 100 %: the broker takes no order it cannot pay in full, no 미수), so the
+#: applied rate (the higher of the two) is 100 % and 최대 equals 현금(미수불가).
+STOCK_MARGIN_RATE = 20
+ACCOUNT_MARGIN_RATE = 100
+
+
+def _amount(body: Body, key: str) -> int:
+    """A non-negative whole amount or quantity field; blank = 0."""
+    raw = str(body.get(key, "")).strip()
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        raise input_error(f"1517:입력값 형식 오류({key}, 숫자만 입력 가능합니다)")
+    return int(raw)
+
+
+def _buy_price(ctx: Ctx, body: Body, key: str) -> tuple[str, int]:
+    """``(code, price)`` of an orderable-quantity request: ``uv`` 0 = the current price
+    [I]."""
+    stock, _ = ctx.stock(str(body.get("stk_cd", "")))
+    price = _amount(body, key)
+    return stock.code, price or ctx.market.state(stock.code).last
+
+
+def _per_share(ctx: Ctx, price: int) -> int:
+    """Cash one share bought at ``price`` takes: the broker's own reservation (price,
+    commission, 1 won of rounding), so the quantity answered is exactly what it accepts."""
+    return price + ctx.sim.broker._cost(price) + 1
+
+
+def h_kt00011(ctx: Ctx, body: Body) -> Result:
+    """kt00011 증거금율별주문가능수량조회요청 (``stk_cd``, ``uv`` 매수가격): how many shares the
+    account can buy at ``uv`` (PROTOCOL §8.5). ``min_ord_alow_amt``/``min_ord_alowq``:
+    without 미수 (현금); the per-rate fields are filled for the rates the account can use
+    (100 % only: a cash account) and ``""`` for the others, as in the guide's example.
+    Rates as ``20%``, amounts and quantities 12-digit zero-padded; every quantity is one
+    the broker accepts at that price (and one more is refused)."""
+    _, price = _buy_price(ctx, body, "uv")
+    acct = ctx.sim.broker.account
+    cash = max(0, acct.orderable_cash)
+    qty = cash // _per_share(ctx, price)
+    out: Body = {
+        "stk_profa_rt": f"{STOCK_MARGIN_RATE}%",
+        "profa_rt": f"{ACCOUNT_MARGIN_RATE}%",
+        "aplc_rt": f"{max(STOCK_MARGIN_RATE, ACCOUNT_MARGIN_RATE)}%",
+    }
+    for rate in MARGIN_RATES:
+        usable = rate >= max(STOCK_MARGIN_RATE, ACCOUNT_MARGIN_RATE)
+        out[f"profa_{rate}ord_alow_amt"] = f.pad(cash, 12) if usable else ""
+        out[f"profa_{rate}ord_alowq"] = f.pad(qty, 12) if usable else ""
+        out[f"profa_{rate}pred_reu_amt"] = f.pad(0, 12) if usable else ""
+        out[f"profa_{rate}tdy_reu_amt"] = f.pad(0, 12) if usable else ""
+    out.update(
+        min_ord_alow_amt=f.pad(cash, 12),
+        min_ord_alowq=f.pad(qty, 12),
+        min_pred_reu_amt=f.pad(0, 12),
+        min_tdy_reu_amt=f.pad(0, 12),
+        entr=f.pad(acct.cash, 12),
+        repl_amt=f.pad(0, 12),
+        uncla=f.pad(0, 12),
+        ord_pos_repl=f.pad(0, 12),
+        ord_alowa=f.pad(cash, 12),
+    )
+    return Result(out, message="자료를 조회하였습니다.")
+
+
+def h_kt00010(ctx: Ctx, body: Body) -> Result:
+    """kt00010 주문인출가능금액요청: what the account could order and withdraw if it traded
+    ``trde_qty`` at ``uv`` (``trde_tp`` 1 sell / 2 buy; ``uv`` 0 = the current price):
+    the per-rate orderable amounts and quantities at ``uv`` (rates the account cannot use
+    ``0``), ``ord_alowa`` orderable cash, and for the trade ``pur_amt``/``cmsn``/
+    ``pur_exct_amt`` (a buy) and the withdrawable and D+2 cash after it (a sale's proceeds
+    count at once, as Kiwoom reuses them). ``io_amt`` is checked, not used [I].
+    Amounts 12-digit, quantities 10-digit zero-padded, as in the guide's example."""
+    trade_tp = _choice(body, "trde_tp", ("1", "2"))
+    _amount(body, "io_amt")
+    code, price = _buy_price(ctx, body, "uv")
+    trade_qty = _amount(body, "trde_qty")
+    _amount(body, "exp_buy_unp")
+    broker = ctx.sim.broker
+    acct = broker.account
+    cash = max(0, acct.orderable_cash)
+    value = trade_qty * price
+    cost = broker._cost(value)
+    if trade_tp == "2":
+        purchase, settle = value, value + cost
+        after = cash - settle
+    else:
+        held = acct.holdings.get(code)
+        sellable = (held.qty if held else 0) - acct.reserved_qty(code)
+        if trade_qty > sellable:
+            raise ReplyError(
+                20, f"[2000](800033:매도가능수량이 부족합니다. {max(0, sellable)}주 매도가능)"
+            )
+        purchase = settle = 0
+        after = cash + value - cost - broker._tax(value)
+    usable_rate = max(STOCK_MARGIN_RATE, ACCOUNT_MARGIN_RATE)
+    qty = max(0, after) // _per_share(ctx, price)
+    out: Body = {}
+    for rate in MARGIN_RATES:
+        usable = rate >= usable_rate
+        out[f"profa_{rate}ord_alow_amt"] = f.pad(max(0, after) if usable else 0, 12)
+        out[f"profa_{rate}ord_alowq"] = f.pad(qty if usable else 0, 10)
+        if rate == 60:
+            out["profa_rdex_60ord_alow_amt"] = f.pad(0, 12)
+            out["profa_rdex_60ord_alowq"] = f.pad(0, 10)
+    out.update(
+        pred_reu_alowa=f.pad(0, 12),
+        tdy_reu_alowa=f.pad(max(0, after - cash) if trade_tp == "1" else 0, 12),
+        entr=f.pad(acct.cash, 12),
+        repl_amt=f.pad(0, 12),
+        uncla=f.pad(0, 12),
+        ord_pos_repl=f.pad(0, 12),
+        ord_alowa=f.pad(cash, 12),
+        wthd_alowa=f.pad(max(0, after), 12),
+        nxdy_wthd_alowa=f.pad(max(0, after), 12),
+        pur_amt=f.pad(purchase, 12),
+        cmsn=f.pad(cost, 12),
+        pur_exct_amt=f.pad(settle, 12),
+        d2entra=f.pad(acct.cash + (after - cash), 12),
+        profa_rdex_aplc_tp="0",
+    )
+    return Result(out, message="주문/인출가능금액 시뮬레이션 조회완료하였습니다.")
+
+
 ACCOUNT_HANDLERS: dict[str, Handler] = {
     "ka10075": h_ka10075,
     "ka10076": h_ka10076,
     "kt00007": h_kt00007,
     "kt00018": h_kt00018,
     "kt00001": h_kt00001,
+    "kt00010": h_kt00010,
+    "kt00011": h_kt00011,
 }

@@ -66,6 +66,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "kt00007": ("qry_tp", "stk_bond_tp", "sell_tp", "dmst_stex_tp"),
     "kt00018": ("qry_tp", "dmst_stex_tp"),
     "kt00001": ("qry_tp",),
+    "kt00011": ("stk_cd", "uv"),
+    "kt00010": ("stk_cd", "trde_tp", "uv"),
 }
 
 #: Every api-id the simulator answers; others get rc 20 [RC9000].
