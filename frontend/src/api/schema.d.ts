@@ -441,7 +441,27 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
-        /** AuditPage */
+        /**
+         * AuditPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "action": "auth.login",
+         *           "at": "2026-03-03T09:10:00+09:00",
+         *           "detail": {
+         *             "kind": "cookie"
+         *           },
+         *           "id": 41,
+         *           "ip": "127.0.0.1",
+         *           "outcome": "ok",
+         *           "target": "trader1",
+         *           "user_id": 2,
+         *           "username": "trader1"
+         *         }
+         *       ],
+         *       "next_cursor": "eyJiZWZvcmVfaWQiOiA0MX0"
+         *     }
+         */
         AuditPage: {
             /** Items */
             items: components["schemas"]["AuditOut"][];
@@ -450,6 +470,136 @@ export interface components {
              * @description pass as cursor for the next (older) page
              */
             next_cursor: string | null;
+        };
+        /**
+         * BookOut
+         * @description 10 levels each side (best first: asks ascending, bids descending) and totals.
+         * @example {
+         *       "age_s": 0.1,
+         *       "asks": [
+         *         {
+         *           "price": 72100,
+         *           "qty": 1500
+         *         },
+         *         {
+         *           "price": 72200,
+         *           "qty": 1501
+         *         },
+         *         {
+         *           "price": 72300,
+         *           "qty": 1502
+         *         },
+         *         {
+         *           "price": 72400,
+         *           "qty": 1503
+         *         },
+         *         {
+         *           "price": 72500,
+         *           "qty": 1504
+         *         },
+         *         {
+         *           "price": 72600,
+         *           "qty": 1505
+         *         },
+         *         {
+         *           "price": 72700,
+         *           "qty": 1506
+         *         },
+         *         {
+         *           "price": 72800,
+         *           "qty": 1507
+         *         },
+         *         {
+         *           "price": 72900,
+         *           "qty": 1508
+         *         },
+         *         {
+         *           "price": 73000,
+         *           "qty": 1509
+         *         }
+         *       ],
+         *       "bids": [
+         *         {
+         *           "price": 72000,
+         *           "qty": 1200
+         *         },
+         *         {
+         *           "price": 71900,
+         *           "qty": 1201
+         *         },
+         *         {
+         *           "price": 71800,
+         *           "qty": 1202
+         *         },
+         *         {
+         *           "price": 71700,
+         *           "qty": 1203
+         *         },
+         *         {
+         *           "price": 71600,
+         *           "qty": 1204
+         *         },
+         *         {
+         *           "price": 71500,
+         *           "qty": 1205
+         *         },
+         *         {
+         *           "price": 71400,
+         *           "qty": 1206
+         *         },
+         *         {
+         *           "price": 71300,
+         *           "qty": 1207
+         *         },
+         *         {
+         *           "price": 71200,
+         *           "qty": 1208
+         *         },
+         *         {
+         *           "price": 71100,
+         *           "qty": 1209
+         *         }
+         *       ],
+         *       "code": "005930",
+         *       "source": "hub",
+         *       "time": "2026-03-03T10:15:02+09:00",
+         *       "total_ask_qty": 15045,
+         *       "total_bid_qty": 12045,
+         *       "venue": "KRX"
+         *     }
+         */
+        BookOut: {
+            /** Code */
+            code: string;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "hub" | "kiwoom";
+            /** Age S */
+            age_s: number | null;
+            /**
+             * Time
+             * @description the book's time (ISO, KST)
+             */
+            time: string | null;
+            /** Venue */
+            venue: string | null;
+            /** Asks */
+            asks: components["schemas"]["Level"][];
+            /** Bids */
+            bids: components["schemas"]["Level"][];
+            /** Total Ask Qty */
+            total_ask_qty: number;
+            /** Total Bid Qty */
+            total_bid_qty: number;
+            /**
+             * Expected Price
+             * @description 예상체결가 in an auction, when carried
+             */
+            expected_price: number | null;
+            /** Expected Qty */
+            expected_qty: number | null;
         };
         /**
          * BusHealth
@@ -575,11 +725,6 @@ export interface components {
              */
             kiwoom_code?: string | null;
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
-        };
         /** Health */
         Health: {
             /**
@@ -682,7 +827,29 @@ export interface components {
             /** Last Error */
             last_error: string | null;
         };
-        /** LoginIn */
+        /** Level */
+        Level: {
+            /**
+             * Price
+             * @description 0 for an empty level
+             */
+            price: number;
+            /** Qty */
+            qty: number;
+        };
+        /**
+         * LoginIn
+         * @example {
+         *       "password": "correct-horse-battery-9",
+         *       "token": "cookie",
+         *       "username": "trader1"
+         *     }
+         * @example {
+         *       "password": "correct-horse-battery-9",
+         *       "token": "bearer",
+         *       "username": "bot1"
+         *     }
+         */
         LoginIn: {
             /**
              * Username
@@ -702,7 +869,35 @@ export interface components {
              */
             token: "cookie" | "bearer";
         };
-        /** LoginOut */
+        /**
+         * LoginOut
+         * @example {
+         *       "csrf_token": "kq3Xb0v3Yc2mZl9f0m0bQk1n3JXc6s0d8Vt4ZyQ2w1E",
+         *       "expires_at": "2026-03-03T21:10:00+09:00",
+         *       "kind": "cookie",
+         *       "user": {
+         *         "created_at": "2026-03-03T09:00:00+09:00",
+         *         "id": 2,
+         *         "is_active": true,
+         *         "last_login_at": "2026-03-03T09:10:00+09:00",
+         *         "role": "trader",
+         *         "username": "trader1"
+         *       }
+         *     }
+         * @example {
+         *       "expires_at": "2026-03-03T10:10:00+09:00",
+         *       "kind": "bearer",
+         *       "token": "Zp3q9V0hV8eQ2mFj3sN1c5xw0l7Ry4Kt6bUo2aPd9Ms",
+         *       "user": {
+         *         "created_at": "2026-03-03T09:00:00+09:00",
+         *         "id": 2,
+         *         "is_active": true,
+         *         "last_login_at": "2026-03-03T09:10:00+09:00",
+         *         "role": "trader",
+         *         "username": "bot1"
+         *       }
+         *     }
+         */
         LoginOut: {
             user: components["schemas"]["UserOut"];
             /**
@@ -726,7 +921,47 @@ export interface components {
              */
             csrf_token?: string | null;
         };
-        /** MeOut */
+        /**
+         * MasterStatus
+         * @description The stock master's refresh state (ka10099 → ``stock_master``).
+         * @example {
+         *       "count": 2771,
+         *       "last_refresh": "2026-03-03T08:00:02.512+09:00",
+         *       "state": "ok"
+         *     }
+         */
+        MasterStatus: {
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "idle" | "running" | "ok" | "failed";
+            /**
+             * Count
+             * @description stocks in the search index
+             */
+            count: number;
+            /**
+             * Last Refresh
+             * @description when the last refresh ended (ISO, KST)
+             */
+            last_refresh: string | null;
+            /**
+             * Last Error
+             * @description the last failure's error class, if any
+             */
+            last_error: string | null;
+        };
+        /**
+         * MeOut
+         * @example {
+         *       "kind": "cookie",
+         *       "role": "trader",
+         *       "session_id": 17,
+         *       "user_id": 2,
+         *       "username": "trader1"
+         *     }
+         */
         MeOut: {
             /** User Id */
             user_id: number;
@@ -745,7 +980,180 @@ export interface components {
              */
             kind: "cookie" | "bearer";
         };
-        /** SessionOut */
+        /**
+         * QuoteOut
+         * @description The latest quote: the hub's last trade (``source: hub``, only price, volume, value
+         *     and time) or ka10001 (``source: kiwoom``, the other fields too).
+         */
+        QuoteOut: {
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "hub" | "kiwoom";
+            /**
+             * Age S
+             * @description seconds since the quote's time
+             */
+            age_s: number | null;
+            /** Price */
+            price: number;
+            /**
+             * Change
+             * @description versus the previous close (kiwoom only)
+             */
+            change: number | null;
+            /**
+             * Change Rate
+             * @description percent (kiwoom only)
+             */
+            change_rate: number | null;
+            /** Open */
+            open: number | null;
+            /** High */
+            high: number | null;
+            /** Low */
+            low: number | null;
+            /**
+             * Base Price
+             * @description 기준가 (kiwoom only)
+             */
+            base_price: number | null;
+            /** Upper Limit */
+            upper_limit: number | null;
+            /** Lower Limit */
+            lower_limit: number | null;
+            /**
+             * Volume
+             * @description the day's cumulative volume
+             */
+            volume: number | null;
+            /**
+             * Cum Value
+             * @description the day's cumulative value, 백만원 (hub)
+             */
+            cum_value: number | null;
+            /**
+             * Expected Price
+             * @description 예상체결가 in an auction (kiwoom only)
+             */
+            expected_price: number | null;
+            /** Expected Qty */
+            expected_qty: number | null;
+            /**
+             * Time
+             * @description the trade's time (ISO, KST; hub only)
+             */
+            time: string | null;
+        };
+        /**
+         * RefreshOut
+         * @description ``POST /api/stocks/refresh``: whether this request started one, and the state.
+         * @example {
+         *       "count": 2771,
+         *       "last_refresh": "2026-03-03T08:00:02.512+09:00",
+         *       "started": true,
+         *       "state": "running"
+         *     }
+         */
+        RefreshOut: {
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "idle" | "running" | "ok" | "failed";
+            /**
+             * Count
+             * @description stocks in the search index
+             */
+            count: number;
+            /**
+             * Last Refresh
+             * @description when the last refresh ended (ISO, KST)
+             */
+            last_refresh: string | null;
+            /**
+             * Last Error
+             * @description the last failure's error class, if any
+             */
+            last_error: string | null;
+            /**
+             * Started
+             * @description false while a refresh runs already
+             */
+            started: boolean;
+        };
+        /** SearchHit */
+        SearchHit: {
+            /** Code */
+            code: string;
+            /** Name */
+            name: string;
+            /**
+             * Market
+             * @example KOSPI
+             */
+            market: string;
+            /**
+             * Match
+             * @description the tier that matched, best first (see the docs)
+             * @enum {string}
+             */
+            match: "code" | "code_prefix" | "name" | "name_prefix" | "chosung" | "substring" | "typo";
+            /**
+             * Rank Value
+             * @description the ranking value within the tier: the day's trading value (KRW), else last price × listed shares
+             */
+            rank_value: number | null;
+        };
+        /**
+         * SearchOut
+         * @example {
+         *       "count": 1,
+         *       "master": {
+         *         "count": 2771,
+         *         "last_refresh": "2026-03-03T08:00:02.512+09:00",
+         *         "state": "ok"
+         *       },
+         *       "query": "ㅅㅅㅈㅈ",
+         *       "results": [
+         *         {
+         *           "code": "005930",
+         *           "market": "KOSPI",
+         *           "match": "chosung",
+         *           "name": "삼성전자",
+         *           "rank_value": 1234000000
+         *         }
+         *       ]
+         *     }
+         */
+        SearchOut: {
+            /**
+             * Query
+             * @description q as searched (trimmed)
+             */
+            query: string;
+            /** Count */
+            count: number;
+            master: components["schemas"]["MasterStatus"];
+            /** Results */
+            results: components["schemas"]["SearchHit"][];
+        };
+        /**
+         * SessionOut
+         * @example {
+         *       "hub": {
+         *         "connected": true,
+         *         "last_event_age_s": 0.2,
+         *         "source": "http://127.0.0.1:8001",
+         *         "transport": "stream"
+         *       },
+         *       "kiwoom_token_expires_at": "2026-03-04T09:00:00+09:00",
+         *       "mode": "sim",
+         *       "orders_allowed": true,
+         *       "real_orders_enabled": false
+         *     }
+         */
         SessionOut: {
             /**
              * Mode
@@ -767,6 +1175,73 @@ export interface components {
              */
             kiwoom_token_expires_at: string | null;
             hub: components["schemas"]["HubState"];
+        };
+        /**
+         * StockOut
+         * @description A listed stock: master data (``stock_master``) and its latest quote.
+         * @example {
+         *       "audit_info": "정상",
+         *       "code": "005930",
+         *       "listed_on": "1975-06-11",
+         *       "listed_shares": 5969782550,
+         *       "market": "KOSPI",
+         *       "name": "삼성전자",
+         *       "nxt_enabled": true,
+         *       "order_warning": 0,
+         *       "quote": {
+         *         "age_s": 0.4,
+         *         "cum_value": 635210,
+         *         "price": 72100,
+         *         "source": "hub",
+         *         "time": "2026-03-03T10:15:02+09:00",
+         *         "volume": 8812345
+         *       },
+         *       "sector": "전기전자",
+         *       "size_class": "대형주",
+         *       "state": [
+         *         "증거금20%"
+         *       ]
+         *     }
+         */
+        StockOut: {
+            /** Code */
+            code: string;
+            /** Name */
+            name: string;
+            /** Market */
+            market: string;
+            /** Sector */
+            sector: string | null;
+            /** Size Class */
+            size_class: string | null;
+            /** Listed Shares */
+            listed_shares: number | null;
+            /**
+             * Listed On
+             * @description listing date (ISO)
+             */
+            listed_on: string | null;
+            /**
+             * Audit Info
+             * @description 감리구분
+             */
+            audit_info: string | null;
+            /**
+             * State
+             * @description 종목상태 flags
+             */
+            state: string[];
+            /**
+             * Order Warning
+             * @description 0 none, 1 ETF 투자주의, 2 정리매매, 3 단기과열, 4 투자위험, 5 투자경고
+             */
+            order_warning: number | null;
+            /**
+             * Nxt Enabled
+             * @description tradable on Nextrade
+             */
+            nxt_enabled: boolean | null;
+            quote: components["schemas"]["QuoteOut"];
         };
         /**
          * TokenStatus
@@ -802,7 +1277,14 @@ export interface components {
             /** Expires In S */
             expires_in_s: number | null;
         };
-        /** UserIn */
+        /**
+         * UserIn
+         * @example {
+         *       "password": "correct-horse-battery-9",
+         *       "role": "trader",
+         *       "username": "trader1"
+         *     }
+         */
         UserIn: {
             /**
              * Username
@@ -821,7 +1303,17 @@ export interface components {
              */
             role: "admin" | "trader" | "viewer";
         };
-        /** UserOut */
+        /**
+         * UserOut
+         * @example {
+         *       "created_at": "2026-03-03T09:00:00+09:00",
+         *       "id": 2,
+         *       "is_active": true,
+         *       "last_login_at": "2026-03-03T09:10:00+09:00",
+         *       "role": "trader",
+         *       "username": "trader1"
+         *     }
+         */
         UserOut: {
             /** Id */
             id: number;
@@ -842,7 +1334,18 @@ export interface components {
             /** Last Login At */
             last_login_at: string | null;
         };
-        /** UserPatch */
+        /**
+         * UserPatch
+         * @example {
+         *       "role": "viewer"
+         *     }
+         * @example {
+         *       "is_active": false
+         *     }
+         * @example {
+         *       "password": "another-good-lamp-1"
+         *     }
+         */
         UserPatch: {
             /** Role */
             role?: ("admin" | "trader" | "viewer") | null;
@@ -850,19 +1353,6 @@ export interface components {
             is_active?: boolean | null;
             /** Password */
             password?: string | null;
-        };
-        /** ValidationError */
-        ValidationError: {
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-            /** Input */
-            input?: unknown;
-            /** Context */
-            ctx?: Record<string, never>;
         };
     };
     responses: never;
@@ -1260,18 +1750,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SearchOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1291,9 +1788,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["MasterStatus"];
+                };
+            };
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1313,9 +1817,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RefreshOut"];
+                };
+            };
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role, Origin or CSRF token does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1337,18 +1857,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["StockOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Kiwoom refused or failed (its code in kiwoom_code) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database or Kiwoom unavailable, or the watchlist busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1370,18 +1933,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BookOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Kiwoom refused or failed (its code in kiwoom_code) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database or Kiwoom unavailable, or the watchlist busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1414,19 +2020,59 @@ export interface operations {
                     "application/json": components["schemas"]["ChartOut"];
                 };
             };
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description unknown stock code */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description bad code, interval, before or limit (the field is named) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Kiwoom refused or failed (its code in kiwoom_code) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database or Kiwoom unavailable, or the watchlist busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };

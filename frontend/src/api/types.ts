@@ -1,8 +1,8 @@
 /**
- * Shapes of routes whose OpenAPI answer is an untyped object (market data: search, stock,
- * order book — docs/backend.md "Market data"), the /ws messages (docs/backend.md "Browser
- * stream") and the orders API contract (being built: routes absent → "주문 API 준비 중").
- * Everything the OpenAPI document does type comes from schema.d.ts instead.
+ * Names for the generated OpenAPI types (schema.d.ts), the /ws messages (docs/backend.md
+ * "Browser stream", not in the OpenAPI document) and the orders API contract (being built:
+ * routes absent → "주문 API 준비 중"; replaced by generated types once they are in the
+ * document).
  */
 import type { Schemas } from "./client";
 
@@ -13,62 +13,12 @@ export type Me = Schemas["MeOut"];
 export type ChartPage = Schemas["ChartOut"];
 export type ChartCandle = Schemas["Candle"];
 
-export interface SearchResult {
-  code: string;
-  name: string;
-  market: string;
-  match: string;
-  rank_value?: number | null;
-}
-export interface SearchAnswer {
-  query: string;
-  count: number;
-  results: SearchResult[];
-}
-
-export interface StockQuote {
-  source: "hub" | "kiwoom";
-  price: number | null;
-  change?: number | null;
-  change_rate?: string | number | null;
-  base_price?: number | null;
-  upper_limit?: number | null;
-  lower_limit?: number | null;
-  open?: number | null;
-  high?: number | null;
-  low?: number | null;
-  volume?: number | null;
-  time?: string | null;
-  [k: string]: unknown;
-}
-export interface StockDetail {
-  code: string;
-  name: string;
-  market: string;
-  sector?: string | null;
-  order_warning?: number | null;
-  nxt_enabled?: boolean | null;
-  quote?: StockQuote | null;
-  [k: string]: unknown;
-}
-
-export interface Level {
-  price: number;
-  qty: number;
-}
-export interface OrderBookAnswer {
-  code: string;
-  source: "hub" | "kiwoom";
-  age_s: number | null;
-  time: string | null;
-  venue: string | null;
-  asks: Level[];
-  bids: Level[];
-  total_ask_qty: number | null;
-  total_bid_qty: number | null;
-  expected_price: number | null;
-  expected_qty: number | null;
-}
+export type SearchResult = Schemas["SearchHit"];
+export type SearchAnswer = Schemas["SearchOut"];
+export type StockQuote = Schemas["QuoteOut"];
+export type StockDetail = Schemas["StockOut"];
+export type Level = Schemas["Level"];
+export type OrderBookAnswer = Schemas["BookOut"];
 
 // --- /ws ------------------------------------------------------------------------------
 

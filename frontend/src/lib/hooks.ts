@@ -57,9 +57,7 @@ export function useStock(code: string | null): UseQueryResult<StockDetail> {
   return useQuery({
     queryKey: ["stock", code],
     queryFn: () =>
-      unwrap(api.GET("/api/stocks/{code}", { params: { path: { code: code ?? "" } } })).then(
-        (d) => d as unknown as StockDetail,
-      ),
+      unwrap(api.GET("/api/stocks/{code}", { params: { path: { code: code ?? "" } } })),
     enabled: !!code,
     retry: noRetryOn4xx,
     staleTime: 30_000,
@@ -70,9 +68,7 @@ export function useOrderBookSnapshot(code: string | null): UseQueryResult<OrderB
   return useQuery({
     queryKey: ["orderbook", code],
     queryFn: () =>
-      unwrap(api.GET("/api/orderbook/{code}", { params: { path: { code: code ?? "" } } })).then(
-        (d) => d as unknown as OrderBookAnswer,
-      ),
+      unwrap(api.GET("/api/orderbook/{code}", { params: { path: { code: code ?? "" } } })),
     enabled: !!code,
     retry: noRetryOn4xx,
     staleTime: Number.POSITIVE_INFINITY, // /ws `book` takes over
@@ -84,9 +80,7 @@ export function useSearch(q: string): UseQueryResult<SearchAnswer> {
   return useQuery({
     queryKey: ["search", query],
     queryFn: () =>
-      unwrap(api.GET("/api/stocks/search", { params: { query: { q: query, limit: "10" } } })).then(
-        (d) => d as unknown as SearchAnswer,
-      ),
+      unwrap(api.GET("/api/stocks/search", { params: { query: { q: query, limit: "10" } } })),
     enabled: query.length > 0,
     retry: false,
     staleTime: 60_000,
