@@ -843,11 +843,11 @@ class KiwoomClient:
             side: only buys or sells.
             order_no_from: start at this order number (it and later ones).
             venue: ``all`` (``%``), ``KRX``, ``NXT`` or ``SOR``.
-            day: the order date (default today, KST).
+            day: the order date; None (default) sends it blank: the server's today.
         """
         on = day or self._today()
         body = {
-            "ord_dt": on.strftime("%Y%m%d"),
+            "ord_dt": day.strftime("%Y%m%d") if day else "",
             "qry_tp": "1",
             "stk_bond_tp": "1",
             "sell_tp": _SIDE_CODES[side],
