@@ -9,7 +9,8 @@ PY_PROJECTS := pyproject.toml uv.lock backend/kiwoom/pyproject.toml backend/pypr
 	backend/common/pyproject.toml backend/cli/pyproject.toml database/pyproject.toml \
 	sub-server/pyproject.toml
 
-.PHONY: setup run test test-unit lint format bench soak sim clean help
+.PHONY: setup run test test-unit lint format bench soak sim clean help frontend frontend-api \
+	test-frontend
 
 help:
 	@echo "make run    set up and start the whole system on the simulator"
@@ -17,6 +18,8 @@ help:
 	@echo "make lint   ruff + mypy (strict)"
 	@echo "make bench  benchmarks (writes tests/bench/results/latest.json)"
 	@echo "make soak   the hub through a whole simulated KRX day with faults (root, ~30 min)"
+	@echo "make frontend      build the dashboard (Node 20: npm ci + next build, stamped)"
+	@echo "make frontend-api  regenerate the dashboard's typed API client from the backend"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,12 +34,46 @@ $(STAMP): $(PY_PROJECTS) | $(BIN)/uv
 
 setup: $(STAMP)
 
-run: setup
+# --- the dashboard: frontend/ (Next.js static export in frontend/out, served at / by the
+# backend). Node 20+ builds it; the stamps skip npm ci and the build when nothing changed.
+# Without Node the step says what to install and the backend serves the API only.
+NPM ?= npm
+FRONTEND_DEPS := frontend/node_modules/.gslts-installed
+FRONTEND_BUILT := frontend/out/.gslts-built
+FRONTEND_SRC := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
+	frontend/next.config.ts frontend/tsconfig.json
+HAVE_NODE := $(shell node -e 'process.exit(+process.versions.node.split(".")[0] < 20 ? 1 : 0)' \
+	2>/dev/null && echo yes)
+
+$(FRONTEND_DEPS): frontend/package.json frontend/package-lock.json
+	cd frontend && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+$(FRONTEND_BUILT): $(FRONTEND_DEPS) $(FRONTEND_SRC)
+	cd frontend && $(NPM) run build
+	@touch $@
+
+ifeq ($(HAVE_NODE),yes)
+frontend: $(FRONTEND_BUILT)
+test-frontend: $(FRONTEND_DEPS)
+	cd frontend && ./node_modules/.bin/vitest run
+else
+frontend test-frontend:
+	@echo "!! Node.js 20+ not found: the dashboard is not built (install Node 20 or newer," \
+	  "e.g. from nodejs.org or your distribution's nodejs 20 package; see README 'Dashboard')"
+endif
+
+# After a backend API change: regenerate frontend/src/api/{openapi.json,schema.d.ts} (a
+# unit test fails while they are stale), then `make frontend` type-checks the dashboard.
+frontend-api: $(STAMP) $(FRONTEND_DEPS)
+	cd frontend && $(NPM) run gen:api
+
+run: setup frontend
 	$(BIN)/gslts run
 
 # The layering contracts first (pyproject.toml [tool.importlinter]): a forbidden import
 # fails the build before any test runs.
-test: setup
+test: setup frontend test-frontend
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
@@ -65,4 +102,5 @@ sim: setup
 	$(BIN)/gslts sim
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache frontend/node_modules frontend/.next \
+	  frontend/out
