@@ -19,7 +19,7 @@ def openapi_document() -> dict[str, Any]:
     from gslts_backend.settings import BackendSettings
 
     # settings only shape services, never the API; no .env so the output is the same anywhere
-    app = create_app(BackendSettings(_env_file=None))  # type: ignore[call-arg]
+    app = create_app(BackendSettings(_env_file=None))
     doc: dict[str, Any] = app.openapi()
     return doc
 

@@ -12,8 +12,11 @@ import {
   HistogramSeries,
   type IChartApi,
   type ISeriesApi,
+  type ISeriesMarkersPluginApi,
+  type SeriesMarker,
   type Time,
   createChart,
+  createSeriesMarkers,
 } from "lightweight-charts";
 import { useEffect, useRef, useState } from "react";
 import { api, unwrap } from "@/api/client";
@@ -23,10 +26,13 @@ import {
   INTERVALS,
   INTERVAL_LABEL,
   type Interval,
+  KST_OFFSET_S,
   SeriesModel,
+  bucketOf,
   chartMinuteNow,
 } from "@/lib/candles";
-import { changePct, num, pct } from "@/lib/format";
+import { changePct, kstToday, num, pct } from "@/lib/format";
+import { useOrders } from "@/lib/hooks";
 import { live } from "@/lib/live";
 
 const UP = "#e0314b";
@@ -62,6 +68,10 @@ export function Chart({ code }: { code: string }) {
   const [legend, setLegend] = useState<Legend | null>(null);
   const [status, setStatus] = useState<string>("불러오는 중…");
   const [count, setCount] = useState(0);
+  const markersRef = useRef<ISeriesMarkersPluginApi<Time> | null>(null);
+  const [loadedAt, setLoadedAt] = useState(0);
+  const today = kstToday();
+  const filled = useOrders("all", code, { from: today, to: today });
 
   useEffect(() => {
     try {
@@ -111,6 +121,7 @@ export function Chart({ code }: { code: string }) {
       1,
     );
     chart.panes()[1]?.setHeight(90);
+    markersRef.current = createSeriesMarkers(candles, []);
 
     const model = new SeriesModel(interval, chartMinuteNow(Date.now()));
     let nextBefore: number | string | null = null;
@@ -199,6 +210,7 @@ export function Chart({ code }: { code: string }) {
         setStatus(n ? "" : "차트 데이터가 없습니다");
         ready = true;
         el.dataset.ready = "1";
+        setLoadedAt(Date.now());
       })
       .catch((e: unknown) => {
         if (!disposed) setStatus(`차트를 불러오지 못했습니다: ${String(e instanceof Error ? e.message : e)}`);
@@ -207,11 +219,33 @@ export function Chart({ code }: { code: string }) {
     return () => {
       disposed = true;
       offLive();
+      markersRef.current = null;
       chart.remove();
       delete el.dataset.ready;
       delete el.dataset.liveUpdates;
     };
   }, [code, interval]);
+
+  // the user's own fills of today as markers (▲ buy under the bar, ▼ sell above it)
+  useEffect(() => {
+    const plugin = markersRef.current;
+    if (!plugin) return;
+    const markers: SeriesMarker<Time>[] = [];
+    for (const o of filled.data?.orders ?? []) {
+      if (!o.filled_quantity || !o.updated_at) continue;
+      const minute = Math.floor((Date.parse(o.updated_at) / 1000 + KST_OFFSET_S) / 60) * 60;
+      const buy = o.side === "buy";
+      markers.push({
+        time: bucketOf(minute, interval) as Time,
+        position: buy ? "belowBar" : "aboveBar",
+        shape: buy ? "arrowUp" : "arrowDown",
+        color: buy ? UP : DOWN,
+        text: `${buy ? "매수" : "매도"} ${num(o.filled_quantity)}@${num(o.avg_fill_price)}`,
+      });
+    }
+    markers.sort((x, y) => (String(x.time) < String(y.time) ? -1 : 1));
+    plugin.setMarkers(markers);
+  }, [filled.data, interval, loadedAt]);
 
   const b = legend?.bar;
   const base = legend?.prevClose ?? b?.open ?? 0;

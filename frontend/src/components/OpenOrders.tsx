@@ -52,9 +52,9 @@ function Row({ o, onError }: { o: Order; onError: (t: string) => void }) {
       <td className={o.side === "buy" ? "up" : "down"}>{o.side === "buy" ? "매수" : "매도"}</td>
       <td>{o.stock_code}</td>
       <td>{o.order_type_label}</td>
-      <td className="num">
+      <td className="num" data-testid="order-price-cell">
         {editing ? (
-          <input className="inline" inputMode="numeric" value={price || ""} onChange={(e) => setPrice(Number(e.target.value.replace(/[^0-9]/g, "")) || 0)} />
+          <input className="inline" inputMode="numeric" data-testid="modify-price" value={price || ""} onChange={(e) => setPrice(Number(e.target.value.replace(/[^0-9]/g, "")) || 0)} />
         ) : o.price ? (
           num(o.price)
         ) : (
@@ -73,7 +73,7 @@ function Row({ o, onError }: { o: Order; onError: (t: string) => void }) {
       <td className="actions">
         {editing ? (
           <>
-            <button type="button" disabled={busy} onClick={() => act("PATCH", { price, quantity: qty })}>
+            <button type="button" disabled={busy} onClick={() => act("PATCH", { price, quantity: qty })} data-testid="modify-confirm">
               확인
             </button>
             <button type="button" onClick={() => setEditing(false)}>

@@ -5,10 +5,19 @@
  * the current price and change in the middle, 예상체결가 when the source has it, and the
  * 체결 tape with 체결강도. Clicking a price hands it to the order panel. The first state
  * comes from GET /api/orderbook/{code}, then /ws `book` replaces it (conflated, ≤ 10/s).
+ *
+ * One-click mode (off by default, armed in two steps): a click on a 매도잔량 cell sells,
+ * on a 매수잔량 cell buys, the set quantity at that row's price as a limit order, checked
+ * against the fat-finger limits (lib/oneclick.ts) before anything is sent.
  */
-import type { Level } from "@/api/types";
+import { useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { ApiError, request } from "@/api/client";
+import type { Level, NewOrder, Order, Side } from "@/api/types";
 import { changePct, direction, dirClass, kstTime, num, pct, signed } from "@/lib/format";
-import { useLast, useLiveBook, useOrderBookSnapshot, useTape } from "@/lib/hooks";
+import { useLast, useLiveBook, useOrderBookSnapshot, useOrderTypes, useTape } from "@/lib/hooks";
+import { fatFinger } from "@/lib/oneclick";
+import { uuid } from "@/lib/uuid";
 
 interface Props {
   code: string;
@@ -28,6 +37,75 @@ function pad(levels: Level[]): Level[] {
   return out;
 }
 
+function useOneClick(code: string, last: number | null) {
+  const types = useOrderTypes();
+  const qc = useQueryClient();
+  const [open, setOpen] = useState(false);
+  const [armed, setArmed] = useState(false);
+  const [qty, setQty] = useState(1);
+  const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  const available = !!types.data?.some((t) => t.order_type === "limit");
+
+  async function place(side: Side, price: number) {
+    if (!armed) return;
+    const refused = fatFinger(price, qty, last);
+    if (refused) {
+      setMsg({ ok: false, text: refused });
+      return;
+    }
+    const body: NewOrder = {
+      stock_code: code,
+      side,
+      quantity: qty,
+      order_type: "limit",
+      price,
+      stop_price: null,
+      venue: "KRX",
+      client_order_id: uuid(),
+    };
+    try {
+      await request<Order>("POST", "/api/orders", body);
+      setMsg({ ok: true, text: `${side === "buy" ? "매수" : "매도"} ${num(qty)}주 @ ${num(price)}` });
+      void qc.invalidateQueries({ queryKey: ["orders"] });
+    } catch (e) {
+      setMsg({ ok: false, text: e instanceof ApiError ? e.message : String(e) });
+    }
+  }
+
+  const controls = available ? (
+    <span className="oneclick small">
+      <label>
+        <input
+          type="checkbox"
+          checked={open}
+          onChange={(e) => {
+            setOpen(e.target.checked);
+            setArmed(false);
+          }}
+        />{" "}
+        원클릭
+      </label>
+      {open && (
+        <>
+          <input
+            className="inline"
+            inputMode="numeric"
+            aria-label="원클릭 수량"
+            value={qty || ""}
+            onChange={(e) => setQty(Number(e.target.value.replace(/[^0-9]/g, "")) || 0)}
+          />
+          주{" "}
+          <button type="button" className={armed ? "armed" : ""} onClick={() => setArmed((a) => !a)}>
+            {armed ? "원클릭 ON — 해제" : "활성화"}
+          </button>
+        </>
+      )}
+      {msg && <span className={msg.ok ? "ok" : "error"}> {msg.text}</span>}
+    </span>
+  ) : null;
+  return { armed, place, controls };
+}
+
 export function OrderBook({ code, reference, onPick, myPrices }: Props) {
   const snap = useOrderBookSnapshot(code);
   const liveBook = useLiveBook(code);
@@ -42,6 +120,7 @@ export function OrderBook({ code, reference, onPick, myPrices }: Props) {
   const price = last?.price ?? null;
   const ref = reference ?? null;
   const expected = liveBook ? null : (snap.data?.expected_price ?? null);
+  const oneClick = useOneClick(code, price);
 
   let buyVol = 0;
   let sellVol = 0;
@@ -56,7 +135,10 @@ export function OrderBook({ code, reference, onPick, myPrices }: Props) {
     const mine = l.price ? myPrices?.get(l.price) : undefined;
     return (
       <tr key={`${side}${i}`} className={`${side}${l.price && l.price === price ? " at-last" : ""}`}>
-        <td className="qty ask-qty">
+        <td
+          className={`qty ask-qty${oneClick.armed && l.price ? " oneclick-cell" : ""}`}
+          onClick={() => l.price && void oneClick.place("sell", l.price)}
+        >
           {side === "ask" && l.qty > 0 && (
             <>
               <span className="bar bar-ask" style={{ width: `${(l.qty / max) * 100}%` }} />
@@ -73,7 +155,10 @@ export function OrderBook({ code, reference, onPick, myPrices }: Props) {
           {mine ? <span className="mine" title="내 주문">●{num(mine)}</span> : null}
           {l.price && ref ? <small className="pct">{pct(changePct(l.price, ref))}</small> : null}
         </td>
-        <td className="qty bid-qty">
+        <td
+          className={`qty bid-qty${oneClick.armed && l.price ? " oneclick-cell" : ""}`}
+          onClick={() => l.price && void oneClick.place("buy", l.price)}
+        >
           {side === "bid" && l.qty > 0 && (
             <>
               <span className="bar bar-bid" style={{ width: `${(l.qty / max) * 100}%` }} />
@@ -95,8 +180,9 @@ export function OrderBook({ code, reference, onPick, myPrices }: Props) {
             동시호가 예상 {num(expected)}
           </span>
         ) : null}
+        {oneClick.controls}
       </div>
-      <table className="book">
+      <table className={`book${oneClick.armed ? " book-armed" : ""}`}>
         <tbody>
           {asks
             .slice()

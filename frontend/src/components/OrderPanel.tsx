@@ -15,6 +15,7 @@ import { num, won } from "@/lib/format";
 import { useAccount, useOrderTypes, useSession } from "@/lib/hooks";
 import { estimateOrder, presetQuantity } from "@/lib/pnl";
 import { isValidPrice, priceLimits, roundToTick, tickDown, tickUp } from "@/lib/ticks";
+import { uuid } from "@/lib/uuid";
 
 export interface Ticket {
   price: number;
@@ -29,11 +30,6 @@ interface Props {
   last: number | null;
   bestAsk: number | null;
   bestBid: number | null;
-}
-
-function uuid(): string {
-  if (typeof crypto !== "undefined" && "randomUUID" in crypto) return crypto.randomUUID();
-  return `${Date.now().toString(16)}-${Math.random().toString(16).slice(2)}`;
 }
 
 export function OrderPanel({ code, name, ticket, reference, last, bestAsk, bestBid }: Props) {

@@ -26,7 +26,7 @@ def _export(root: Path) -> Path:
 
 @pytest.fixture
 def client(tmp_path: Path) -> TestClient:
-    app = create_app(BackendSettings(_env_file=None), frontend_dir=_export(tmp_path / "out"))  # type: ignore[call-arg]
+    app = create_app(BackendSettings(_env_file=None), frontend_dir=_export(tmp_path / "out"))
     return TestClient(app)  # no lifespan: only routing is under test
 
 
@@ -62,7 +62,7 @@ def test_the_openapi_document_is_still_served(client: TestClient) -> None:
 
 
 def test_nothing_mounted_without_an_export(tmp_path: Path) -> None:
-    app = create_app(BackendSettings(_env_file=None), frontend_dir=tmp_path / "missing")  # type: ignore[call-arg]
+    app = create_app(BackendSettings(_env_file=None), frontend_dir=tmp_path / "missing")
     r = TestClient(app).get("/")
     assert r.status_code == 404
     assert r.json()["error"] == "NotFound"

@@ -4,17 +4,18 @@
  * unbounded dynamic routes). Chart, order book, order panel, open orders, positions; a
  * stacked layout on a phone.
  */
+import { useQuery } from "@tanstack/react-query";
+import dynamic from "next/dynamic";
 import { useSearchParams } from "next/navigation";
 import { Suspense, useCallback, useEffect, useMemo, useState } from "react";
 import { api, unwrap } from "@/api/client";
-import { Chart } from "@/components/Chart";
 import { OpenOrders } from "@/components/OpenOrders";
 import { OrderBook } from "@/components/OrderBook";
 import { OrderPanel, type Ticket } from "@/components/OrderPanel";
 import { Positions } from "@/components/Positions";
 import { Watchlist } from "@/components/Watchlist";
 import { OPEN_STATES } from "@/api/types";
-import { changePct, direction, dirClass, num, pct, signed } from "@/lib/format";
+import { changePct, direction, dirClass, kstToday, num, pct, signed } from "@/lib/format";
 import {
   useLast,
   useLiveBook,
@@ -23,8 +24,12 @@ import {
   useOrders,
   useStock,
 } from "@/lib/hooks";
-import { useQuery } from "@tanstack/react-query";
-import { kstToday } from "@/lib/format";
+
+// the chart library draws on a canvas: loaded in the browser only (not at export time)
+const Chart = dynamic(() => import("@/components/Chart").then((m) => m.Chart), {
+  ssr: false,
+  loading: () => <section className="panel chart-panel chart-loading">차트 불러오는 중…</section>,
+});
 
 const CODE = /^[0-9A-Z]{6}$/;
 
