@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 from gslts_backend import account, auth, charts, market, orders, ws
 from gslts_backend.auth.bootstrap import ensure_admin
@@ -106,10 +106,27 @@ class DashboardFiles(StaticFiles):
 
 
 def mount_dashboard(app: FastAPI, directory: Path | None) -> bool:
-    """Serve the dashboard at ``/`` after every API route, when it has been built."""
+    """Serve the dashboard at ``/`` when it has been built: as the router's fallback, so
+    it answers only what no route matched — also routes added after :func:`create_app`
+    (a catch-all mount at ``/`` would shadow those) — and only GET/HEAD outside the API's
+    prefixes; everything else keeps the JSON 404/405."""
     if directory is None or not (directory / "index.html").is_file():
         return False
-    app.mount("/", DashboardFiles(directory=directory, html=True), name="dashboard")
+    files = DashboardFiles(directory=directory, html=True)
+    fallback = app.router.default
+
+    async def dashboard_or_not_found(scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", "/")).lstrip("/")
+        if (
+            scope["type"] == "http"
+            and scope.get("method") in ("GET", "HEAD")
+            and path.split("/", 1)[0] not in _API_PREFIXES
+        ):
+            await files(scope, receive, send)
+            return
+        await fallback(scope, receive, send)
+
+    app.router.default = dashboard_or_not_found
     return True
 
 
