@@ -77,28 +77,31 @@ default ``KRX`` as captured on the mock server, or ``1`` as in the guide), ``0D`
 ``0J`` for every ka20001 index (001 KOSPI, 101 KOSDAQ, …; level = cap-weighted member
 prices; 13/14 in 천주/백만원), ``0s`` (FID 215: 0 opening call, 3 open, 2 closing call,
 4 closed, a/b after-hours, under ``clock="krx"``), ``1h`` (static VI, 9068 ``1``
-triggered / ``2`` released) and ``00``/``04`` (every FID of the 00 dictionary; FID 9001
-the plain code as on the mock server, ``ws_account_code_prefix="A"`` for ``A005930``; 910/914
-unsigned, 909–915 ``""`` outside a fill; a new order 접수 → 체결…, what IOC/FOK/market leave
-cancelled by the exchange, and a day order at the end of its session, as 취소 of the same
-number (902 = 0); a 스톱지정가 reaching its stop as a 확인 of its own number before the fills
-it makes (``stop_trigger_event``: ``확인``, ``접수`` or ``none``; no capture shows Kiwoom's
-choice), or, when its price has left the day's limits by then (a later day under
-``clock="always"``), as 거부 with FID 919 the reason and 902 = 0 — the one refusal after
-acceptance the model makes (the ``reject_orders`` fault makes more); a request refused at
-once (``return_code`` 20) sends no 00, as on Kiwoom; a modify or cancel 접수 → 확인 of its
-own number with 904 = the original, which gets no event; ``order_confirm_before_fills``
-(no capture shows it): True puts the 확인 right after the 접수, False puts a modify's 확인
-after the fills its new price makes at once and has the exchange take a cancel at the end
-of the next step, after the original's fills of that step (the 확인 cancels what is left,
-900 = that; nothing left is a 거부); ka10075/ka10076 show
-each order as its last event left it; kt00007 lists every order of the day, whatever
-became of it: 10-digit zero-padded numbers, ``A`` codes, ``HH:MM:SS`` times, 주문구분
-``현금매수``/``현금매도`` with ``mdfy_cncl`` ``정정``/``취소`` for a modify/cancel, as in the
-guide's example).
+triggered / ``2`` released) and ``00``/``04`` (below).
 Entries are produced only for registered items and flushed once per ``step`` (and after
 each order call); each step emits the trades, then one ``0D`` per stock whose book changed,
 so the last ``0B`` before a ``0D`` carries that book's best ask/bid (27/28).
+
+**Order stream (00/04) and the account APIs.** Every FID of the 00 dictionary; FID 9001
+the plain code as on the mock server (``ws_account_code_prefix="A"`` for ``A005930``);
+910/914 unsigned, 909–915 ``""`` outside a fill; 912 ``JJ``; 2134–2136 from the venue
+(``1``/``KRX``/``N``). A new order is 접수 → 체결…; what IOC/FOK/market orders leave, and a
+day order at the end of its session, is cancelled by the exchange: 취소 of the same number,
+902 = 0. A 스톱지정가 reaching its stop sends a 확인 of its own number before the fills it
+makes (``stop_trigger_event``: ``확인``, ``접수`` or ``none``; no capture shows Kiwoom's
+choice) or, when its price has left the day's limits by then (a later day under
+``clock="always"``), a 거부 with FID 919 the reason and 902 = 0: the one refusal after
+acceptance the model makes (the ``reject_orders`` fault makes more). A request refused at
+once (``return_code`` 20) sends no 00, as on Kiwoom. A modify or cancel is 접수 → 확인 of
+its own number with 904 = the original, which gets no event. ``order_confirm_before_fills``
+(no capture shows it either): True puts the 확인 right after the 접수; False puts a
+modify's 확인 after the fills its new price makes at once, and has the exchange take a
+cancel at the end of the next step, after the original's fills of that step (the 확인
+cancels what is left, 900 = that; nothing left makes it a 거부). ka10075/ka10076 show each
+order as its last event left it; kt00007 lists every order of the day whatever became of
+it (10-digit zero-padded numbers, ``A`` codes, ``HH:MM:SS`` times, 주문구분
+``현금매수``/``현금매도`` with ``mdfy_cncl`` ``정정``/``취소``, 접수구분 ``접수``/``확인``/``거부``,
+as in the guide's example).
 
 **Load.** ``trades_per_s`` (``--rate``; ``Simulator.set_rate`` / ``POST /_sim/rate``
 ``{"trades_per_s": N, "codes": [...]}``) and ``trade_universe`` (``--stocks N``: trade
