@@ -80,6 +80,9 @@ def test_order_history_pages_and_tells_filled_cancelled_modified(make_server: Ma
     (again,) = rest.order_history(code, order_no_from=ioc.order_no)
     assert again == i
     assert [e.order_no for e in rest.order_history(code, side=Side.SELL)] == [still_open.order_no]
+    assert rest.find_order(ioc.order_no) == i
+    assert rest.find_order(cancelled.order_no.lstrip("0"), code) == c
+    assert rest.find_order("0999999") is None
     assert rest.order_history(venue="NXT") == []
     assert len(rest.order_history(venue="KRX")) == 6
     assert rest.order_history(day=srv.sim.now.date().replace(day=1)) == []

@@ -108,3 +108,29 @@ def test_orderable_quantity_buy_and_sell() -> None:
     assert client.orderable_quantity("000660", 10_000, Side.SELL).max_qty == 0
     with pytest.raises(ValueError, match="positive price"):
         client.orderable_quantity("005930", 0)
+
+
+def test_find_order_reads_from_its_number_then_the_whole_day() -> None:
+    server = FakeKiwoom(Clock())
+    day = ["0000001", "0000002", "0000003", "0000004"]
+
+    def kt00007(request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+        # a server that reads fr_ord_no as "up to" (not our reading): only older rows
+        start = body["fr_ord_no"]
+        rows = [no for no in day if not start or no <= start]
+        cont = request.headers.get("cont-yn") == "Y"
+        page = rows[2:] if cont else rows[:2]
+        headers = {"cont-yn": "Y", "next-key": "p2"} if not cont and len(rows) > 2 else {}
+        return reply({**OK, "acnt_ord_cntr_prps_dtl": [_row(no) for no in page]}, headers=headers)
+
+    server.handlers["kt00007"] = kt00007
+    client = make_client(server)
+    found = client.find_order("3")
+    assert found is not None
+    assert found.order_no == "0000003"
+    starts = [orjson.loads(r.content)["fr_ord_no"] for r in server.calls("kt00007")]
+    assert starts == ["0000003", "0000003"]  # two pages from its number were enough
+    assert client.find_order("0000009", "005930") is None
+    last = [orjson.loads(r.content) for r in server.calls("kt00007")[-3:]]
+    assert [b["fr_ord_no"] for b in last] == ["0000009", "", ""]  # then the whole day
+    assert last[-1]["stk_cd"] == "005930"

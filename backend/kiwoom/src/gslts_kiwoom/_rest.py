@@ -861,6 +861,34 @@ class KiwoomClient:
             for o in _wire.parse_order_history(data, on)
         ]
 
+    def find_order(
+        self, order_no: str, code: str | None = None, *, venue: HistoryVenue = "all"
+    ) -> OrderHistoryEntry | None:
+        """What became of today's order ``order_no`` (kt00007), or None if the server does
+        not know it: the order service's question after a timeout or a restart.
+
+        Reads from ``order_no`` on (``fr_ord_no``) and stops at the page that has it; if
+        that finds nothing it reads the whole day once, in case the server's reading of
+        ``fr_ord_no`` differs from ours [I: the guide says only 시작주문번호].
+        """
+        wanted = order_no.strip().zfill(7)
+        on = self._today()
+        for start in (wanted, ""):
+            body = {
+                "ord_dt": "",
+                "qry_tp": "1",
+                "stk_bond_tp": "1",
+                "sell_tp": "0",
+                "stk_cd": code or "",
+                "fr_ord_no": start,
+                "dmst_stex_tp": _HISTORY_VENUES[venue],
+            }
+            for page in self.iter_pages("kt00007", body):
+                for entry in _wire.parse_order_history(page.data, on):
+                    if entry.order_no.zfill(7) == wanted:
+                        return entry
+        return None
+
     def orderable_quantity(self, code: str, price: int, side: Side = Side.BUY) -> OrderableQuantity:
         """How many shares an order at ``price`` may have: 현금(미수불가) and 최대(미수발생).
 
