@@ -306,9 +306,10 @@ def declare_one_error_shape(app: FastAPI) -> None:
     FastAPI declares its own ``HTTPValidationError`` for the 422 of every operation with
     parameters that does not declare one; the answer is :class:`ErrorBody`, so this
     replaces it (and drops the unused ``HTTPValidationError`` / ``ValidationError``
-    schemas). An operation with a ``security`` requirement (a session) also declares 401,
-    and on a state-changing method 403 (the CSRF token of a cookie session), when it does
-    not already: a client generated from the document then knows every status it can get.
+    schemas). An operation with a request body also declares 400 (a body Starlette cannot
+    parse, e.g. not UTF-8), one with a ``security`` requirement (a session) 401, and on a
+    state-changing method 403 (the CSRF token of a cookie session), when it does not
+    already: a client generated from the document then knows every status it can get.
     """
     build = app.openapi
 
@@ -323,8 +324,8 @@ def declare_one_error_shape(app: FastAPI) -> None:
                 ref_template="#/components/schemas/{model}"
             )
 
-        def error(status: int) -> dict[str, Any]:
-            text = responses(status)[status]["description"]
+        def error(status: int, text: str | None = None) -> dict[str, Any]:
+            text = text or responses(status)[status]["description"]
             return {"description": text, "content": {"application/json": {"schema": error_ref}}}
 
         for ops in doc.get("paths", {}).values():
@@ -335,6 +336,8 @@ def declare_one_error_shape(app: FastAPI) -> None:
                 declared = answers.get("422", {}).get("content", {}).get("application/json", {})
                 if declared.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
                     answers["422"] = error(422)
+                if "requestBody" in op:  # Starlette's answer to a body it cannot parse
+                    answers.setdefault("400", error(400, "a body that is not UTF-8 JSON"))
                 if op.get("security"):
                     answers.setdefault("401", error(401))
                     if method in _UNSAFE_METHODS:

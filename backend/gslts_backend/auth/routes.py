@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, SecretStr
 
 from gslts_backend.auth.audit import record_audit
 from gslts_backend.auth.deps import client_ip, current_session
@@ -180,7 +181,8 @@ class UserIn(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"username": "trader1", "password": "correct-horse-battery-9", "role": "trader"}
+                {"username": "trader1", "password": "correct-horse-battery-9", "role": "trader"},
+                {"username": "viewer1", "password": "another-good-lamp-1", "role": "viewer"},
             ]
         }
     )
@@ -492,6 +494,20 @@ def update_user(
 # --- audit trail (admin) ----------------------------------------------------------------
 
 
+def _iso_only(value: object) -> object:
+    """A time given as a number (pydantic reads ``0.5`` as a Unix time) is refused: the
+    document says an ISO 8601 date-time."""
+    if isinstance(value, (int, float)) or (
+        isinstance(value, str)
+        and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", value)
+    ):
+        raise ValueError("an ISO 8601 date-time, e.g. 2026-03-03T09:00:00+09:00")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
+
+
 def _cursor(value: str | None) -> int | None:
     if not value:
         return None
@@ -510,8 +526,14 @@ def audit(
     _: Annotated[Principal, Depends(admin)],
     user: Annotated[str | None, Query(max_length=64, description="username")] = None,
     action: Annotated[str | None, Query(max_length=32, examples=["order.place"])] = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: Annotated[datetime | None, Query()] = None,
+    from_: Annotated[
+        IsoDateTime | None,
+        Query(alias="from", description="inclusive", examples=["2026-03-03T09:00:00+09:00"]),
+    ] = None,
+    to: Annotated[
+        IsoDateTime | None,
+        Query(description="exclusive", examples=["2026-03-03T15:30:00+09:00"]),
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:

@@ -133,7 +133,7 @@ def _limit(raw: str | None) -> int:
 def get_chart(
     _p: ViewerDep,
     cs: Annotated[ChartService, Depends(chart_service)],
-    code: Annotated[str, Path(description="stock code, e.g. 005930")],
+    code: Annotated[str, Path(description="stock code, e.g. 005930", examples=["005930"])],
     interval: Annotated[
         str, Query(description="1m 3m 5m 10m 15m 30m 60m 1d 1w", examples=["1m"])
     ] = "1m",

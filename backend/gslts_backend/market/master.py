@@ -127,21 +127,24 @@ class MasterService:
     def refresh(self) -> int:
         """Fetches ka10099 for every market, stores it and rebuilds the index (blocking)."""
         with self._lock:
-            self.state = "running"
-            try:
-                client: KiwoomClient = self._kiwoom()
-                stocks = [s for m in MARKETS for s in client.list_stocks(m)]
-                n = store(self.engine, stocks)
-                self.reload()
-            except Exception as exc:
-                self.state = "failed"
-                self.last_error = type(exc).__name__
-                log.warning("stock_master_refresh_failed error=%s", type(exc).__name__)
-                raise
-            self.state, self.last_error = "ok", None
-            self.last_refresh = _now()
-            log.info("stock_master_refreshed count=%d", n)
-            return n
+            return self._refresh_locked()
+
+    def _refresh_locked(self) -> int:
+        self.state = "running"
+        try:
+            client: KiwoomClient = self._kiwoom()
+            stocks = [s for m in MARKETS for s in client.list_stocks(m)]
+            n = store(self.engine, stocks)
+            self.reload()
+        except Exception as exc:
+            self.state = "failed"
+            self.last_error = type(exc).__name__
+            log.warning("stock_master_refresh_failed error=%s", type(exc).__name__)
+            raise
+        self.state, self.last_error = "ok", None
+        self.last_refresh = _now()
+        log.info("stock_master_refreshed count=%d", n)
+        return n
 
     def start(self) -> None:
         """Loads the stored list, then refreshes in the background when stale and daily."""
@@ -165,10 +168,27 @@ class MasterService:
             self._stop.wait(wait)
 
     def refresh_in_background(self) -> bool:
-        """Starts a refresh now unless one runs; False when one was running."""
-        if self.state == "running":
+        """Starts a refresh now unless one runs; False when one was running.
+
+        The refresh lock is taken here, before the thread starts (the thread releases
+        it): checking ``state`` instead let every request that came before the thread
+        had begun start one more refresh, each queued behind the last."""
+        if not self._lock.acquire(blocking=False):
             return False
-        threading.Thread(target=self._safe_refresh, daemon=True, name="stock-master-now").start()
+        self.state = "running"
+
+        def run() -> None:
+            try:
+                with contextlib.suppress(Exception):  # logged, state "failed"
+                    self._refresh_locked()
+            finally:
+                self._lock.release()
+
+        try:
+            threading.Thread(target=run, daemon=True, name="stock-master-now").start()
+        except BaseException:
+            self._lock.release()
+            raise
         return True
 
     def _safe_refresh(self) -> None:
