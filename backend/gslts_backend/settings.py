@@ -6,6 +6,8 @@ checks every settings class of every service against it).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 
 from gslts_common.settings import Settings
@@ -45,6 +47,20 @@ class BackendSettings(Settings):
     ws_interest_ttl_s: int = Field(default=60, ge=3)
     #: the asker name of those leases (several backends on one hub: give each its own)
     ws_interest_asker: str = Field(default="backend", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+    # --- orders (POST/PATCH/DELETE /api/orders): docs/backend.md "Orders"
+    #: the largest quantity one order may carry (a fat-finger guard)
+    order_max_quantity: int = Field(default=100_000, ge=1)
+    #: the buy commission rate counted when checking orderable cash (0.00015 = 0.015 %)
+    order_fee_rate: float = Field(default=0.00015, ge=0, le=0.01)
+    #: which session rules an order type is checked against: ``krx`` the KRX calendar and
+    #: hours (NXT hours for NXT), ``always`` a continuous session at any hour (the
+    #: simulator's default clock), ``auto`` = ``always`` in KIWOOM_MODE=sim, else ``krx``
+    order_session_rules: Literal["auto", "krx", "always"] = "auto"
+    #: an order whose broker call timed out (state ``unknown``) and that ka10075/ka10076 do
+    #: not show this many seconds after the call is taken as never placed (``rejected``);
+    #: until then it is never sent again
+    order_unknown_settle_s: float = Field(default=30.0, ge=1)
 
     # --- auth, sessions and security (docs/backend.md "Auth and sessions")
     #: the first admin, created at start-up when no active admin exists; the password must

@@ -177,11 +177,18 @@ class Order(Base):
         sa.CheckConstraint(_in("side", ("buy", "sell")), name="side"),
         sa.CheckConstraint(_in("action", ("new", "modify", "cancel")), name="action"),
         sa.Index(None, "stock_code", "created_at"),
+        sa.Index(None, "state", "created_at"),
         MYSQL_TABLE_ARGS,
     )
 
     id: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    #: a modify/cancel request's order (the user's order it changes); None for a new order
+    parent_id: Mapped[int | None] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        sa.ForeignKey("orders.id", ondelete="CASCADE"),
+        index=True,
     )
     client_order_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
     broker_order_no: Mapped[str | None] = mapped_column(sa.String(16), index=True)
@@ -198,6 +205,8 @@ class Order(Base):
     quantity: Mapped[int] = mapped_column(sa.BigInteger)
     filled_quantity: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     filled_amount: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    #: what is still working at the exchange (quantity − filled − cancelled)
+    open_quantity: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     state: Mapped[str] = mapped_column(sa.String(16), index=True)
     reject_reason: Mapped[str | None] = mapped_column(sa.String(255))
     #: who placed it and from where (the audit trail has every action on it)

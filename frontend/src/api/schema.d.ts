@@ -154,6 +154,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/orders/types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Order Types
+         * @description Every Kiwoom order type (매매구분, trde_tp) the API takes, with the fields each needs and the venues it goes to.
+         */
+        get: operations["order_types_api_orders_types_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Orders
+         * @description Orders, newest first (every user's: one account serves the system). status: open (pending, unknown, accepted, partially_filled), filled, cancelled, rejected or all; from/to: KST days of creation; cursor: next_cursor of the page before.
+         */
+        get: operations["list_orders_api_orders_get"];
+        put?: never;
+        /**
+         * Place Order
+         * @description Place an order (kt10000 매수 / kt10001 매도), trader or admin. Checked before any broker call (422 naming the field, in English and Korean in detail_ko): quantity, the price on the tick grid and within the day's limits, the order type's fields, venue and session phase, orderable cash with fees for a buy, sellable shares for a sell. The order is stored (pending) before the call; the same client_order_id never creates a second broker order. A broker refusal is a 422 OrderRefused with Kiwoom's code and reason (the order is kept as rejected). Rate-limited per user (ORDER_RATE_PER_S). With KIWOOM_MODE=real and no KIWOOM_ALLOW_REAL_ORDERS: 403.
+         */
+        post: operations["place_order_api_orders_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orders/{order_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Order
+         * @description One order with its events (requests, 접수/체결/확인/취소/거부 from the 00 stream, Kiwoom list snapshots).
+         */
+        get: operations["get_order_api_orders__order_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Cancel Order
+         * @description Cancel the open quantity of an order (kt10003 취소). 409 when nothing is open any more (filled or cancelled meanwhile).
+         */
+        delete: operations["cancel_order_api_orders__order_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Modify Order
+         * @description Modify an open order: price moves all of its open quantity (kt10002 정정); quantity lowers the open quantity (kt10003 of the rest). The same checks as a new order. 409 when it has meanwhile filled or been cancelled, or while an earlier modify/cancel is unconfirmed.
+         */
+        patch: operations["modify_order_api_orders__order_id__patch"];
+        trace?: never;
+    };
     "/api/stocks/search": {
         parameters: {
             query?: never;
@@ -414,6 +486,19 @@ export interface components {
              * @description when the holdings were valued (KST)
              */
             valued_at: string;
+        };
+        /** Actions */
+        Actions: {
+            /**
+             * Modify
+             * @description PATCH is possible now
+             */
+            modify: boolean;
+            /**
+             * Cancel
+             * @description DELETE is possible now
+             */
+            cancel: boolean;
         };
         /** AuditOut */
         AuditOut: {
@@ -981,6 +1066,250 @@ export interface components {
             kind: "cookie" | "bearer";
         };
         /**
+         * ModifyIn
+         * @description Change an open order: ``price`` moves all its open quantity to a new price
+         *     (kt10002); ``quantity`` lowers the open quantity to that many shares (kt10003 of the
+         *     rest); both: first the reduction, then the move.
+         * @example {
+         *       "price": 71900
+         *     }
+         * @example {
+         *       "quantity": 5
+         *     }
+         */
+        ModifyIn: {
+            /** Price */
+            price?: number | null;
+            /**
+             * Quantity
+             * @description new open quantity
+             */
+            quantity?: number | null;
+            /** Stop Price */
+            stop_price?: number | null;
+        };
+        /** OrderEventOut */
+        OrderEventOut: {
+            /**
+             * At
+             * Format: date-time
+             * @description the event's time (KST)
+             */
+            at: string;
+            /**
+             * Type
+             * @description request, acked, accepted (접수), fill (체결), confirmed (확인), cancelled (취소), rejected (거부), rest (a ka10075/ka10076 snapshot), unknown, broker_rejected, resolved
+             */
+            type: string;
+            /** Broker Order No */
+            broker_order_no: string | null;
+            /** Fill No */
+            fill_no?: string | null;
+            /** Fill Price */
+            fill_price?: number | null;
+            /** Fill Qty */
+            fill_qty?: number | null;
+            /** Open Qty */
+            open_qty?: number | null;
+            /** Message */
+            message?: string | null;
+        };
+        /**
+         * OrderIn
+         * @description A new order (kt10000 매수 / kt10001 매도).
+         * @example {
+         *       "client_order_id": "web-7f1c2a9e-0001",
+         *       "order_type": "limit",
+         *       "price": 72000,
+         *       "quantity": 10,
+         *       "side": "buy",
+         *       "stock_code": "005930",
+         *       "venue": "KRX"
+         *     }
+         * @example {
+         *       "order_type": "market",
+         *       "quantity": 5,
+         *       "side": "sell",
+         *       "stock_code": "005930"
+         *     }
+         */
+        OrderIn: {
+            /**
+             * Stock Code
+             * @description 6-character code
+             */
+            stock_code: string;
+            /**
+             * Side
+             * @enum {string}
+             */
+            side: "buy" | "sell";
+            /**
+             * Quantity
+             * @description shares (ORDER_MAX_QUANTITY caps it)
+             */
+            quantity: number;
+            /**
+             * Order Type
+             * @description see GET /api/orders/types (매매구분)
+             * @default limit
+             * @enum {string}
+             */
+            order_type: "limit" | "market" | "conditional_limit" | "best_limit" | "priority_limit" | "limit_ioc" | "market_ioc" | "best_ioc" | "limit_fok" | "market_fok" | "best_fok" | "stop_limit" | "mid_price" | "mid_price_ioc" | "mid_price_fok" | "pre_open_close_price" | "after_hours_single_price" | "post_close_close_price";
+            /**
+             * Price
+             * @description KRW on the tick grid; only for types with needs_price
+             */
+            price?: number | null;
+            /**
+             * Stop Price
+             * @description 스톱지정가 only (cond_uv)
+             */
+            stop_price?: number | null;
+            /**
+             * Venue
+             * @default KRX
+             * @enum {string}
+             */
+            venue: "KRX" | "NXT" | "SOR";
+            /**
+             * Client Order Id
+             * @description yours, unique: the same id again returns the same order, never a second one (generated when omitted — then a retry is a new order)
+             */
+            client_order_id?: string | null;
+        };
+        /** OrderList */
+        OrderList: {
+            /** Orders */
+            orders: components["schemas"]["OrderOut"][];
+            /**
+             * Next Cursor
+             * @description pass as cursor for the next (older) page
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * OrderOut
+         * @example {
+         *       "actions": {
+         *         "cancel": true,
+         *         "modify": true
+         *       },
+         *       "avg_fill_price": 72000,
+         *       "broker_order_no": "0000123",
+         *       "client_order_id": "web-7f1c2a9e-0001",
+         *       "created_at": "2026-03-03T10:15:02.120000+09:00",
+         *       "filled_quantity": 4,
+         *       "id": 12,
+         *       "open_quantity": 6,
+         *       "order_type": "limit",
+         *       "order_type_label": "보통",
+         *       "price": 72000,
+         *       "quantity": 10,
+         *       "root_order_no": "0000121",
+         *       "side": "buy",
+         *       "state": "partially_filled",
+         *       "stock_code": "005930",
+         *       "updated_at": "2026-03-03T10:15:03.004000+09:00",
+         *       "username": "trader1",
+         *       "venue": "KRX"
+         *     }
+         */
+        OrderOut: {
+            /** Id */
+            id: number;
+            /** Client Order Id */
+            client_order_id: string;
+            /**
+             * Broker Order No
+             * @description Kiwoom's number now holding the order
+             */
+            broker_order_no: string | null;
+            /**
+             * Root Order No
+             * @description the first number of the chain
+             */
+            root_order_no: string | null;
+            /** Stock Code */
+            stock_code: string;
+            /** Venue */
+            venue: string;
+            /**
+             * Side
+             * @enum {string}
+             */
+            side: "buy" | "sell";
+            /** Order Type */
+            order_type: string;
+            /** Order Type Label */
+            order_type_label: string;
+            /** Price */
+            price: number | null;
+            /** Stop Price */
+            stop_price: number | null;
+            /** Quantity */
+            quantity: number;
+            /** Filled Quantity */
+            filled_quantity: number;
+            /** Open Quantity */
+            open_quantity: number;
+            /** Avg Fill Price */
+            avg_fill_price: number | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "pending" | "unknown" | "accepted" | "partially_filled" | "filled" | "cancelled" | "rejected";
+            /** Reject Reason */
+            reject_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Username */
+            username: string | null;
+            actions: components["schemas"]["Actions"];
+            /**
+             * Events
+             * @description GET /api/orders/{id} only
+             */
+            events?: components["schemas"]["OrderEventOut"][] | null;
+        };
+        /** OrderTypeOut */
+        OrderTypeOut: {
+            /** Order Type */
+            order_type: string;
+            /**
+             * Code
+             * @description Kiwoom's trde_tp
+             */
+            code: string;
+            /**
+             * Label
+             * @description 매매구분
+             */
+            label: string;
+            /** Needs Price */
+            needs_price: boolean;
+            /** Needs Stop Price */
+            needs_stop_price: boolean;
+            /**
+             * Time In Force
+             * @enum {string}
+             */
+            time_in_force: "day" | "ioc" | "fok";
+            /** Venues */
+            venues: ("KRX" | "NXT" | "SOR")[];
+            /** Off Hours */
+            off_hours: boolean;
+        };
+        /**
          * QuoteOut
          * @description The latest quote: the hub's last trade (``source: hub``, only price, volume, value
          *     and time) or ka10001 (``source: kiwoom``, the other fields too).
@@ -1284,6 +1613,11 @@ export interface components {
          *       "role": "trader",
          *       "username": "trader1"
          *     }
+         * @example {
+         *       "password": "another-good-lamp-1",
+         *       "role": "viewer",
+         *       "username": "viewer1"
+         *     }
          */
         UserIn: {
             /**
@@ -1383,6 +1717,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LoginOut"];
+                };
+            };
+            /** @description a body that is not UTF-8 JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not logged in (no valid session cookie or bearer token) */
@@ -1568,6 +1911,15 @@ export interface operations {
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
+            /** @description a body that is not UTF-8 JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Not logged in (no valid session cookie or bearer token) */
             401: {
                 headers: {
@@ -1630,6 +1982,15 @@ export interface operations {
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
+            /** @description a body that is not UTF-8 JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Not logged in (no valid session cookie or bearer token) */
             401: {
                 headers: {
@@ -1683,7 +2044,9 @@ export interface operations {
                 /** @description username */
                 user?: string | null;
                 action?: string | null;
+                /** @description inclusive */
                 from?: string | null;
+                /** @description exclusive */
                 to?: string | null;
                 cursor?: string | null;
                 limit?: number;
@@ -1723,6 +2086,471 @@ export interface operations {
             };
             /** @description Invalid input */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    order_types_api_orders_types_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderTypeOut"][];
+                };
+            };
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_orders_api_orders_get: {
+        parameters: {
+            query?: {
+                status?: string;
+                stock_code?: string | null;
+                from?: string | null;
+                to?: string | null;
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderList"];
+                };
+            };
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    place_order_api_orders_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderIn"];
+            };
+        };
+        responses: {
+            /** @description the same client_order_id again: that order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderOut"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderOut"];
+                };
+            };
+            /** @description Kiwoom did not answer: the order is `unknown` and being checked (ka10075/ka10076, the 00 stream); it is never sent twice */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderOut"];
+                };
+            };
+            /** @description a body that is not UTF-8 JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role, Origin or CSRF token does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused by the current state (e.g. a cap reached); the detail says why */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Kiwoom refused or failed (its code in kiwoom_code) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database or Kiwoom unavailable, or the watchlist busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_order_api_orders__order_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderOut"];
+                };
+            };
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cancel_order_api_orders__order_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderOut"];
+                };
+            };
+            /** @description Kiwoom did not answer: being checked */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderOut"];
+                };
+            };
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role, Origin or CSRF token does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused by the current state (e.g. a cap reached); the detail says why */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Kiwoom refused or failed (its code in kiwoom_code) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database or Kiwoom unavailable, or the watchlist busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    modify_order_api_orders__order_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModifyIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderOut"];
+                };
+            };
+            /** @description Kiwoom did not answer: being checked */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderOut"];
+                };
+            };
+            /** @description a body that is not UTF-8 JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role, Origin or CSRF token does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused by the current state (e.g. a cap reached); the detail says why */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Kiwoom refused or failed (its code in kiwoom_code) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database or Kiwoom unavailable, or the watchlist busy; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
