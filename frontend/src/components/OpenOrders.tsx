@@ -25,7 +25,21 @@ function Row({ o, onError }: { o: Order; onError: (t: string) => void }) {
   const [editing, setEditing] = useState(false);
   const [price, setPrice] = useState(o.price ?? 0);
   const [qty, setQty] = useState(o.open_quantity);
+  // the inline editor starts from the order as it is now (a push may have changed it)
+  function startEditing() {
+    setPrice(o.price ?? 0);
+    setQty(o.open_quantity);
+    setEditing(true);
+  }
   const [busy, setBusy] = useState(false);
+
+  /** only what changed: a quantity equal to the open one is no quantity change */
+  function changes(): { price?: number; quantity?: number } {
+    const out: { price?: number; quantity?: number } = {};
+    if (price && price !== o.price) out.price = price;
+    if (qty && qty !== o.open_quantity) out.quantity = qty;
+    return out;
+  }
 
   async function act(method: "PATCH" | "DELETE", body?: unknown) {
     setBusy(true);
@@ -73,7 +87,7 @@ function Row({ o, onError }: { o: Order; onError: (t: string) => void }) {
       <td className="actions">
         {editing ? (
           <>
-            <button type="button" disabled={busy} onClick={() => act("PATCH", { price, quantity: qty })} data-testid="modify-confirm">
+            <button type="button" disabled={busy} onClick={() => act("PATCH", changes())} data-testid="modify-confirm">
               확인
             </button>
             <button type="button" onClick={() => setEditing(false)}>
@@ -83,7 +97,7 @@ function Row({ o, onError }: { o: Order; onError: (t: string) => void }) {
         ) : (
           <>
             {o.actions.modify && (
-              <button type="button" disabled={busy} onClick={() => setEditing(true)} data-testid="order-modify">
+              <button type="button" disabled={busy} onClick={startEditing} data-testid="order-modify">
                 정정
               </button>
             )}
