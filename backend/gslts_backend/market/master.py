@@ -99,8 +99,12 @@ def load_index(engine: Engine) -> SearchIndex:
 
 
 def newest(engine: Engine) -> datetime | None:
+    """When the stored list was refreshed last: naive KST like :func:`_now` (the column
+    reads back aware, and the refresh thread compares the two)."""
     with engine.connect() as conn:
         v: datetime | None = conn.execute(sa.select(sa.func.max(_T.c.updated_at))).scalar()
+    if v is not None and v.tzinfo is not None:
+        v = v.astimezone(KST).replace(tzinfo=None)
     return v
 
 
