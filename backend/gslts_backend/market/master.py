@@ -163,8 +163,6 @@ class MasterService:
     def _run(self) -> None:
         while not self._stop.is_set():
             last = self.last_refresh
-            if last is not None and last.tzinfo is not None:  # read back through KSTDateTime
-                last = last.astimezone(KST).replace(tzinfo=None)
             due = last is None or _now() - last >= MAX_AGE or len(self.index) == 0
             if due:
                 self._safe_refresh()  # a failure is logged; retried in an hour
