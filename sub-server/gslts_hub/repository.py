@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from gslts_db import (
     TICK_COLUMNS,
@@ -27,6 +28,7 @@ from gslts_db import (
     is_mysql,
     upgrade,
 )
+from gslts_db.models import VENUES
 from gslts_hub.backfill import StoredAnchor
 from gslts_kiwoom.realtime import KST
 
@@ -35,6 +37,9 @@ _T = TickData.__table__.c
 PARTITION_DAYS_AHEAD = 14
 #: stocks per primary-key lookup of :meth:`HubRepository.last_krx_trades`
 ANCHOR_BATCH = 200
+#: a bisection of the key (:meth:`HubRepository._cum_bounds`) stops when the trades left
+#: between its two bounds span at most this many seconds (a busy stock: a few hundred)
+BISECT_STOP_S = 5.0
 
 
 class HubRepository:
@@ -174,21 +179,87 @@ class HubRepository:
         limit: int,
     ) -> Sequence[Any]:
         """One stock's stored trades in ``[start, end)`` after the key ``after`` (day,
-        venue, cumulative volume), in key order: the clustered key, so a page is one short
-        range scan. At most ``limit`` rows, the columns of :data:`gslts_db.TICK_COLUMNS`."""
+        venue, cumulative volume), in key order; at most ``limit`` rows, the columns of
+        :data:`gslts_db.TICK_COLUMNS`.
+
+        Every query is a range of the clustered key (see :func:`_spans`): the trades of the
+        window's first day before ``start`` and of its last day from ``end`` on are
+        skipped through a bisection of that key (:meth:`_cum_bounds`; trade time grows
+        with the cumulative volume), and the cursor is a key bound. A ``trade_time``
+        filter alone scanned the day from its first trade (``trade_time`` is not indexed),
+        and MariaDB does not seek on a row comparison ``(a, b, c) > (x, y, z)``: a page
+        deep in a busy day read every trade before it."""
         first = start.astimezone(KST).date()
-        last = (end.astimezone(KST) - timedelta(microseconds=1)).date()
-        q = sa.select(*(_T[c] for c in TICK_COLUMNS)).where(
-            _T.stock_code == code,
-            _T.trade_date.between(first, max(first, last)),
-            _T.trade_time >= start,
-            _T.trade_time < end,
-        )
-        if after is not None:
-            q = q.where(sa.tuple_(_T.trade_date, _T.venue, _T.cum_volume) > sa.tuple_(*after))
-        q = q.order_by(_T.trade_date, _T.venue, _T.cum_volume).limit(limit)
+        last = max(first, (end.astimezone(KST) - timedelta(microseconds=1)).date())
+        cut_start = start > datetime.combine(first, time(0), KST)
+        cut_end = end < datetime.combine(last + timedelta(days=1), time(0), KST)
+        cols = [_T[c] for c in TICK_COLUMNS]
+        out: list[Any] = []
         with self.engine.connect() as conn:
-            return conn.execute(q).all()
+            for d0, d1, venue, lo, hi in _spans(first, last, after):
+                if venue is not None:
+                    # a cursor's bound is already past the start (or the client's own)
+                    if d0 == first and cut_start and lo is None:
+                        bound = self._cum_bounds(conn, code, d0, venue, start)
+                        if bound is None:
+                            continue  # no trade of that day and venue at or after start
+                        lo = bound[0] + 1 if lo is None else max(lo, bound[0] + 1)
+                    if d1 == last and cut_end:
+                        bound = self._cum_bounds(conn, code, d1, venue, end)
+                        if bound is not None and bound[1] is not None:
+                            hi = bound[1] if hi is None else min(hi, bound[1])
+                q = sa.select(*cols).where(
+                    _T.stock_code == code, _T.trade_time >= start, _T.trade_time < end
+                )
+                q = (
+                    q.where(_T.trade_date == d0)
+                    if d0 == d1
+                    else q.where(_T.trade_date.between(d0, d1))
+                )
+                if venue is not None:
+                    q = q.where(_T.venue == venue)
+                if lo is not None:
+                    q = q.where(_T.cum_volume >= lo)
+                if hi is not None:
+                    q = q.where(_T.cum_volume < hi)
+                q = q.order_by(_T.trade_date, _T.venue, _T.cum_volume).limit(limit - len(out))
+                out += conn.execute(q).all()
+                if len(out) >= limit:
+                    break
+        return out
+
+    def _cum_bounds(
+        self, conn: Connection, code: str, day: date, venue: str, t: datetime
+    ) -> tuple[int, int | None] | None:
+        """``(low, high)`` around where ``t`` falls in ``code``'s trades of ``day`` on
+        ``venue``: every trade with a cumulative volume ≤ ``low`` is before ``t``, every
+        one ≥ ``high`` (None: there is none) at or after it; None when none is at or after
+        ``t`` (or there is none). A bisection of the clustered key, ~14 one-row reads,
+        stopped once the trades between the two are within :data:`BISECT_STOP_S`."""
+        key = (_T.stock_code == code, _T.trade_date == day, _T.venue == venue)
+        probe = sa.select(_T.cum_volume, _T.trade_time).where(*key)
+        head = conn.execute(probe.order_by(_T.cum_volume).limit(1)).first()
+        if head is None:
+            return None
+        if _aware(head.trade_time) >= t:
+            return head.cum_volume - 1, head.cum_volume
+        tail = conn.execute(probe.order_by(_T.cum_volume.desc()).limit(1)).first()
+        if tail is None or _aware(tail.trade_time) < t:
+            return None
+        low, t_low = int(head.cum_volume), _aware(head.trade_time)
+        high, t_high = int(tail.cum_volume), _aware(tail.trade_time)
+        while high - low > 1 and (t_high - t_low).total_seconds() > BISECT_STOP_S:
+            mid = (low + high) // 2
+            r = conn.execute(
+                probe.where(_T.cum_volume <= mid).order_by(_T.cum_volume.desc()).limit(1)
+            ).first()
+            if r is None:  # gone meanwhile (an archive): the bounds so far hold
+                break
+            if _aware(r.trade_time) < t:
+                low, t_low = mid, _aware(r.trade_time)  # every trade ≤ mid is before t
+            else:
+                high, t_high = int(r.cum_volume), _aware(r.trade_time)
+        return low, high
 
     # ------------------------------------------------------------------ health
     def size_bytes(self) -> int | None:
@@ -217,3 +288,40 @@ class HubRepository:
             return True
         except Exception:
             return False
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=KST)
+
+
+Span = tuple[date, date, str | None, int | None, int | None]
+
+
+def _spans(first: date, last: date, after: tuple[date, str, int] | None) -> list[Span]:
+    """The window's key ranges in key order, each ``(day from, day to, venue or None for
+    every venue, lowest cumulative volume, highest exclusive)``: the first and the last
+    day per venue (their trades are cut by the window's times), the days between as one
+    range; only what comes after the cursor ``after``."""
+    spans: list[Span] = [(first, first, v, None, None) for v in VENUES]
+    if last > first:
+        if last > first + timedelta(days=1):
+            spans.append((first + timedelta(days=1), last - timedelta(days=1), None, None, None))
+        spans += [(last, last, v, None, None) for v in VENUES]
+    if after is None:
+        return spans
+    ad, av, ac = after
+    out: list[Span] = []
+    for d0, d1, v, lo, hi in spans:
+        if v is not None:  # one day, one venue
+            if (d0, v) > (ad, av):
+                out.append((d0, d1, v, lo, hi))
+            elif (d0, v) == (ad, av):
+                out.append((d0, d1, v, ac + 1 if lo is None else max(lo, ac + 1), hi))
+        elif d0 > ad:
+            out.append((d0, d1, v, lo, hi))
+        elif d1 >= ad:  # the cursor is inside: the rest of its day and venue, then on
+            out.append((ad, ad, av, ac + 1, None))
+            out += [(ad, ad, w, None, None) for w in VENUES if w > av]
+            if d1 > ad:
+                out.append((ad + timedelta(days=1), d1, None, None, None))
+    return out
