@@ -1,8 +1,6 @@
 /**
- * Names for the generated OpenAPI types (schema.d.ts), the /ws messages (docs/backend.md
- * "Browser stream", not in the OpenAPI document) and the orders API contract (being built:
- * routes absent → "주문 API 준비 중"; replaced by generated types once they are in the
- * document).
+ * Names for the generated OpenAPI types (schema.d.ts) and the /ws messages (docs/backend.md
+ * "Browser stream", not in the OpenAPI document).
  */
 import type { Schemas } from "./client";
 
@@ -84,67 +82,15 @@ export type WsMessage =
   | { type: "subscribed" | "unsubscribed" | "pong"; codes?: string[] }
   | { type: "error"; error: string; detail: string; field?: string; code?: string };
 
-// --- orders (contract) ----------------------------------------------------------------
+// --- orders (generated; the screens still show "주문 API 준비 중" on a 404) ---------------
 
 export type Side = "buy" | "sell";
-export type OrderState =
-  | "pending"
-  | "unknown"
-  | "accepted"
-  | "partially_filled"
-  | "filled"
-  | "cancelled"
-  | "rejected";
+export type OrderState = Schemas["OrderOut"]["state"];
 
-export interface OrderType {
-  order_type: string;
-  code: string;
-  label: string;
-  needs_price: boolean;
-  needs_stop_price: boolean;
-  time_in_force: "day" | "ioc" | "fok";
-  venues: string[];
-}
-
-export interface Order {
-  id: number | string;
-  client_order_id: string | null;
-  broker_order_no: string | null;
-  root_order_no: string | null;
-  stock_code: string;
-  venue: string;
-  side: Side;
-  order_type: string;
-  order_type_label: string;
-  price: number | null;
-  stop_price: number | null;
-  quantity: number;
-  filled_quantity: number;
-  open_quantity: number;
-  avg_fill_price: number | null;
-  state: OrderState;
-  reject_reason: string | null;
-  created_at: string;
-  updated_at: string;
-  username: string;
-  actions: { modify: boolean; cancel: boolean };
-}
-
-export interface OrderPage {
-  orders: Order[];
-  next_cursor: string | null;
-}
-
-export interface NewOrder {
-  stock_code: string;
-  side: Side;
-  quantity: number;
-  order_type: string;
-  price: number | null;
-  stop_price: number | null;
-  venue: string;
-  client_order_id: string;
-}
+export type OrderType = Schemas["OrderTypeOut"];
+export type Order = Schemas["OrderOut"];
+export type OrderPage = Schemas["OrderList"];
+export type NewOrder = Schemas["OrderIn"];
 
 export const OPEN_STATES: ReadonlySet<OrderState> = new Set([
   "pending",

@@ -3,7 +3,7 @@
  * Open orders (live by /ws `order` pushes, refetched after a reconnect): modify price and
  * quantity inline, cancel, cancel-all for the stock; buttons shown by the order's own
  * `actions` (the server decides what its state allows). History tabs with a date filter.
- * Until the orders routes exist (404): "주문 API 준비 중".
+ * A backend without the orders routes (404): "주문 API 준비 중".
  */
 import { useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";

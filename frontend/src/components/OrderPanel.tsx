@@ -1,11 +1,11 @@
 "use client";
 /**
- * Order panel (POST /api/orders, the orders API contract): buy/sell, every order type the
+ * Order panel (POST /api/orders): buy/sell, every order type the
  * API offers with the fields each needs, a price stepper by the KRX tick of the band,
  * shortcuts (현재가, 매도/매수 1호가, 상한가, 하한가), quantity presets of 가능수량 (현금 basis;
  * sells from the sellable quantity), the estimated amount with fee and tax, a confirmation
- * step, and the server's validation errors shown at their field. Until the orders routes
- * exist (404) it says "주문 API 준비 중" and sends nothing.
+ * step, and the server's validation errors shown at their field. Should the orders routes
+ * be absent (404: a backend without them) it says "주문 API 준비 중" and sends nothing.
  */
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
@@ -65,6 +65,8 @@ export function OrderPanel({ code, name, ticket, reference, last, bestAsk, bestB
 
   const list: OrderType[] = types.data ?? [];
   const type = list.find((t) => t.order_type === typeName) ?? list[0];
+  const venues: readonly string[] = type?.venues ?? ["KRX"];
+  const venueShown = venues.includes(venue) ? venue : (venues[0] ?? "KRX");
   const [lower, upper] = reference ? priceLimits(reference) : [null, null];
   const holding = account.data?.holdings.find((h) => h.stock_code === code);
   const sellable = holding?.sellable_quantity ?? 0;
@@ -118,10 +120,11 @@ export function OrderPanel({ code, name, ticket, reference, last, bestAsk, bestB
       stock_code: code,
       side,
       quantity: qty,
-      order_type: type.order_type,
+      // the names come from GET /api/orders/types (typed as plain strings there)
+      order_type: type.order_type as NewOrder["order_type"],
       price: type.needs_price ? price : null,
       stop_price: type.needs_stop_price ? stop : null,
-      venue,
+      venue: venueShown as NewOrder["venue"],
       client_order_id: uuid(),
     };
     try {
@@ -163,8 +166,8 @@ export function OrderPanel({ code, name, ticket, reference, last, bestAsk, bestB
             </option>
           ))}
         </select>
-        <select value={venue} onChange={(e) => setVenue(e.target.value)} aria-label="거래소">
-          {(type?.venues ?? ["KRX"]).map((v) => (
+        <select value={venueShown} onChange={(e) => setVenue(e.target.value)} aria-label="거래소">
+          {venues.map((v) => (
             <option key={v}>{v}</option>
           ))}
         </select>
