@@ -190,7 +190,7 @@ def create_app(
             svc.close()
 
     app = FastAPI(title="GSLTS main server", lifespan=lifespan)
-    errors.install(app)
+    errors.install(app, name_the_field=True)
     app.add_exception_handler(KiwoomError, _kiwoom_error)
     errors.declare_one_error_shape(app)
     for router in ROUTERS:

@@ -230,8 +230,13 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid input"
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
+def install(app: FastAPI, *, name_the_field: bool = False) -> None:
+    """Register the handlers on ``app``.
+
+    ``name_the_field``: a request validation error (422) also carries ``field`` (the
+    first failing input's location: ``limit``, ``body.quantity``) and a ``detail_ko``, as
+    the main server's clients show them by the input; the hub's answers stay
+    ``{"error", "detail"}``."""
 
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
@@ -263,6 +268,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errs = exc.errors()
+        if not name_the_field:
+            return error_response("BadInput", _validation_detail(exc), 422)
         field = _loc(tuple(errs[0].get("loc", ()))) if errs else None
         return error_response(
             "BadInput",
