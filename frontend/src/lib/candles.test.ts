@@ -44,6 +44,15 @@ describe("1m series", () => {
     expect(s.bars[2]?.close).toBe(103); // the newest is untouched
   });
 
+  it("a partial candle is merged into the fetched bar of its minute, not put over it", () => {
+    const s = new SeriesModel("1m", T0);
+    s.setFirstPage([m(0, 100, 105, 98, 101, 50)]);
+    s.applyMinute({ ...m(0, 102, 103, 97, 102, 4), partial: true });
+    expect(s.bars[0]).toEqual(m(0, 100, 105, 97, 102, 50));
+    s.applyMinute(m(0, 100, 106, 97, 104, 60)); // the hub's closed, whole bar replaces it
+    expect(s.bars[0]).toEqual(m(0, 100, 106, 97, 104, 60));
+  });
+
   it("prepends older pages without overlap", () => {
     const s = new SeriesModel("1m", T0);
     s.setFirstPage([m(5, 1, 1, 1, 1, 1), m(6, 1, 1, 1, 1, 1)]);

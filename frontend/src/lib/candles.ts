@@ -46,6 +46,8 @@ export interface MinuteCandle {
   low: number;
   close: number;
   volume: number;
+  /** the backend saw only part of the minute (started mid-minute, or a bus gap) */
+  partial?: boolean;
 }
 
 export function minutesOf(interval: Interval): number | null {
@@ -116,7 +118,10 @@ export class SeriesModel {
   }
 
   applyMinute(c: MinuteCandle): Change {
-    if (this.interval === "1m") return this.place({ ...c });
+    if (this.interval === "1m") {
+      const bar: Bar = { time: c.time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume };
+      return this.place(bar, c.partial === true);
+    }
     const key = bucketOf(c.time, this.interval);
     const seen = this.minutes.get(c.time);
     const base = seen ? seen.base : c.time > this.fetchMinute ? 0 : c.volume;
@@ -141,17 +146,31 @@ export class SeriesModel {
     return { kind: "update", bar };
   }
 
-  /** 1m: the same time replaces its bar, a later one appends, an older one is replaced in place. */
-  private place(bar: Bar): Change {
+  /**
+   * 1m: the same time replaces its bar, a later one appends, an older one is replaced in
+   * place. A `partial` candle (its open and volume miss the minute's start) does not
+   * replace the fetched bar of its minute, which has the whole start: it is merged in.
+   */
+  private place(incoming: Bar, partial = false): Change {
     const last = this.bars[this.bars.length - 1];
-    if (!last || older(last.time, bar.time)) {
-      this.bars.push(bar);
-      return { kind: "update", bar };
+    if (!last || older(last.time, incoming.time)) {
+      this.bars.push(incoming);
+      return { kind: "update", bar: incoming };
     }
-    if (last.time === bar.time) {
+    if (last.time === incoming.time) {
+      const bar: Bar = partial
+        ? {
+            ...last,
+            high: Math.max(last.high, incoming.high),
+            low: Math.min(last.low, incoming.low),
+            close: incoming.close,
+            volume: Math.max(last.volume, incoming.volume),
+          }
+        : incoming;
       this.bars[this.bars.length - 1] = bar;
       return { kind: "update", bar };
     }
+    const bar = incoming;
     for (let i = this.bars.length - 2; i >= 0 && i >= this.bars.length - 120; i--) {
       const b = this.bars[i];
       if (b && b.time === bar.time) {

@@ -273,6 +273,26 @@ def test_a_reload_keeps_the_session_and_the_positions(page: Any, system: System)
     assert page.inner_text("[data-testid=mode]") == "SIM"
 
 
+def test_settings_show_the_token_and_logout_ends_the_session(
+    page: Any, system: System, shots: Path
+) -> None:
+    page.click("nav >> text=설정")
+    page.wait_for_url(re.compile(r"/settings/"))
+    page.wait_for_function(
+        "() => /시간|분|초/.test(document.querySelector('[data-testid=token-expires]')"
+        "?.textContent || '')"
+    )  # a token was issued (the account was read) and its countdown runs
+    page.wait_for_selector("text=사용자")
+    assert system.username in page.inner_text("table.grid")
+    page.screenshot(path=str(shots / "dashboard-settings.png"))
+    page.click("[data-testid=logout]")
+    page.wait_for_url(re.compile(r"/login/"))
+    page.goto(system.url + "/stock/?code=005930")
+    page.wait_for_url(re.compile(r"/login/\?next="))  # the session is gone server-side too
+    with system.api() as api:
+        assert api.get("/api/auth/me").status_code == 200  # other sessions live on
+
+
 def test_phone_width_stacks_the_panels(browser: Any, system: System, shots: Path) -> None:
     ctx = browser.new_context(
         viewport={"width": 390, "height": 844}, device_scale_factor=2, locale="ko-KR"
