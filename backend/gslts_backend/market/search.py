@@ -109,9 +109,15 @@ class SearchIndex:
         """``rows``: (code, name, market, weight) per stock."""
         self.entries: list[Entry] = []
         self.by_code: dict[str, Entry] = {}
+        #: the typo tier's candidates: entries by the first and by the second jamo of
+        #: their jamo string (see :meth:`_typo_candidates`)
+        self._by_jamo: tuple[dict[str, set[int]], dict[str, set[int]]] = ({}, {})
         for code, name, market, weight in rows:
             key = name.upper()
             e = Entry(code, name, market, key, chosung(key), decompose(key), weight)
+            for pos, by in enumerate(self._by_jamo):
+                if len(e.jamo) > pos:
+                    by.setdefault(e.jamo[pos], set()).add(len(self.entries))
             self.entries.append(e)
             self.by_code[code] = e
 
@@ -127,10 +133,11 @@ class SearchIndex:
         all_initials = bool(compact) and all(c in _CHO_SET for c in compact)
         has_initials = any(c in _CHO_SET for c in compact)
         qjamo = decompose(query)
-        typo_ok = len(qjamo) >= 4  # one edit of a 1–3 jamo query matches too much
+        # one edit of a 1–3 jamo query matches too much
+        typos = self._typo_candidates(qjamo) if len(qjamo) >= 4 else set()
         hits: list[tuple[int, int, str, Entry]] = []
-        for e in self.entries:
-            tier = self._tier(e, query, compact, all_initials, has_initials, qjamo, typo_ok)
+        for i, e in enumerate(self.entries):
+            tier = self._tier(e, query, compact, all_initials, has_initials, qjamo, i in typos)
             if tier is None:
                 continue
             live = value_of(e.code) if value_of is not None else None
@@ -138,6 +145,20 @@ class SearchIndex:
             hits.append((tier, -value, e.code, e))
         hits.sort(key=lambda h: (h[0], h[1], h[2]))
         return [Hit(e, tier, -neg) for tier, neg, _, e in hits[:limit]]
+
+    def _typo_candidates(self, qjamo: str) -> set[int]:
+        """The entries that may be one jamo edit from ``qjamo`` (4+ jamo), whole or by
+        their start: the compared strings share their first two jamo with the entry's, and
+        one edit keeps the first jamo (an edit after it) or, at the first position, puts
+        the query's first or second jamo first or second in the name (substitute: both
+        second jamo equal; delete: the name's first is the query's second; insert: the
+        name's second is the query's first). The edit checks run on these only (a few
+        hundred of the list instead of all of it: the scan's main cost)."""
+        out: set[int] = set()
+        for by in self._by_jamo:
+            for ch in set(qjamo[:2]):
+                out |= by.get(ch, set())
+        return out
 
     @staticmethod
     def _tier(
