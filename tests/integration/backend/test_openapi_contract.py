@@ -43,8 +43,13 @@ MAX_EXAMPLES = 25
 REQUEST_S = 60
 ADMIN = "admin"
 ADMIN_PASSWORD = "contract-Admin-pass-9"
-#: the orders routes are another engineer's work in progress (issue #11): they are left out
-#: here until they land; then drop this and let the run cover them too
+#: the orders routes are another engineer's (issue #11) and left out for now. Run with them
+#: (16:10 UTC, 65b154f) they gave no 5xx and no body off the schema, but: GET /api/orders
+#: takes ``to=0`` as a Unix time (the document says date-time); /api/orders/0 is a 422
+#: "not an order id" where the document allows any integer (declare ``ge=1``, or 404);
+#: PATCH /api/orders/types is a 422 (it reaches /api/orders/{order_id}) where schemathesis
+#: wants 405; and a schema-valid order its rules refuse is a 422 by design (allow it in the
+#: config as for /api/users). Drop this once those are settled.
 EXCLUDED_PATHS = r"^/api/orders"
 
 
