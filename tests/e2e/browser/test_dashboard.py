@@ -293,6 +293,32 @@ def test_settings_show_the_token_and_logout_ends_the_session(
         assert api.get("/api/auth/me").status_code == 200  # other sessions live on
 
 
+def test_1280_by_800_keeps_chart_book_and_order_panel_in_view(
+    browser: Any, system: System, shots: Path
+) -> None:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ko-KR")
+    try:
+        pg = ctx.new_page()
+        pg.set_default_timeout(WAIT_MS)
+        _login(pg, system)
+        pg.wait_for_url(re.compile(r"/stock/"))
+        pg.wait_for_selector("[data-testid=chart][data-ready='1']")
+        _order_panel_loaded(pg)
+        chart = pg.locator("[data-testid=chart-panel]").bounding_box()
+        book = pg.locator("[data-testid=orderbook]").bounding_box()
+        panel = pg.locator("[data-testid=order-panel]").bounding_box()
+        assert chart is not None
+        assert book is not None
+        assert panel is not None
+        assert book["x"] >= chart["x"] + chart["width"] - 1  # side by side
+        assert panel["x"] + panel["width"] <= 1280 + 1
+        assert panel["y"] < 800  # the order panel starts on the first screen
+        assert pg.evaluate("document.documentElement.scrollWidth") <= 1280 + 1
+        pg.screenshot(path=str(shots / "dashboard-1280.png"))
+    finally:
+        ctx.close()
+
+
 def test_phone_width_stacks_the_panels(browser: Any, system: System, shots: Path) -> None:
     ctx = browser.new_context(
         viewport={"width": 390, "height": 844}, device_scale_factor=2, locale="ko-KR"
