@@ -10,6 +10,7 @@ deployment, so no Redis is needed — several backends would each count on their
       def place(p: Principal = Depends(require_role("trader"))): ...
 
   (or take ``p: Principal = Depends(order_rate_limit)``: it gives the trader principal).
+* :class:`BodyLimit` — request bodies over ``BACKEND_MAX_BODY_BYTES`` get 413.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gslts_backend.deps import Principal, require_role
 from gslts_backend.settings import BackendSettings
-from gslts_common.errors import TooManyRequests
+from gslts_common.errors import TooManyRequests, error_response
 
 #: keys idle this long are forgotten (bounds the memory of per-user/per-address state)
 IDLE_FORGET_S = 3600.0
@@ -148,9 +151,73 @@ def order_rate_limit(
     return p
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """Raised from ``receive`` once a body passes the limit; an HTTP exception, so the
+    route's body reading re-raises it and :mod:`gslts_common.errors` maps it to 413."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(
+            413,
+            f"request body over {max_bytes} bytes (BACKEND_MAX_BODY_BYTES)",
+            headers={"Connection": "close"},
+        )
+
+
+class BodyLimit:
+    """Pure ASGI: a request body over ``max_bytes`` gets 413 ``ContentTooLarge`` — at once
+    when ``Content-Length`` says so, else as soon as the received chunks add up to more (a
+    chunked body), so at most ``max_bytes`` plus one chunk is ever held. (The hub has the
+    same guard of its own; services share no code but gslts_common.)"""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next(
+            (bytes(v) for k, v in scope.get("headers", ()) if k == b"content-length"), None
+        )
+        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)  # the body is never read
+            return
+        total = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal total
+            message = await receive()
+            if message["type"] == "http.request":
+                total += len(message.get("body", b""))
+                if total > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if started:  # routes map it themselves (errors.py); this catches the rest
+                raise
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        exc = BodyTooLarge(self.max_bytes)
+        response = error_response("ContentTooLarge", exc.detail, 413, exc.headers)
+        await response(scope, receive, send)
+
+
 def install_security(app: FastAPI, settings: BackendSettings) -> None:
     """The backend's middleware and ``/metrics``: CORS only for ``BACKEND_CORS_ORIGINS``
-    (closed by default), request latency metrics, ``GET /metrics``."""
+    (closed by default), request latency metrics, ``GET /metrics``, request bodies capped
+    at ``BACKEND_MAX_BODY_BYTES`` (413)."""
     from gslts_backend.metrics import RequestMetrics, metrics_endpoint
 
     origins = settings.cors_origins()
@@ -162,5 +229,6 @@ def install_security(app: FastAPI, settings: BackendSettings) -> None:
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Content-Type", "Authorization", "X-CSRF-Token"],
         )
+    app.add_middleware(BodyLimit, max_bytes=settings.backend_max_body_bytes)
     app.add_middleware(RequestMetrics)
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)

@@ -314,9 +314,10 @@ def declare_one_error_shape(app: FastAPI) -> None:
     parameters that does not declare one; the answer is :class:`ErrorBody`, so this
     replaces it (and drops the unused ``HTTPValidationError`` / ``ValidationError``
     schemas). An operation with a request body also declares 400 (a body Starlette cannot
-    parse, e.g. not UTF-8), one with a ``security`` requirement (a session) 401, and on a
-    state-changing method 403 (the CSRF token of a cookie session), when it does not
-    already: a client generated from the document then knows every status it can get.
+    parse, e.g. not UTF-8) and 413 (over the app's body limit), one with a ``security``
+    requirement (a session) 401, and on a state-changing method 403 (the CSRF token of a
+    cookie session), when it does not already: a client generated from the document then
+    knows every status it can get.
     """
     build = app.openapi
 
@@ -345,6 +346,7 @@ def declare_one_error_shape(app: FastAPI) -> None:
                     answers["422"] = error(422)
                 if "requestBody" in op:  # Starlette's answer to a body it cannot parse
                     answers.setdefault("400", error(400, "a body that is not UTF-8 JSON"))
+                    answers.setdefault("413", error(413, "a body over the size limit"))
                 if op.get("security"):
                     answers.setdefault("401", error(401))
                     if method in _UNSAFE_METHODS:
