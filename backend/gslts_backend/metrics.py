@@ -1,7 +1,8 @@
 """Prometheus metrics of the main server, served at ``GET /metrics`` (text format).
 
-Unauthenticated on purpose, like the hub's: the backend binds to loopback by default and
-the Host guard applies; behind a proxy, do not route ``/metrics`` to the outside.
+Unauthenticated on purpose, like the hub's: the backend binds to loopback by default
+(there is no Host guard yet: ``BACKEND_ALLOWED_HOSTS`` is not enforced); behind a proxy,
+do not route ``/metrics`` to the outside.
 
 * ``gslts_backend_request_seconds{method,route,status}`` — request latency by route
   *template* (``/api/orders/{order_id}``, never the raw path: bounded label values).
