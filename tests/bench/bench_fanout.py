@@ -489,8 +489,16 @@ def run_hub(
             browsers.start()
             procs.append(browsers)
             _get(b_out, "ready")
+        cpu0 = {p.pid: _cpu_s(p.pid) for p in procs}
+        t0 = time.monotonic()
         ctl.put("go")
         result = _get(out, "done", SECONDS + 2 * DEADLINE_S)
+        wall = time.monotonic() - t0
+        # CPU seconds per second of each process (the hub's writer child not included)
+        result["cpu"] = {
+            name: round((_cpu_s(p.pid) - cpu0[p.pid]) / wall, 2)
+            for name, p in zip(("hub", "backend", "browsers"), procs, strict=False)
+        }
         if with_browsers:
             b_ctl.put("stop")
             _get(b_out, "done", DRAIN_S + DEADLINE_S)
@@ -502,6 +510,15 @@ def run_hub(
                 p.terminate()
             _stop(p)
     return result, record
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` so far (``/proc/<pid>/stat``)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _sessions(port: int, admin_password: str) -> list[str]:
@@ -627,6 +644,11 @@ def run() -> dict[str, float]:
             "fanout.ingest_ratio": round(fan["ticks_per_s"] / alone["ticks_per_s"], 3),
             "fanout.commit_p99_ms": round(fan["commit_p99_ms"], 1),
             "fanout.alone_commit_p99_ms": round(alone["commit_p99_ms"], 1),
+            "fanout.hub_cpu": fan["cpu"].get("hub", -1),
+            "fanout.hub_alone_cpu": alone["cpu"].get("hub", -1),
+            "fanout.backend_cpu": fan["cpu"].get("backend", -1),
+            "fanout.browsers_cpu": fan["cpu"].get("browsers", -1),
+            "fanout.load_avg_1m": round(os.getloadavg()[0], 2),
         }
     )
     types: Counter[str] = Counter()
