@@ -11,11 +11,12 @@
  * against the fat-finger limits (lib/oneclick.ts) before anything is sent.
  */
 import { useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { ApiError, request } from "@/api/client";
 import type { Level, NewOrder, Order, Side } from "@/api/types";
 import { changePct, direction, dirClass, kstTime, num, pct, signed } from "@/lib/format";
 import { useLast, useLiveBook, useOrderBookSnapshot, useOrderTypes, useTape } from "@/lib/hooks";
+import { recordPaint } from "@/lib/live";
 import { fatFinger } from "@/lib/oneclick";
 import { uuid } from "@/lib/uuid";
 
@@ -121,6 +122,10 @@ export function OrderBook({ code, reference, onPick, myPrices }: Props) {
   const ref = reference ?? null;
   const expected = liveBook ? null : (snap.data?.expected_price ?? null);
   const oneClick = useOneClick(code, price);
+  // tick-to-screen: the commit that shows a new last price is recorded (window.__gslts)
+  useEffect(() => {
+    if (last) recordPaint(code, last);
+  }, [code, last]);
 
   let buyVol = 0;
   let sellVol = 0;

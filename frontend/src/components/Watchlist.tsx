@@ -1,12 +1,12 @@
 "use client";
 /**
  * 관심종목: a short list kept in this browser (localStorage), each with its live price and
- * change % against the stock's reference (the live socket's first price as a fallback).
+ * change % against its 기준가 (useReference).
  */
 import Link from "next/link";
 import { useEffect, useState } from "react";
-import { num } from "@/lib/format";
-import { useLast, useLiveSubscription, useStock } from "@/lib/hooks";
+import { changePct, direction, dirClass, num, pct } from "@/lib/format";
+import { useLast, useLiveSubscription, useReference, useStock } from "@/lib/hooks";
 
 const KEY = "gslts.watchlist";
 const DEFAULT = ["005930", "000660", "035420", "005380", "035720"];
@@ -16,11 +16,16 @@ function Item({ code, active }: { code: string; active: boolean }) {
   const last = useLast(code);
   const stock = useStock(code);
   const price = last?.price ?? stock.data?.quote?.price ?? null;
+  const reference = useReference(code, stock.data?.quote?.base_price ?? null);
+  const cls = price !== null && reference ? dirClass(direction(price, reference)) : "flat";
   return (
-    <li className={active ? "active" : undefined}>
+    <li className={active ? "active" : undefined} data-code={code}>
       <Link href={`/stock/?code=${code}`}>
         <span className="name">{stock.data?.name ?? code}</span>
-        <span className="num">{price !== null ? num(price) : "-"}</span>
+        <span className={`num ${cls}`}>{price !== null ? num(price) : "-"}</span>
+        <span className={`num pct ${cls}`}>
+          {price !== null && reference ? pct(changePct(price, reference)) : ""}
+        </span>
       </Link>
     </li>
   );

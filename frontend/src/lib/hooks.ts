@@ -20,6 +20,7 @@ import type {
   StockDetail,
   WsBook,
 } from "@/api/types";
+import { kstToday } from "./format";
 import { type LastTrade, type SocketState, type TapeEntry, live } from "./live";
 
 const noRetryOn4xx = (count: number, err: Error) =>
@@ -127,6 +128,31 @@ export function useOrders(
     retry: noRetryOn4xx,
     refetchInterval: 30_000,
   });
+}
+
+/**
+ * 기준가 (the price change is against): the quote's base price when it has one (ka10001),
+ * else the previous session's daily close (the day's bar is the forming one).
+ */
+export function useReference(code: string | null, quoteBase?: number | null): number | null {
+  const daily = useQuery({
+    queryKey: ["prevClose", code],
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/charts/{code}", {
+          params: { path: { code: code ?? "" }, query: { interval: "1d", limit: "2" } },
+        }),
+      ),
+    enabled: !!code && !quoteBase,
+    staleTime: 10 * 60_000,
+    retry: false,
+  });
+  if (quoteBase) return quoteBase;
+  const bars = daily.data?.candles ?? [];
+  const last = bars[bars.length - 1];
+  if (!last) return null;
+  if (last.time === kstToday()) return bars.length > 1 ? (bars[bars.length - 2]?.close ?? null) : last.open;
+  return last.close;
 }
 
 // --- live -----------------------------------------------------------------------------

@@ -307,3 +307,32 @@ export function live(): LiveSocket {
   if (!singleton) singleton = new LiveSocket(wsUrl);
   return singleton;
 }
+
+/** What a benchmark reads in the page: when each trade's price was on screen. */
+export interface PaintSample {
+  code: string;
+  cumVolume: number;
+  price: number;
+  /** ms from the socket message to the commit that showed it */
+  latencyMs: number;
+  /** epoch ms of that commit (performance.timeOrigin based) */
+  paintedAt: number;
+}
+
+const PAINT_MAX = 10_000;
+
+/** Record that the last price of ``code`` is on screen (called from the book's effect). */
+export function recordPaint(code: string, t: LastTrade): void {
+  if (typeof window === "undefined") return;
+  const w = window as unknown as { __gslts?: { paints: PaintSample[] } };
+  const box = (w.__gslts ??= { paints: [] });
+  const now = performance.now();
+  box.paints.push({
+    code,
+    cumVolume: t.cumVolume,
+    price: t.price,
+    latencyMs: now - t.receivedAt,
+    paintedAt: performance.timeOrigin + now,
+  });
+  if (box.paints.length > PAINT_MAX) box.paints.splice(0, box.paints.length - PAINT_MAX);
+}

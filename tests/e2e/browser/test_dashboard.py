@@ -125,6 +125,15 @@ def test_the_order_book_has_ten_and_ten_levels_and_a_click_fills_the_panel(page:
     assert b == sorted(b, reverse=True)
     assert min(a) > max(b)
     assert page.inner_text("[data-testid=last-price]").strip() != "-"
+    # the page records when each new last price was on screen (for tick-to-screen)
+    page.wait_for_function("() => (window.__gslts?.paints || []).length >= 3")
+    latencies = page.evaluate("window.__gslts.paints.map(p => p.latencyMs)")
+    assert all(0 <= x < 10_000 for x in latencies)
+    # the watchlist has live prices with their change %
+    page.wait_for_function(
+        "() => /%$/.test(document.querySelector("
+        "\"[data-testid=watchlist] li[data-code='005930'] .pct\")?.textContent || '')"
+    )
     _order_panel_loaded(page)
     if page.locator("[data-testid=order-panel] [data-testid=orders-not-ready]").count() == 0:
         # read the best bid and click it in one step (the level may change in between)

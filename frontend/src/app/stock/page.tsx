@@ -4,24 +4,23 @@
  * unbounded dynamic routes). Chart, order book, order panel, open orders, positions; a
  * stacked layout on a phone.
  */
-import { useQuery } from "@tanstack/react-query";
 import dynamic from "next/dynamic";
 import { useSearchParams } from "next/navigation";
 import { Suspense, useCallback, useEffect, useMemo, useState } from "react";
-import { api, unwrap } from "@/api/client";
 import { OpenOrders } from "@/components/OpenOrders";
 import { OrderBook } from "@/components/OrderBook";
 import { OrderPanel, type Ticket } from "@/components/OrderPanel";
 import { Positions } from "@/components/Positions";
 import { Watchlist } from "@/components/Watchlist";
 import { OPEN_STATES } from "@/api/types";
-import { changePct, direction, dirClass, kstToday, num, pct, signed } from "@/lib/format";
+import { changePct, direction, dirClass, num, pct, signed } from "@/lib/format";
 import {
   useLast,
   useLiveBook,
   useLiveSubscription,
   useOrderBookSnapshot,
   useOrders,
+  useReference,
   useStock,
 } from "@/lib/hooks";
 
@@ -32,26 +31,6 @@ const Chart = dynamic(() => import("@/components/Chart").then((m) => m.Chart), {
 });
 
 const CODE = /^[0-9A-Z]{6}$/;
-
-/** 기준가: the quote's base price, else the previous daily close. */
-function useReference(code: string, quoteBase: number | null | undefined): number | null {
-  const daily = useQuery({
-    queryKey: ["prevClose", code],
-    queryFn: () =>
-      unwrap(
-        api.GET("/api/charts/{code}", { params: { path: { code }, query: { interval: "1d", limit: "2" } } }),
-      ),
-    enabled: !quoteBase,
-    staleTime: 10 * 60_000,
-    retry: false,
-  });
-  if (quoteBase) return quoteBase;
-  const bars = daily.data?.candles ?? [];
-  const lastBar = bars[bars.length - 1];
-  if (!lastBar) return null;
-  if (lastBar.time === kstToday()) return bars.length > 1 ? (bars[bars.length - 2]?.close ?? null) : lastBar.open;
-  return lastBar.close;
-}
 
 function StockView() {
   const params = useSearchParams();
@@ -76,7 +55,7 @@ function StockView() {
   }, [code]);
 
   const quote = stock.data?.quote;
-  const reference = useReference(code ?? "005930", quote?.base_price ?? null);
+  const reference = useReference(code, quote?.base_price ?? null);
   const price = last?.price ?? quote?.price ?? null;
   const bestAsk = book?.asks[0]?.[0] ?? snap.data?.asks[0]?.price ?? null;
   const bestBid = book?.bids[0]?.[0] ?? snap.data?.bids[0]?.price ?? null;
