@@ -17,6 +17,9 @@ import { estimateOrder, presetQuantity } from "@/lib/pnl";
 import { isValidPrice, priceLimits, roundToTick, tickDown, tickUp } from "@/lib/ticks";
 import { uuid } from "@/lib/uuid";
 
+/** the fields the panel shows an error at (others: under the order button) */
+const SHOWN_FIELDS = new Set(["order_type", "venue", "price", "stop_price", "quantity"]);
+
 export interface Ticket {
   price: number;
   nonce: number;
@@ -136,7 +139,10 @@ export function OrderPanel({ code, name, ticket, reference, last, bestAsk, bestB
     } catch (e) {
       setConfirming(false);
       if (e instanceof ApiError) {
-        if (e.status === 422 && e.field) setFieldErr({ [e.field]: e.message });
+        if (e.status === 422 && e.field) {
+          // shown at its field; a field the panel has no place for shows under the button
+          setFieldErr({ [SHOWN_FIELDS.has(e.field) ? e.field : "general"]: e.message });
+        }
         else if (e.status === 404) setMessage({ ok: false, text: "주문 API 준비 중" });
         else setMessage({ ok: false, text: e.message });
       } else setMessage({ ok: false, text: "서버에 연결할 수 없습니다" });
@@ -159,7 +165,14 @@ export function OrderPanel({ code, name, ticket, reference, last, bestAsk, bestB
       {refused && <p className="error small">{refused}</p>}
       <label className="field">
         <span>유형</span>
-        <select value={type?.order_type} onChange={(e) => setTypeName(e.target.value)} data-testid="order-type">
+        <select
+          value={type?.order_type}
+          onChange={(e) => {
+            setTypeName(e.target.value);
+            setFieldErr({});
+          }}
+          data-testid="order-type"
+        >
           {list.map((t) => (
             <option key={t.order_type} value={t.order_type}>
               {t.label}
@@ -172,6 +185,11 @@ export function OrderPanel({ code, name, ticket, reference, last, bestAsk, bestB
           ))}
         </select>
       </label>
+      {(fieldErr.order_type || fieldErr.venue) && (
+        <p className="field-error" data-testid="order-type-error">
+          {fieldErr.order_type ?? fieldErr.venue}
+        </p>
+      )}
       {type?.needs_price && (
         <>
           <label className="field">
@@ -254,7 +272,11 @@ export function OrderPanel({ code, name, ticket, reference, last, bestAsk, bestB
           </dd>
         </div>
       </dl>
-      {fieldErr.general && <p className="field-error">{fieldErr.general}</p>}
+      {fieldErr.general && (
+        <p className="field-error" data-testid="order-general-error">
+          {fieldErr.general}
+        </p>
+      )}
       {!confirming ? (
         <button
           type="button"
