@@ -255,7 +255,7 @@ export function OrderPanel({ code, name, ticket, reference, last, bestAsk, bestB
       <dl className="estimate">
         <div>
           <dt>{side === "buy" ? "주문가능(현금)" : "매도가능"}</dt>
-          <dd>{side === "buy" ? won(cash) : `${num(sellable)}주`}</dd>
+          <dd>{!account.data ? "…" : side === "buy" ? won(cash) : `${num(sellable)}주`}</dd>
         </div>
         <div>
           <dt>주문금액</dt>

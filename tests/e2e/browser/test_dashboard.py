@@ -346,6 +346,45 @@ def test_1280_by_800_keeps_chart_book_and_order_panel_in_view(
         ctx.close()
 
 
+def test_real_mode_is_unmistakable(browser: Any, system: System, shots: Path) -> None:
+    """The header in 실전 mode, with real orders locked: the session answer is rewritten
+    in the browser (a real-mode backend needs real keys), everything else is live."""
+    import json
+
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ko-KR")
+    try:
+        pg = ctx.new_page()
+        pg.set_default_timeout(WAIT_MS)
+
+        def as_real(route: Any) -> None:
+            body = json.loads(route.fetch().text())
+            body.update(
+                mode="real",
+                real_orders_enabled=False,
+                orders_allowed=False,
+                orders_refused_reason="real-money orders are disabled",
+            )
+            route.fulfill(json=body)
+
+        pg.route("**/api/session", as_real)
+        _login(pg, system)
+        pg.wait_for_url(re.compile(r"/stock/"))
+        mode = pg.locator("[data-testid=mode]")
+        pg.wait_for_function(
+            "() => document.querySelector('[data-testid=mode]')?.textContent.startsWith('실전')"
+        )
+        assert mode.inner_text() == "실전 (주문 잠김)"
+        assert mode.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(217, 4, 41)"
+        assert pg.locator("header.header-real").count() == 1
+        _order_panel_loaded(pg)
+        if not pg.locator("[data-testid=order-panel] [data-testid=orders-not-ready]").count():
+            assert pg.locator("[data-testid=order-submit]").is_disabled()
+            assert "disabled" in pg.inner_text("[data-testid=order-panel]")
+        pg.screenshot(path=str(shots / "dashboard-real-mode.png"))
+    finally:
+        ctx.close()
+
+
 def test_phone_width_stacks_the_panels(browser: Any, system: System, shots: Path) -> None:
     ctx = browser.new_context(
         viewport={"width": 390, "height": 844}, device_scale_factor=2, locale="ko-KR"
