@@ -35,15 +35,16 @@ $(STAMP): $(PY_PROJECTS) | $(BIN)/uv
 setup: $(STAMP)
 
 # --- the dashboard: frontend/ (Next.js static export in frontend/out, served at / by the
-# backend). Node 20+ builds it; the stamps skip npm ci and the build when nothing changed.
+# backend). Node 20.19+ builds it; the stamps skip npm ci and the build when nothing changed.
 # Without Node the step says what to install and the backend serves the API only.
 NPM ?= npm
 FRONTEND_DEPS := frontend/node_modules/.gslts-installed
 FRONTEND_BUILT := frontend/out/.gslts-built
 FRONTEND_SRC := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
 	frontend/next.config.ts frontend/tsconfig.json
-HAVE_NODE := $(shell node -e 'process.exit(+process.versions.node.split(".")[0] < 20 ? 1 : 0)' \
-	2>/dev/null && echo yes)
+# Node 20.19+ (Vite 8, Next 16); an older Node is treated as none
+HAVE_NODE := $(shell node -e 'const [a, b] = process.versions.node.split(".").map(Number); \
+	process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null && echo yes)
 
 $(FRONTEND_DEPS): frontend/package.json frontend/package-lock.json
 	cd frontend && $(NPM) ci --no-audit --no-fund
@@ -59,7 +60,7 @@ test-frontend: $(FRONTEND_DEPS)
 	cd frontend && ./node_modules/.bin/vitest run
 else
 frontend test-frontend:
-	@echo "!! Node.js 20+ not found: the dashboard is not built (install Node 20 or newer," \
+	@echo "!! Node.js 20.19+ not found: the dashboard is not built (install Node 20.19 or newer," \
 	  "e.g. from nodejs.org or your distribution's nodejs 20 package; see README 'Dashboard')"
 endif
 
