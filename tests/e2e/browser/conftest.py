@@ -112,7 +112,7 @@ def system(mysql_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
                 )
                 httpx.post(
                     sys_.sim_url + "/_sim/rate",
-                    json={"trades_per_s": 200, "codes": list(FOCUS)},
+                    json={"trades_per_s": 30, "codes": list(FOCUS)},
                     timeout=10,
                 ).raise_for_status()
                 with sys_.api() as api:
