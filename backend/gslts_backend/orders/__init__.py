@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 
 from gslts_backend.deps import Principal, require_role
 from gslts_backend.orders.rules import type_catalogue
@@ -31,6 +31,9 @@ viewer = require_role("viewer")
 ViewerDep = Annotated[Principal, Depends(viewer)]
 TraderDep = Annotated[Principal, Depends(order_rate_limit)]
 _CURSOR = re.compile(r"[0-9]{1,18}")
+_DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+#: an order id in a path: digits only (``/api/orders/types`` is another route), 1..2**62
+OrderId = Annotated[int, Path(ge=1, le=2**62, description="the order's id")]
 
 
 def _live_price(svc: Services, code: str) -> int | None:
@@ -128,40 +131,43 @@ def list_orders(
     orders: OrdersDep,
     status: Annotated[str, Query(pattern="^(open|filled|cancelled|rejected|all)$")] = "all",
     stock_code: Annotated[str | None, Query(pattern=STOCK_CODE_PATTERN)] = None,
-    from_: Annotated[date | None, Query(alias="from")] = None,
-    to: date | None = None,
+    from_: Annotated[
+        str | None, Query(alias="from", pattern=_DAY_PATTERN, description="YYYY-MM-DD (KST)")
+    ] = None,
+    to: Annotated[str | None, Query(pattern=_DAY_PATTERN, description="YYYY-MM-DD (KST)")] = None,
     cursor: Annotated[str | None, Query(max_length=18)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     if cursor is not None and not _CURSOR.fullmatch(cursor):
         raise BadInput("cursor: pass next_cursor of the previous page", field="cursor")
-    if from_ is not None and to is not None and from_ > to:
+    day_from, day_to = _day(from_, "from"), _day(to, "to")
+    if day_from is not None and day_to is not None and day_from > day_to:
         raise BadInput("from must not be after to", field="from")
     return orders.list_orders(
         status=status,
         stock_code=stock_code,
-        day_from=from_,
-        day_to=to,
+        day_from=day_from,
+        day_to=day_to,
         cursor=int(cursor) if cursor else None,
         limit=limit,
     )
 
 
 @router.get(
-    "/api/orders/{order_id}",
+    "/api/orders/{order_id:int}",
     response_model=OrderOut,
     tags=["orders"],
     responses=errors.responses(401, 404, 422),
     description="One order with its events (requests, 접수/체결/확인/취소/거부 from the 00 "
     "stream, Kiwoom list snapshots).",
 )
-def get_order(order_id: int, _: ViewerDep, orders: OrdersDep) -> dict[str, Any]:
+def get_order(order_id: OrderId, _: ViewerDep, orders: OrdersDep) -> dict[str, Any]:
     _check_id(order_id)
     return orders.get(order_id, events=True)
 
 
 @router.patch(
-    "/api/orders/{order_id}",
+    "/api/orders/{order_id:int}",
     response_model=OrderOut,
     tags=["orders"],
     responses={
@@ -174,7 +180,7 @@ def get_order(order_id: int, _: ViewerDep, orders: OrdersDep) -> dict[str, Any]:
     "modify/cancel is unconfirmed.",
 )
 def modify_order(
-    order_id: int, body: ModifyIn, p: TraderDep, orders: OrdersDep, response: Response
+    order_id: OrderId, body: ModifyIn, p: TraderDep, orders: OrdersDep, response: Response
 ) -> dict[str, Any]:
     _check_id(order_id)
     doc, status = orders.amend(p, order_id, body)
@@ -183,7 +189,7 @@ def modify_order(
 
 
 @router.delete(
-    "/api/orders/{order_id}",
+    "/api/orders/{order_id:int}",
     response_model=OrderOut,
     tags=["orders"],
     responses={
@@ -194,12 +200,21 @@ def modify_order(
     "open any more (filled or cancelled meanwhile).",
 )
 def cancel_order(
-    order_id: int, p: TraderDep, orders: OrdersDep, response: Response
+    order_id: OrderId, p: TraderDep, orders: OrdersDep, response: Response
 ) -> dict[str, Any]:
     _check_id(order_id)
     doc, status = orders.cancel(p, order_id)
     response.status_code = status
     return doc
+
+
+def _day(raw: str | None, field: str) -> date | None:
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadInput(f"{field}: not a day (YYYY-MM-DD)", field=field) from None
 
 
 def _check_id(order_id: int) -> None:

@@ -1737,6 +1737,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description a body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid input */
             422: {
                 headers: {
@@ -1947,6 +1956,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description a body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid input */
             422: {
                 headers: {
@@ -2020,6 +2038,15 @@ export interface operations {
             };
             /** @description Refused by the current state (e.g. a cap reached); the detail says why */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a body over the size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2129,7 +2156,9 @@ export interface operations {
             query?: {
                 status?: string;
                 stock_code?: string | null;
+                /** @description YYYY-MM-DD (KST) */
                 from?: string | null;
+                /** @description YYYY-MM-DD (KST) */
                 to?: string | null;
                 cursor?: string | null;
                 limit?: number;
@@ -2254,6 +2283,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description a body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid input */
             422: {
                 headers: {
@@ -2297,6 +2335,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description the order's id */
                 order_id: number;
             };
             cookie?: never;
@@ -2346,6 +2385,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description the order's id */
                 order_id: number;
             };
             cookie?: never;
@@ -2449,6 +2489,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description the order's id */
                 order_id: number;
             };
             cookie?: never;
@@ -2515,6 +2556,15 @@ export interface operations {
             };
             /** @description Refused by the current state (e.g. a cap reached); the detail says why */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a body over the size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

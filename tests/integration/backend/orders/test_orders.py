@@ -122,6 +122,7 @@ def broker(market: Market) -> Iterator[KiwoomClient]:
             ws_url=market.ws_url,
             rate_per_s=50,
             rate_burst=50,
+            timeout_s=60,
         )
     )
     try:
@@ -161,14 +162,22 @@ def order_state(api: httpx.Client, oid: int) -> dict[str, Any]:
     return doc
 
 
-def wait_state(api: httpx.Client, oid: int, *states: str) -> dict[str, Any]:
+def wait_state(
+    api: httpx.Client,
+    oid: int,
+    *states: str,
+    deadline_s: float = DEADLINE_S,
+    log: Path | None = None,
+) -> dict[str, Any]:
     box: dict[str, Any] = {}
 
     def done() -> bool:
         box.update(order_state(api, oid))
         return box["state"] in states
 
-    assert wait_for(done, DEADLINE_S, poll=0.2), box
+    if not wait_for(done, deadline_s, poll=0.2):
+        tail = log.read_text(errors="replace")[-4000:] if log is not None else ""
+        raise AssertionError(f"{box}\n{tail}")
     return box
 
 
@@ -534,7 +543,9 @@ def test_a_backend_killed_during_the_broker_call_finds_its_order_after_restart(
         api = login(url)
         rows = api.get("/api/orders?status=all&limit=200").json()["orders"]
         (row,) = [o for o in rows if o["client_order_id"] == "e2e-kill-1"]
-        doc = wait_state(api, row["id"], "accepted")
+        # a loaded machine: the restarted backend's first reconcile issues a token and
+        # reads ka10075/ka10076/kt00007 (each may wait on the simulator)
+        doc = wait_state(api, row["id"], "accepted", deadline_s=180, log=tmp_path / "backend.log")
         after = broker_orders(broker, code, price)
         assert len(after) - len(before) == 1, (before, after)
         assert doc["broker_order_no"] in after
