@@ -274,6 +274,17 @@ def test_the_orders_panel_is_usable_or_says_it_is_not_ready(
         "() => ![...document.querySelectorAll('[data-testid=open-orders] tr[data-order-id]')]"
         ".some(r => ['pending','accepted','unknown','partially_filled'].includes(r.dataset.state))"
     )
+    # the history tabs (today by default): the market buy filled, the limit order cancelled
+    orders = page.locator("[data-testid=open-orders]")
+    orders.get_by_role("button", name="체결", exact=True).click()
+    orders.locator("tr[data-state='filled']").first.wait_for()
+    orders.get_by_role("button", name="취소", exact=True).first.click()
+    orders.locator("tr[data-state='cancelled']").first.wait_for()
+    # a date range before today holds none of them
+    orders.locator("input[type=date]").first.fill("2020-01-01")
+    orders.locator("input[type=date]").nth(1).fill("2020-01-02")
+    orders.locator("text=주문이 없습니다").wait_for()
+    orders.get_by_role("button", name="미체결", exact=True).click()
 
 
 def test_a_server_refusal_is_shown_at_its_field(page: Any) -> None:
