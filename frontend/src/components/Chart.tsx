@@ -210,6 +210,9 @@ export function Chart({ code }: { code: string }) {
         setStatus(n ? "" : "차트 데이터가 없습니다");
         ready = true;
         el.dataset.ready = "1";
+        // for a chart-ready benchmark: ms since navigation start when the first page showed
+        const w = window as unknown as { __gslts?: { chartReadyMs?: number } };
+        (w.__gslts ??= {}).chartReadyMs ??= Math.round(performance.now());
         setLoadedAt(Date.now());
       })
       .catch((e: unknown) => {

@@ -324,15 +324,16 @@ const PAINT_MAX = 10_000;
 /** Record that the last price of ``code`` is on screen (called from the book's effect). */
 export function recordPaint(code: string, t: LastTrade): void {
   if (typeof window === "undefined") return;
-  const w = window as unknown as { __gslts?: { paints: PaintSample[] } };
-  const box = (w.__gslts ??= { paints: [] });
+  const w = window as unknown as { __gslts?: { paints?: PaintSample[] } };
+  const box = (w.__gslts ??= {});
+  const paints = (box.paints ??= []);
   const now = performance.now();
-  box.paints.push({
+  paints.push({
     code,
     cumVolume: t.cumVolume,
     price: t.price,
     latencyMs: now - t.receivedAt,
     paintedAt: performance.timeOrigin + now,
   });
-  if (box.paints.length > PAINT_MAX) box.paints.splice(0, box.paints.length - PAINT_MAX);
+  if (paints.length > PAINT_MAX) paints.splice(0, paints.length - PAINT_MAX);
 }

@@ -105,6 +105,7 @@ def test_the_chart_has_candles_and_the_forming_one_moves(page: Any) -> None:
         "() => Number(document.querySelector('[data-testid=chart]').dataset.liveUpdates || 0) >= 2"
     )
     assert "종" in page.inner_text("[data-testid=chart-legend]")
+    assert page.evaluate("window.__gslts.chartReadyMs") > 0  # recorded for a benchmark
 
 
 def test_the_order_book_has_ten_and_ten_levels_and_a_click_fills_the_panel(page: Any) -> None:
