@@ -252,6 +252,54 @@ def test_rest_modify_reduce_and_cancel_with_pushes_on_ws(
     assert all(p["id"] == final["id"] for p in pushes)
 
 
+def test_a_partial_fill_then_modify_then_cancel(
+    api: httpx.Client, hub: HubProcess, broker: KiwoomClient
+) -> None:
+    # a large buy resting at the best bid: the market's sellers fill it bit by bit
+    best: tuple[int, str] | None = None
+    for c in hub.status()["collecting_stocks"]:
+        bid = broker.get_order_book(c).bids[0].price
+        if bid and (best is None or bid < best[0]):
+            best = (bid, c)
+    assert best is not None
+    price, code = best
+    qty = min(100_000, 20_000_000 // price)
+    r = place(api, stock_code=code, side="buy", quantity=qty, order_type="limit", price=price)
+    assert r.status_code == 201, r.text
+    oid = r.json()["id"]
+    doc = wait_state(api, oid, "partially_filled", "filled", deadline_s=120)
+    fills = [e for e in doc["events"] if e["type"] == "fill"]
+    assert fills, doc["events"]
+    assert any((e["open_qty"] or 0) > 0 for e in fills), "no fill left quantity open"
+    assert doc["state"] == "partially_filled", doc
+    assert 0 < doc["filled_quantity"] < qty
+    lower, _ = limits(broker, code)
+    for _ in range(10):  # a fill the relay had not shown yet: Kiwoom refuses, 409; again
+        r = api.patch(f"/api/orders/{oid}", json={"price": lower})
+        if r.status_code != 409:
+            break
+        wait_for(lambda: order_state(api, oid)["actions"]["modify"], DEADLINE_S, poll=0.2)
+    assert r.status_code == 200, r.text
+    mod = r.json()
+    assert mod["price"] == lower
+    assert mod["state"] == "partially_filled"
+    assert mod["filled_quantity"] + mod["open_quantity"] == qty
+    assert mod["broker_order_no"] != mod["root_order_no"]
+    r = api.delete(f"/api/orders/{oid}")
+    assert r.status_code == 200, r.text
+    end = wait_state(api, oid, "cancelled")
+    assert end["filled_quantity"] >= mod["filled_quantity"]  # a late relay of a fill before
+    assert end["avg_fill_price"] == price  # every fill at the resting price
+
+    # the broker agrees: what filled is what ka10076 says of the first number
+    def agrees() -> bool:
+        got = sum(x.filled_qty for x in broker.filled_orders(code) if x.order_no in numbers)
+        return bool(got == order_state(api, oid)["filled_quantity"])
+
+    numbers = {end["root_order_no"], mod["broker_order_no"]}
+    assert wait_for(agrees, DEADLINE_S, poll=0.5)
+
+
 def test_a_market_buy_fills_and_a_sell_of_it_is_checked_against_holdings(
     api: httpx.Client, broker: KiwoomClient, code: str
 ) -> None:
