@@ -9,10 +9,11 @@ built dashboard (``make frontend``) is missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,14 @@ class System:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]
 
+    def market_rate(self, trades_per_s: float, codes: Sequence[str]) -> None:
+        """Only ``codes`` trade from now on, ``trades_per_s`` in all (POST /_sim/rate)."""
+        httpx.post(
+            self.sim_url + "/_sim/rate",
+            json={"trades_per_s": trades_per_s, "codes": list(codes)},
+            timeout=10,
+        ).raise_for_status()
+
     def api(self) -> httpx.Client:
         """An API client logged in as the admin (bearer: no CSRF needed)."""
         r = httpx.post(
@@ -64,11 +73,16 @@ def _get(url: str) -> Any:
         return None
 
 
-@pytest.fixture(scope="module")
-def system(mysql_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    if not DASHBOARD.is_file():
-        missing(f"the dashboard is not built ({DASHBOARD} absent): run `make frontend`")
-    tmp = tmp_path_factory.mktemp("dashboard")
+@contextlib.contextmanager
+def running_system(
+    mysql_server_url: str,
+    tmp: Path,
+    *,
+    focus: Sequence[str] = FOCUS,
+    trades_per_s: float = 30,
+) -> Iterator[System]:
+    """``gslts run`` on an own schema of ``mysql_server_url``, its market focused on
+    ``focus`` at ``trades_per_s``, the stock master loaded; stopped on exit."""
     data = tmp / "data"
     sim_port, hub_port, backend_port = free_port(), free_port(), free_port()
     with own_schema(mysql_server_url) as db_url:
@@ -110,11 +124,7 @@ def system(mysql_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
                     password=password.strip(),
                     log_path=log_path,
                 )
-                httpx.post(
-                    sys_.sim_url + "/_sim/rate",
-                    json={"trades_per_s": 30, "codes": list(FOCUS)},
-                    timeout=10,
-                ).raise_for_status()
+                sys_.market_rate(trades_per_s, focus)
                 with sys_.api() as api:
 
                     def master_loaded() -> bool:
@@ -130,6 +140,14 @@ def system(mysql_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def system(mysql_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    if not DASHBOARD.is_file():
+        missing(f"the dashboard is not built ({DASHBOARD} absent): run `make frontend`")
+    with running_system(mysql_server_url, tmp_path_factory.mktemp("dashboard")) as sys_:
+        yield sys_
 
 
 @pytest.fixture(scope="module")
