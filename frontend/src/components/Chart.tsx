@@ -48,6 +48,32 @@ function toVol(b: Bar): Vol {
   return { time: b.time as Time, value: b.volume, color: b.close >= b.open ? `${UP}88` : `${DOWN}88` };
 }
 
+/** First pages asked for before the chart mounted (see prefetchChart), by code+interval. */
+const early = new Map<string, { at: number; page: Promise<ChartPage> }>();
+const EARLY_MAX_AGE_MS = 5_000;
+
+/**
+ * Start loading a stock's first chart page now (the trading view calls it as soon as its
+ * code is known, in parallel with the auth check), so the chart does not wait for three
+ * round trips in a row. The chart takes it if it is fresh, else fetches anew.
+ */
+export function prefetchChart(code: string, interval: Interval): void {
+  const key = `${code}/${interval}`;
+  const hit = early.get(key);
+  if (hit && Date.now() - hit.at < EARLY_MAX_AGE_MS) return;
+  const page = fetchPage(code, interval);
+  page.catch(() => early.delete(key)); // a failure (e.g. not logged in yet) is not kept
+  early.set(key, { at: Date.now(), page });
+}
+
+function firstPage(code: string, interval: Interval): Promise<ChartPage> {
+  const key = `${code}/${interval}`;
+  const hit = early.get(key);
+  early.delete(key);
+  if (hit && Date.now() - hit.at < EARLY_MAX_AGE_MS) return hit.page.catch(() => fetchPage(code, interval));
+  return fetchPage(code, interval);
+}
+
 async function fetchPage(code: string, interval: Interval, before?: number | string | null) {
   const query: { interval: Interval; limit: string; before?: string } = { interval, limit: "500" };
   if (before !== undefined && before !== null) query.before = String(before);
@@ -197,7 +223,7 @@ export function Chart({ code }: { code: string }) {
     });
 
     setStatus("불러오는 중…");
-    fetchPage(code, interval)
+    firstPage(code, interval)
       .then((page) => {
         if (disposed) return;
         model.setFirstPage(page.candles);

@@ -12,6 +12,7 @@ import { OrderBook } from "@/components/OrderBook";
 import { OrderPanel, type Ticket } from "@/components/OrderPanel";
 import { Positions } from "@/components/Positions";
 import { Watchlist } from "@/components/Watchlist";
+import { INTERVALS, type Interval } from "@/lib/candles";
 import { OPEN_STATES } from "@/api/types";
 import { changePct, direction, dirClass, num, pct, signed } from "@/lib/format";
 import {
@@ -24,18 +25,34 @@ import {
   useStock,
 } from "@/lib/hooks";
 
-// the chart library draws on a canvas: loaded in the browser only (not at export time)
-const Chart = dynamic(() => import("@/components/Chart").then((m) => m.Chart), {
+const CODE_RE = /^[0-9A-Z]{6}$/;
+
+// the chart library draws on a canvas: loaded in the browser only (not at export time).
+// In the browser its chunk and the first page of the stock in the address start loading
+// when this page's code runs, in parallel with the auth check (chart-ready time).
+const loadChart = () => import("@/components/Chart");
+if (typeof window !== "undefined") {
+  const raw = (new URLSearchParams(window.location.search).get("code") ?? "005930").toUpperCase();
+  if (window.location.pathname.startsWith("/stock") && CODE_RE.test(raw)) {
+    let interval: Interval = "1m";
+    try {
+      const saved = localStorage.getItem("gslts.interval") as Interval | null;
+      if (saved && INTERVALS.includes(saved)) interval = saved;
+    } catch {
+      /* no storage */
+    }
+    void loadChart().then((m) => m.prefetchChart(raw, interval));
+  }
+}
+const Chart = dynamic(() => loadChart().then((m) => m.Chart), {
   ssr: false,
   loading: () => <section className="panel chart-panel chart-loading">차트 불러오는 중…</section>,
 });
 
-const CODE = /^[0-9A-Z]{6}$/;
-
 function StockView() {
   const params = useSearchParams();
   const raw = (params.get("code") ?? "005930").toUpperCase();
-  const code = CODE.test(raw) ? raw : null;
+  const code = CODE_RE.test(raw) ? raw : null;
   const stock = useStock(code);
   useLiveSubscription(code);
   const last = useLast(code);
