@@ -73,6 +73,7 @@ from gslts_kiwoom import krx
 from gslts_kiwoom.krx import KST
 from tests.bench._mysql import MYSQL_URL
 from tests.bench._runner import BenchProblem
+from tests.bench.bench_fanout import _cpu_s
 
 N_ROWS = int(os.environ.get("BENCH_QUERY_ROWS", "20000000"))
 N_STOCKS = int(os.environ.get("BENCH_QUERY_STOCKS", "50"))
@@ -693,11 +694,27 @@ def run() -> dict[str, float]:
                 market.stop()  # nothing below may need Kiwoom: a call would fail loudly
                 print(f"   load: {os.getloadavg()}", flush=True)
                 out["query.load_avg_1m"] = round(os.getloadavg()[0], 2)
+                # CPU the server process spent per request: what the machine's load
+                # does not change much (the latencies are mostly waits for a core)
+                c0 = _cpu_s(hub_proc.pid)
                 out.update(tick_pages(hub, raw, stocks, days, problems))
+                n_tick = 2 * (N_REQUESTS + WARMUP)  # first pages and their next pages
+                out["query.hub_cpu_ms_per_tick_page"] = round(
+                    (_cpu_s(hub_proc.pid) - c0) / n_tick * 1000, 2
+                )
                 print(f"   tick pages done, load {os.getloadavg()}", flush=True)
+                c0 = _cpu_s(api_proc.pid)
                 out.update(charts(api, raw, stocks, bar_days, problems))
+                n_chart = N_REQUESTS + WARMUP + max(100, N_REQUESTS // 2) + WARMUP
+                out["query.backend_cpu_ms_per_chart"] = round(
+                    (_cpu_s(api_proc.pid) - c0) / n_chart * 1000, 2
+                )
                 print(f"   charts done, load {os.getloadavg()}", flush=True)
+                c0 = _cpu_s(api_proc.pid)
                 out.update(search(api, raw, db_url, problems))
+                out["query.backend_cpu_ms_per_search"] = round(
+                    (_cpu_s(api_proc.pid) - c0) / (N_REQUESTS + WARMUP) * 1000, 2
+                )
             finally:
                 raw.close()
                 hub.close()
