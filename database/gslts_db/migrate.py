@@ -6,6 +6,10 @@ dated file ``YYYY_MM_DD_HHMM_<rev>_<slug>.py`` into ``gslts_db/migrations/versio
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -34,9 +38,49 @@ def _run(engine: Engine, fn: str, *args: object, **kwargs: object) -> None:
         getattr(command, fn)(cfg, *args, **kwargs)
 
 
+#: seconds a migration waits for another process's migration of the same database
+LOCK_WAIT_S = 300
+
+
+@contextlib.contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """One migration at a time per database, across processes: the hub and the backend
+    both migrate at start-up, and ``gslts run`` starts them together on a fresh schema.
+    MySQL/MariaDB: the named lock ``GET_LOCK('gslts_migrate:<schema>')``; SQLite: an
+    advisory lock on a file beside the database (none for an in-memory one)."""
+    dialect = engine.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        with engine.connect() as conn:
+            name = f"gslts_migrate:{engine.url.database or ''}"[:64]
+            got = conn.execute(
+                sa.text("SELECT GET_LOCK(:n, :t)"), {"n": name, "t": LOCK_WAIT_S}
+            ).scalar()
+            if got != 1:
+                raise RuntimeError(f"another migration holds {name} for over {LOCK_WAIT_S} s")
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": name})
+        return
+    path = engine.url.database if dialect == "sqlite" else None
+    if not path or path == ":memory:" or path.startswith("file:"):
+        yield
+        return
+    import fcntl
+
+    with open(f"{path}.migrate-lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database forward to ``revision`` (default: the newest)."""
-    _run(engine, "upgrade", revision)
+    """Migrate the database forward to ``revision`` (default: the newest); processes
+    migrating the same database at once take turns (:func:`migration_lock`)."""
+    with migration_lock(engine):
+        _run(engine, "upgrade", revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
