@@ -48,6 +48,7 @@ import os
 import pickle
 import secrets
 import selectors
+import signal
 import socket
 import struct
 import tempfile
@@ -252,12 +253,28 @@ def _hub_proc(cfg: dict[str, Any], ctl: Any, out: Any) -> None:
 
 
 # ---------------------------------------------------------------------- the backend process
-def _backend_proc(kwargs: dict[str, Any], port: int) -> None:
+def _backend_proc(kwargs: dict[str, Any], port: int, stamps_path: str) -> None:
+    """The backend; its bus follower's receipt of every tick message is stamped too
+    (``time.monotonic()``, written to ``stamps_path`` when it stops): hub → backend."""
     import uvicorn
 
+    from gslts_backend import live
     from gslts_backend.app import create_app
     from gslts_backend.settings import BackendSettings
 
+    stamps: list[tuple[float, str, list[int]]] = []
+    on_event = live.LiveData._on_event
+
+    def stamped(self: Any, channel: str, event: dict[str, Any]) -> None:
+        if event.get("n") and "cum_volume" in event and "code" in event:
+            stamps.append((time.monotonic(), event["code"], event["cum_volume"]))
+        on_event(self, channel, event)
+
+    def dump(*_args: Any) -> None:
+        Path(stamps_path).write_bytes(pickle.dumps(list(stamps)))
+
+    live.LiveData._on_event = stamped  # type: ignore[method-assign]
+    signal.signal(signal.SIGUSR1, dump)  # the run asks for them before stopping this
     settings = BackendSettings(_env_file=None, **kwargs)
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
 
@@ -457,6 +474,7 @@ def run_hub(
     hub.start()
     procs = [hub]
     record: dict[str, Any] | None = None
+    stamps_path = str(tmp / "backend-stamps.pickle")
     try:
         if not _get(out, "ready"):
             raise RuntimeError("the hub's HTTP app did not start")
@@ -474,7 +492,9 @@ def run_hub(
                 "gslts_admin_password": password,
                 "log_level": "WARNING",
             }
-            backend = ctx.Process(target=_backend_proc, args=(kwargs, api_port), daemon=True)
+            backend = ctx.Process(
+                target=_backend_proc, args=(kwargs, api_port, stamps_path), daemon=True
+            )
             backend.start()
             procs.append(backend)
             cookies = _sessions(api_port, password)
@@ -503,12 +523,19 @@ def run_hub(
             b_ctl.put("stop")
             _get(b_out, "done", DRAIN_S + DEADLINE_S)
             record = pickle.loads(Path(path).read_bytes())  # noqa: S301 - our own file
+            os.kill(backend.pid, signal.SIGUSR1)
+            end = time.monotonic() + DEADLINE_S
+            while not Path(stamps_path).exists() and time.monotonic() < end:
+                time.sleep(0.1)
+            time.sleep(0.5)  # the dump is written whole
         ctl.put("stop")
     finally:
         for p in reversed(procs):
             if p is not hub:
                 p.terminate()
             _stop(p)
+    if record is not None and Path(stamps_path).exists():
+        record["backend_stamps"] = pickle.loads(Path(stamps_path).read_bytes())  # noqa: S301
     return result, record
 
 
@@ -583,6 +610,17 @@ def latencies(
     def p(q: float) -> float:
         return round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 2) if lat else -1.0
 
+    to_backend = sorted(
+        t - times[bisect.bisect_right(counts, index[(code, cum)])]
+        for t, code, cums in record.get("backend_stamps", [])
+        for cum in cums
+        if (code, cum) in index
+    )
+
+    def pb(q: float) -> float:
+        n = len(to_backend)
+        return round(to_backend[min(n - 1, int(q * n))] * 1000, 2) if n else -1.0
+
     slow = sum(1 for b in record["browsers"] if b["closed"] and b["closed"][0] == 4008)
     msgs = sum(sum(b["types"].values()) for b in record["browsers"])
     return {
@@ -591,6 +629,8 @@ def latencies(
         "fanout.p99_ms": p(0.99),
         "fanout.p999_ms": p(0.999),
         "fanout.max_ms": round(lat[-1] * 1000, 2) if lat else -1.0,
+        "fanout.hub_to_backend_p50_ms": pb(0.5),
+        "fanout.hub_to_backend_p99_ms": pb(0.99),
         "fanout.lost": lost,
         "fanout.slow_dropped": slow,
         "fanout.messages": msgs,
