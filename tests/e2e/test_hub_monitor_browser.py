@@ -103,7 +103,13 @@ def test_monitoring_page_shows_kst_times_in_any_viewer_zone(
                 "() => document.querySelector('#journal').textContent === '정상'",
                 timeout=20_000,
             )
-            assert page.locator("#problems").is_hidden()
+            # a healthy hub shows no problem banner; on a loaded machine one may show a
+            # moment (the writer lagging a flush): wait for it to clear, name it if not
+            problems = page.locator("#problems")
+            try:
+                problems.wait_for(state="hidden", timeout=30_000)
+            except Exception as exc:
+                raise AssertionError(f"problem banner: {problems.inner_text()!r}") from exc
             # GSLTS_SCREENSHOT_DIR=docs refreshes the README's screenshot
             shots = Path(os.environ.get("GSLTS_SCREENSHOT_DIR") or tmp_path)
             page.set_viewport_size({"width": 1280, "height": 800})
