@@ -21,7 +21,8 @@ The whole path, each part in a process of its own on loopback:
   **real sessions**: ten viewer users created by the first admin over ``/api/users``, each
   logged in ten times (``token=cookie``); every socket sends its session cookie and the
   page's own ``Origin``.
-* **browsers** — ``BENCH_FANOUT_CLIENTS`` (100) sockets in one process, a lean client
+* **browsers** — ``BENCH_FANOUT_CLIENTS`` (100) sockets shared by
+  ``BENCH_FANOUT_BROWSER_PROCS`` (2) processes, a lean client
   (raw sockets, ``selectors``, RFC 6455 framing, ping answered): client *i* subscribes to
   stock *i* mod 10 (all channels: trades, book, candle), so each stock has ten watchers.
   Every ``trades`` message is stamped when its bytes come out of ``recv()``.
@@ -73,6 +74,9 @@ N_CLIENTS = int(os.environ.get("BENCH_FANOUT_CLIENTS", "100"))
 BUS = os.environ.get("BENCH_FANOUT_BUS", "stream")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 N_USERS = 10
+#: processes the browser sockets are shared among (one Python loop reading 100 sockets
+#: is itself a source of delay at ~16k messages a second)
+BROWSER_PROCS = int(os.environ.get("BENCH_FANOUT_BROWSER_PROCS", "2"))
 ITEMS_PER_FRAME = 10
 BOOKS_PER_TRADE = 0.1
 DEADLINE_S = 120.0
@@ -271,9 +275,26 @@ def _backend_proc(kwargs: dict[str, Any], port: int, stamps_path: str) -> None:
         on_event(self, channel, event)
 
     def dump(*_args: Any) -> None:
-        Path(stamps_path).write_bytes(pickle.dumps(list(stamps)))
+        Path(stamps_path).write_bytes(pickle.dumps((list(stamps), list(sent))))
+
+    from gslts_backend.ws import fanout
+
+    sent: list[tuple[float, str, int]] = []
+
+    async def sender(self: Any, conn: Any) -> None:  # StreamHub._sender, stamped
+        ws = conn.ws
+        while True:
+            await conn.wake.wait()
+            conn.wake.clear()
+            while conn.pending():
+                for out in conn.take():
+                    await ws.send_text(out.text())
+                    conn.sent += 1
+                    if out.msg.get("type") == "trades":
+                        sent.append((time.monotonic(), out.msg["code"], out.msg["cum_volume"][0]))
 
     live.LiveData._on_event = stamped  # type: ignore[method-assign]
+    fanout.StreamHub._sender = sender  # type: ignore[method-assign]
     signal.signal(signal.SIGUSR1, dump)  # the run asks for them before stopping this
     settings = BackendSettings(_env_file=None, **kwargs)
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
@@ -498,17 +519,21 @@ def run_hub(
             backend.start()
             procs.append(backend)
             cookies = _sessions(api_port, password)
-            b_ctl, b_out = ctx.Queue(), ctx.Queue()
-            path = str(tmp / "browsers.pickle")
-            expect = Counter(c for c, _cum, _p, _q in trades(n_ticks, N_STOCKS))
-            browsers = ctx.Process(
-                target=_browsers_proc,
-                args=(api_port, cookies, dict(expect), b_ctl, b_out, path),
-                daemon=True,
-            )
-            browsers.start()
-            procs.append(browsers)
-            _get(b_out, "ready")
+            expect = dict(Counter(c for c, _cum, _p, _q in trades(n_ticks, N_STOCKS)))
+            sides = []  # (ctl, out, path) of each browsers process
+            for k in range(BROWSER_PROCS):
+                side = (ctx.Queue(), ctx.Queue(), str(tmp / f"browsers-{k}.pickle"))
+                mine = cookies[k::BROWSER_PROCS]  # each process: every stock, in turn
+                proc = ctx.Process(
+                    target=_browsers_proc,
+                    args=(api_port, mine, expect, side[0], side[1], side[2]),
+                    daemon=True,
+                )
+                proc.start()
+                procs.append(proc)
+                sides.append(side)
+            for _ctl, b_out, _path in sides:
+                _get(b_out, "ready")
         cpu0 = {p.pid: _cpu_s(p.pid) for p in procs}
         t0 = time.monotonic()
         ctl.put("go")
@@ -517,12 +542,19 @@ def run_hub(
         # CPU seconds per second of each process (the hub's writer child not included)
         result["cpu"] = {
             name: round((_cpu_s(p.pid) - cpu0[p.pid]) / wall, 2)
-            for name, p in zip(("hub", "backend", "browsers"), procs, strict=False)
+            for name, p in zip(("hub", "backend"), procs, strict=False)
         }
+        result["cpu"]["browsers"] = round(
+            sum(_cpu_s(p.pid) - cpu0[p.pid] for p in procs[2:]) / wall, 2
+        )
         if with_browsers:
-            b_ctl.put("stop")
-            _get(b_out, "done", DRAIN_S + DEADLINE_S)
-            record = pickle.loads(Path(path).read_bytes())  # noqa: S301 - our own file
+            for b_ctl, _out, _path in sides:
+                b_ctl.put("stop")
+            record = {"browsers": []}
+            for _ctl, b_out, path in sides:
+                _get(b_out, "done", DRAIN_S + DEADLINE_S)
+                part = pickle.loads(Path(path).read_bytes())  # noqa: S301 - our own file
+                record["browsers"] += part["browsers"]
             os.kill(backend.pid, signal.SIGUSR1)
             end = time.monotonic() + DEADLINE_S
             while not Path(stamps_path).exists() and time.monotonic() < end:
@@ -535,7 +567,9 @@ def run_hub(
                 p.terminate()
             _stop(p)
     if record is not None and Path(stamps_path).exists():
-        record["backend_stamps"] = pickle.loads(Path(stamps_path).read_bytes())  # noqa: S301
+        record["backend_stamps"], record["backend_sent"] = pickle.loads(  # noqa: S301
+            Path(stamps_path).read_bytes()
+        )
     return result, record
 
 
@@ -621,6 +655,17 @@ def latencies(
         n = len(to_backend)
         return round(to_backend[min(n - 1, int(q * n))] * 1000, 2) if n else -1.0
 
+    # the oldest trade of each trades message, when the backend's socket write returned
+    to_send = sorted(
+        t - times[bisect.bisect_right(counts, index[(code, cum)])]
+        for t, code, cum in record.get("backend_sent", [])
+        if (code, cum) in index
+    )
+
+    def ps(q: float) -> float:
+        n = len(to_send)
+        return round(to_send[min(n - 1, int(q * n))] * 1000, 2) if n else -1.0
+
     slow = sum(1 for b in record["browsers"] if b["closed"] and b["closed"][0] == 4008)
     msgs = sum(sum(b["types"].values()) for b in record["browsers"])
     return {
@@ -631,6 +676,8 @@ def latencies(
         "fanout.max_ms": round(lat[-1] * 1000, 2) if lat else -1.0,
         "fanout.hub_to_backend_p50_ms": pb(0.5),
         "fanout.hub_to_backend_p99_ms": pb(0.99),
+        "fanout.oldest_at_backend_send_p50_ms": ps(0.5),
+        "fanout.oldest_at_backend_send_p99_ms": ps(0.99),
         "fanout.lost": lost,
         "fanout.slow_dropped": slow,
         "fanout.messages": msgs,
