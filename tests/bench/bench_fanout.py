@@ -31,12 +31,18 @@ Figures:
 
 * ``fanout.p50_ms`` / ``fanout.p99_ms`` / ``fanout.max_ms`` — hub receipt → the browser
   socket, over every trade delivered to every browser (~10 × the trades);
+* ``fanout.hub_to_backend_p50_ms`` / ``_p99_ms`` — hub receipt → the backend's bus
+  follower, per trade; ``fanout.oldest_at_backend_send_p50_ms`` / ``_p99_ms`` — hub
+  receipt of each ``trades`` message's oldest trade → the backend's socket write returning
+  (the path split at the bus and at the backend's write);
 * ``fanout.lost`` — trades a browser should have had (every trade of its stock) and did
   not; ``fanout.slow_dropped`` — browsers closed as slow consumers (both fail the run);
 * ``fanout.ingest_ticks_per_s`` — the hub's stored rate in this run (written / (last
   commit − first receipt)), ``fanout.ingest_alone_ticks_per_s`` — the same hub and feed
   with no backend and no browser, just before; ``fanout.ingest_ratio`` = their ratio;
-  ``fanout.commit_p99_ms`` / ``fanout.alone_commit_p99_ms`` — receipt → committed row.
+  ``fanout.commit_p99_ms`` / ``fanout.alone_commit_p99_ms`` — receipt → committed row;
+* ``fanout.hub_cpu`` / ``hub_alone_cpu`` / ``backend_cpu`` / ``browsers_cpu`` — cores each
+  used during the run (``/proc``), ``fanout.load_avg_1m`` — the machine's load after it.
 """
 
 from __future__ import annotations
