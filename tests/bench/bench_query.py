@@ -45,9 +45,11 @@ Load figures: ``query.tick_rows``, ``query.load_s``, ``query.load_rows_per_s``,
 ``query.candle_rows``. Beside the latencies, what the machine's load changes little: the
 CPU the server process spent per request (``query.hub_cpu_ms_per_tick_page``,
 ``query.backend_cpu_ms_per_chart``, ``query.backend_cpu_ms_per_search``), and the load
-average when the timing began (``query.load_avg_1m``). ``BENCH_QUERY_SCHEMA=<name>`` keeps the schema (created and
-loaded when missing or smaller than asked, reused when present) instead of a fresh one
-that is dropped afterwards: for repeated runs on 100M rows.
+average when the timing began (``query.load_avg_1m``).
+
+``BENCH_QUERY_SCHEMA=<name>`` keeps the schema (created and loaded when missing or
+holding other than asked, reused when present) instead of a fresh one that is dropped
+afterwards: for repeated runs on 100M rows.
 """
 
 from __future__ import annotations
