@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +26,7 @@ import pytest
 from pydantic import SecretStr
 
 from gslts_backend.settings import BackendSettings
+from gslts_common.bus import GAP_CHANNEL
 from gslts_kiwoom import KiwoomClient, KiwoomConfig, OrderType
 from tests.e2e.harness import HubProcess, Market, hub_env, own_schema
 from tests.integration.backend.ws.harness import BackendServer, browser, free_port, serve, wait_for
@@ -617,6 +619,33 @@ def test_a_backend_killed_during_the_broker_call_finds_its_order_after_restart(
 def _swallow(fn: Any, *args: Any, **kw: Any) -> None:
     with contextlib.suppress(httpx.HTTPError):
         fn(*args, **kw)
+
+
+def test_a_lost_relay_is_made_good_from_kiwoom_lists_after_the_gap(
+    market: Market, db_url: str, broker: KiwoomClient, code: str
+) -> None:
+    # a backend whose relay is down: no 00 event reaches it, its orders stop at Kiwoom's
+    # answer (accepted) although the market buy filled at once
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_hub = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with serve(settings_for(market, db_url, dead_hub)) as srv:
+        api = login(srv.url)
+        r = place(api, stock_code=code, side="buy", quantity=2, order_type="market")
+        assert r.status_code == 201, r.text
+        oid = r.json()["id"]
+        assert order_state(api, oid)["state"] == "accepted"  # what it knows: the answer
+        reconciles = srv.app.state.orders.reconciles
+        # the bus follower reports a gap when its relay comes back (or at every reconnect)
+        srv.app.state.orders.on_bus(GAP_CHANNEL, {})
+        doc = wait_state(api, oid, "filled")
+        assert doc["filled_quantity"] == 2
+        assert doc["open_quantity"] == 0
+        assert any(e["type"] == "rest" for e in doc["events"])
+        assert srv.app.state.orders.reconciles > reconciles
+        (f,) = [x for x in broker.filled_orders(code) if x.order_no == doc["root_order_no"]]
+        assert f.filled_qty == 2
+        api.close()
 
 
 def test_a_viewer_cannot_trade(api: httpx.Client, backend: BackendServer, code: str) -> None:
