@@ -622,14 +622,18 @@ def _swallow(fn: Any, *args: Any, **kw: Any) -> None:
 
 
 def test_a_lost_relay_is_made_good_from_kiwoom_lists_after_the_gap(
-    market: Market, db_url: str, broker: KiwoomClient, code: str
+    market: Market, mysql_server_url: str, broker: KiwoomClient, code: str
 ) -> None:
     # a backend whose relay is down: no 00 event reaches it, its orders stop at Kiwoom's
-    # answer (accepted) although the market buy filled at once
+    # answer (accepted) although the market buy filled at once. A schema of its own: no
+    # unresolved order of another test makes it reconcile on its own
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead_hub = f"http://127.0.0.1:{s.getsockname()[1]}"
-    with serve(settings_for(market, db_url, dead_hub)) as srv:
+    with (
+        own_schema(mysql_server_url) as own_db,
+        serve(settings_for(market, own_db, dead_hub)) as srv,
+    ):
         api = login(srv.url)
         r = place(api, stock_code=code, side="buy", quantity=2, order_type="market")
         assert r.status_code == 201, r.text
