@@ -39,11 +39,13 @@ def engine(mysql_server_url: str) -> Iterator[sa.Engine]:
     root = make_engine(sa.make_url(mysql_server_url)._replace(database=None))
     with root.begin() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    setup = make_engine(sa.make_url(mysql_server_url).set(database=name))
+    upgrade(setup)  # (takes a lock on a connection of its own while it migrates)
+    ensure_partitions(setup, 3, DAYS[0])
+    setup.dispose()
     # one connection: the session's handler counters are those of the pages read
     eng = make_engine(sa.make_url(mysql_server_url).set(database=name), pool_size=1,
                       max_overflow=0)  # fmt: skip
-    upgrade(eng)
-    ensure_partitions(eng, 3, DAYS[0])
     _fill(eng)
     yield eng
     eng.dispose()
