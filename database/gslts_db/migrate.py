@@ -32,43 +32,35 @@ def alembic_config() -> Config:
 
 
 def _run(engine: Engine, fn: str, *args: object, **kwargs: object) -> None:
-    cfg = alembic_config()
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        getattr(command, fn)(cfg, *args, **kwargs)
+        _run_on(conn, fn, *args, **kwargs)
+
+
+def _run_on(conn: sa.Connection, fn: str, *args: object, **kwargs: object) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = conn
+    getattr(command, fn)(cfg, *args, **kwargs)
 
 
 #: seconds a migration waits for another process's migration of the same database
 LOCK_WAIT_S = 300
 
 
-@contextlib.contextmanager
-def migration_lock(engine: Engine) -> Iterator[None]:
-    """One migration at a time per database, across processes: the hub and the backend
-    both migrate at start-up, and ``gslts run`` starts them together on a fresh schema.
-    MySQL/MariaDB: the named lock ``GET_LOCK('gslts_migrate:<schema>')``; SQLite: an
-    advisory lock on a file beside the database (none for an in-memory one)."""
-    dialect = engine.dialect.name
-    if dialect in ("mysql", "mariadb"):
-        with engine.connect() as conn:
-            name = f"gslts_migrate:{engine.url.database or ''}"[:64]
-            got = conn.execute(
-                sa.text("SELECT GET_LOCK(:n, :t)"), {"n": name, "t": LOCK_WAIT_S}
-            ).scalar()
-            if got != 1:
-                raise RuntimeError(f"another migration holds {name} for over {LOCK_WAIT_S} s")
-            try:
-                yield
-            finally:
-                conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": name})
-        return
-    path = engine.url.database if dialect == "sqlite" else None
+def _file_lock_path(engine: Engine) -> str | None:
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
     if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return f"{path}.migrate-lock"
+
+
+@contextlib.contextmanager
+def _file_lock(path: str | None) -> Iterator[None]:
+    if path is None:
         yield
         return
     import fcntl
 
-    with open(f"{path}.migrate-lock", "a+b") as fh:
+    with open(path, "a+b") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -77,10 +69,32 @@ def migration_lock(engine: Engine) -> Iterator[None]:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database forward to ``revision`` (default: the newest); processes
-    migrating the same database at once take turns (:func:`migration_lock`)."""
-    with migration_lock(engine):
-        _run(engine, "upgrade", revision)
+    """Migrate the database forward to ``revision`` (default: the newest).
+
+    Processes migrating one database at once take turns — the hub and the backend both
+    migrate at start-up and ``gslts run`` starts them together on a fresh schema:
+    MySQL/MariaDB hold the named lock ``GET_LOCK('gslts_migrate:<schema>')`` on the very
+    connection that migrates (one connection: a pool of one does not deadlock); SQLite an
+    advisory lock on a file beside the database (none for an in-memory one). The second
+    finds the schema at head."""
+    if engine.dialect.name not in ("mysql", "mariadb"):
+        with _file_lock(_file_lock_path(engine)):
+            _run(engine, "upgrade", revision)
+        return
+    name = f"gslts_migrate:{engine.url.database or ''}"[:64]
+    with engine.connect() as conn:
+        got = conn.execute(
+            sa.text("SELECT GET_LOCK(:n, :t)"), {"n": name, "t": LOCK_WAIT_S}
+        ).scalar()
+        conn.commit()
+        if got != 1:
+            raise RuntimeError(f"another migration holds {name} for over {LOCK_WAIT_S} s")
+        try:
+            with conn.begin():
+                _run_on(conn, "upgrade", revision)
+        finally:
+            conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": name})
+            conn.commit()
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -53,3 +53,15 @@ def test_concurrent_migrations_of_a_fresh_sqlite_file(tmp_path: Path) -> None:
         assert gslts_db.current_revision(engine) == gslts_db.head_revision()
     finally:
         engine.dispose()
+
+
+def test_an_engine_of_one_connection_migrates_under_the_lock(fresh_db_url: str) -> None:
+    # the lock is held on the connection that migrates: a pool of one must not wait on
+    # itself
+    engine = gslts_db.make_engine(fresh_db_url, pool_size=1, max_overflow=0, pool_timeout=10)
+    try:
+        gslts_db.upgrade(engine)
+        gslts_db.upgrade(engine)  # at head: again a no-op
+        assert gslts_db.current_revision(engine) == gslts_db.head_revision()
+    finally:
+        engine.dispose()
