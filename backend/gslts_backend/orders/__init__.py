@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 
+from gslts_backend.account import live_price
 from gslts_backend.deps import Principal, require_role
 from gslts_backend.orders.rules import type_catalogue
 from gslts_backend.orders.schemas import ModifyIn, OrderIn, OrderList, OrderOut, OrderTypeOut
@@ -36,21 +37,13 @@ _DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 OrderId = Annotated[int, Path(ge=1, le=2**62, description="the order's id")]
 
 
-def _live_price(svc: Services, code: str) -> int | None:
-    trade = svc.live.last_trades.get(code)
-    if trade is not None:
-        return int(trade["price"])
-    quote = svc.live.quotes.get(code)
-    return None if quote is None else int(quote["price"])
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     svc: Services = app.state.services
     orders = OrderService(
         svc,
         lambda: app.state.account.current(),  # the account area's cached snapshot
-        lambda code: _live_price(svc, code),
+        lambda code: live_price(svc, code),
     )
     unsubscribe = svc.live.follower.subscribe(orders.on_bus)
     app.state.orders = orders
@@ -162,7 +155,6 @@ def list_orders(
     "stream, Kiwoom list snapshots).",
 )
 def get_order(order_id: OrderId, _: ViewerDep, orders: OrdersDep) -> dict[str, Any]:
-    _check_id(order_id)
     return orders.get(order_id, events=True)
 
 
@@ -182,7 +174,6 @@ def get_order(order_id: OrderId, _: ViewerDep, orders: OrdersDep) -> dict[str, A
 def modify_order(
     order_id: OrderId, body: ModifyIn, p: TraderDep, orders: OrdersDep, response: Response
 ) -> dict[str, Any]:
-    _check_id(order_id)
     doc, status = orders.amend(p, order_id, body)
     response.status_code = status
     return doc
@@ -202,7 +193,6 @@ def modify_order(
 def cancel_order(
     order_id: OrderId, p: TraderDep, orders: OrdersDep, response: Response
 ) -> dict[str, Any]:
-    _check_id(order_id)
     doc, status = orders.cancel(p, order_id)
     response.status_code = status
     return doc
@@ -215,8 +205,3 @@ def _day(raw: str | None, field: str) -> date | None:
         return date.fromisoformat(raw)
     except ValueError:
         raise BadInput(f"{field}: not a day (YYYY-MM-DD)", field=field) from None
-
-
-def _check_id(order_id: int) -> None:
-    if not 1 <= order_id <= 2**62:
-        raise BadInput("order_id: not an order id", field="order_id")

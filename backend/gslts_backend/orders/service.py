@@ -477,11 +477,8 @@ class OrderService:
                     f"스톱가격이 현재가({last:,}원) 조건에 맞지 않습니다",
                 )
         limit_price = body.price if t.needs_price and body.price else upper
-        try:
-            with self.svc.sessions() as db:
-                funds = self._funds(db, body.stock_code)
-        except AppError:
-            raise
+        with self.svc.sessions() as db:
+            funds = self._funds(db, body.stock_code)
         check_funds(body.side, body.quantity, limit_price, funds, self.settings.order_fee_rate)
         return t
 
@@ -499,7 +496,9 @@ class OrderService:
         now = self._clock()
         try:
             with self.svc.sessions.begin() as db:
-                row = Order(
+                row = _pending(
+                    p,
+                    now,
                     client_order_id=cid,
                     mode=self.settings.kiwoom_mode,
                     action="new",
@@ -510,16 +509,7 @@ class OrderService:
                     price=body.price,
                     stop_price=body.stop_price,
                     quantity=body.quantity,
-                    filled_quantity=0,
-                    filled_amount=0,
-                    open_quantity=0,
-                    state="pending",
-                    user_id=p.user_id,
-                    created_by_ip=p.ip,
                     request_hash=digest,
-                    created_at=now,
-                    submitted_at=now,
-                    updated_at=now,
                 )
                 db.add(row)
                 db.flush()
@@ -810,7 +800,9 @@ class OrderService:
                     detail_ko="이전 정정/취소 요청을 확인 중입니다",
                 )
             target = parent.broker_order_no
-            row = Order(
+            row = _pending(
+                p,
+                now,
                 parent_id=order_id,
                 client_order_id=f"{action}-{uuid.uuid4().hex}",
                 mode=parent.mode,
@@ -824,15 +816,6 @@ class OrderService:
                 price=price,
                 stop_price=stop_price,
                 quantity=qty,
-                filled_quantity=0,
-                filled_amount=0,
-                open_quantity=0,
-                state="pending",
-                user_id=p.user_id,
-                created_by_ip=p.ip,
-                created_at=now,
-                submitted_at=now,
-                updated_at=now,
             )
             db.add(row)
             db.flush()
@@ -1202,6 +1185,23 @@ class OrderService:
         except IntegrityError:
             return False
         return True
+
+
+def _pending(p: Principal, now: datetime, **fields: Any) -> Order:
+    """A request's row as it is committed before its broker call: ``pending``, nothing
+    filled, placed by ``p`` now."""
+    return Order(
+        filled_quantity=0,
+        filled_amount=0,
+        open_quantity=0,
+        state="pending",
+        user_id=p.user_id,
+        created_by_ip=p.ip,
+        created_at=now,
+        submitted_at=now,
+        updated_at=now,
+        **fields,
+    )
 
 
 def _must(row: Order | None) -> Order:
