@@ -391,3 +391,44 @@ def test_random_admin_input_never_gives_a_5xx() -> None:
         before = len(sim.market.ground_truth)
         advance(sim, 5.0)
         assert len(sim.market.ground_truth) > before
+
+
+# --- the clock (``/_sim/clock``) -----------------------------------------------------------
+
+
+def test_clock_stops_and_runs_again_without_a_jump(admin: Admin) -> None:
+    """Warp 0 stops the simulated clock where it is (a harness comparing a finished day
+    keeps the simulated midnight away); another warp runs it on from there, not from where
+    the wall clock would have put it."""
+    r = admin.client.post("/_sim/clock", json={"time_warp": 0})
+    assert r.status_code == 200, r.text
+    stopped = admin.sim.clock_time()
+    assert r.json() == {"time_warp": 0.0, "now": stopped.isoformat()}
+    assert admin.sim.clock_time() == stopped  # it stands still
+    assert admin.client.get("/_sim/state").json()["time_warp"] == 0.0
+    admin.sim.step()
+    gt = admin.sim.market.ground_truth
+    before = len(gt)
+    admin.sim.step()  # stepping to the stopped clock makes nothing
+    assert len(gt) == before
+    assert admin.client.post("/_sim/clock", json={"time_warp": 2.5}).status_code == 200
+    resumed = admin.sim.clock_time()
+    assert stopped <= resumed
+    # from the stop, not from the start: far less than the wall time since start × 2.5
+    assert (resumed - stopped).total_seconds() < 60
+    admin.api.ok("ka10001", "stkinfo", {"stk_cd": "005930"})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ['{"time_warp": NaN}', '{"time_warp": -1}', '{"time_warp": 1e400}',
+     '{"time_warp": "0"}', '{"time_warp": 10001}', "{}", '{"time_warp": 1, "x": 2}'],
+)  # fmt: skip
+def test_clock_refuses_bad_warps_and_changes_nothing(admin: Admin, raw: str) -> None:
+    warp = admin.sim.time_warp
+    r = admin.post("/_sim/clock", raw)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "InvalidAdminInput"
+    assert r.json()["field"] in ("time_warp", "x")
+    assert admin.sim.time_warp == warp
+    admin.still_works()

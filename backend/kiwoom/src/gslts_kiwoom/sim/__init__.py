@@ -121,6 +121,10 @@ cap ``ground_truth_cap``, overflow counted in ``dropped``); ``GET /_sim/ground-t
 (alias ``/_sim/trades``) ``?since_seq=&limit=&code=`` pages it as
 ``[seq, code, venue, date, time(HHMMSSffffff), price, signed volume, cum_volume]`` rows.
 
+**Clock speed.** ``Simulator.set_time_warp`` / ``POST /_sim/clock {"time_warp": W}``
+changes the warp from now on (0..10,000; 0 stops the clock: no trades, REST still
+answers); the market time never jumps. The soak stops it before comparing the finished day.
+
 **Clock ``krx``.** No continuous trades outside 09:00–15:20; the opening (08:30–09:00) and
 closing (15:20–15:30) calls cross at one price at 09:00 / 15:30 (one trade per stock of
 ``Market.auction_codes``). **VI**: a trade ±``vi_threshold`` (10 %) from the reference

@@ -26,6 +26,7 @@ from gslts_kiwoom.sim._simulator import (
     MAX_DELAY_MS,
     MAX_RATE_LIMIT_STORM_S,
     MAX_REJECT_ORDERS,
+    MAX_TIME_WARP,
     MAX_TRADES_PER_S,
     Simulator,
 )
@@ -142,6 +143,17 @@ class RateInput(_AdminInput):
         max_length=MAX_RATE_CODES,
         description=f"a list of at most {MAX_RATE_CODES} six-character stock codes "
         '(e.g. "005930"); [] or null = every stock',
+    )
+
+
+class ClockInput(_AdminInput):
+    """``POST /_sim/clock`` body."""
+
+    time_warp: float = Field(
+        ge=0,
+        le=MAX_TIME_WARP,
+        description=f"simulated seconds per wall second in 0..{MAX_TIME_WARP:.0f} "
+        "(0 stops the clock)",
     )
 
 
@@ -297,6 +309,18 @@ def admin_routes(sim: Simulator) -> list[Route]:
                 sim.market.set_trade_codes(codes)
         return JSONResponse({"trades_per_s": sim.market.trades_per_s})
 
+    async def clock(request: Request) -> Response:
+        """``POST /_sim/clock`` ``{"time_warp": 0}``: how fast the simulated clock runs
+        from now on (0 stops it: no more trades, REST still answers; a harness stops it
+        before comparing a finished day, so the simulated midnight cannot roll the day
+        under it). Anything else is refused (422, nothing changed)."""
+        try:
+            req = _admin_input(ClockInput, await _admin_body(request))
+        except AdminInputError as err:
+            return error_response(err)
+        sim.set_time_warp(req.time_warp)
+        return JSONResponse({"time_warp": sim.time_warp, "now": sim.clock_time().isoformat()})
+
     async def ground_truth(request: Request) -> Response:
         """``GET /_sim/ground-truth?since_seq=0&limit=100000&code=005930`` (also
         ``/_sim/trades``): every trade the simulator made, oldest first, compact::
@@ -351,6 +375,7 @@ def admin_routes(sim: Simulator) -> list[Route]:
         Route("/_sim/faults", faults, methods=["POST"]),
         Route("/_sim/state", state, methods=["GET"]),
         Route("/_sim/rate", rate, methods=["POST"]),
+        Route("/_sim/clock", clock, methods=["POST"]),
         Route("/_sim/ground-truth", ground_truth, methods=["GET"]),
         Route("/_sim/trades", ground_truth, methods=["GET"]),
     ]

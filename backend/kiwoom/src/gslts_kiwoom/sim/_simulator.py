@@ -29,6 +29,7 @@ MAX_TRADES_PER_S = 1_000_000.0
 MAX_RATE_LIMIT_STORM_S = 3600.0
 MAX_DELAY_MS = 60_000
 MAX_REJECT_ORDERS = 1000
+MAX_TIME_WARP = 10_000.0
 
 #: ``before``: the order is applied after the delay; ``after``: applied at once, the
 #: answer delayed (a client that times out has really placed it).
@@ -90,6 +91,9 @@ class Simulator:
         start = self.config.start_time or datetime.now(krx.KST)
         self._wall_origin = time.monotonic()
         self._sim_origin = start.astimezone(krx.KST)
+        #: simulated seconds per wall second now (``config.time_warp`` at start; 0 = the
+        #: clock stands still: :meth:`set_time_warp`)
+        self._warp = self.config.time_warp
         self.market = Market(self.config, self.universe, self._sim_origin)
         self.broker = Broker(self.config, self.market)
         self.faults = Faults()
@@ -127,8 +131,26 @@ class Simulator:
 
     def clock_time(self) -> datetime:
         """The time the ticker steps to: start time + elapsed wall time × time warp."""
-        elapsed = (time.monotonic() - self._wall_origin) * self.config.time_warp
+        elapsed = (time.monotonic() - self._wall_origin) * self._warp
         return self._sim_origin + timedelta(seconds=elapsed)
+
+    @property
+    def time_warp(self) -> float:
+        return self._warp
+
+    def set_time_warp(self, warp: float) -> None:
+        """Change how fast the simulated clock runs from now on (``POST /_sim/clock``);
+        0 stops it where it is (a harness comparing a finished day stops it before the
+        simulated midnight rolls the day). The market time never jumps or goes back.
+
+        Raises:
+            ValueError: ``warp`` is not a finite number in 0..10,000.
+        """
+        _check_range("time_warp", warp, MAX_TIME_WARP)
+        with self.lock:
+            self._sim_origin = self.clock_time()
+            self._wall_origin = time.monotonic()
+            self._warp = float(warp)
 
     def step(self, now: datetime | None = None) -> int:
         """Advance the market to ``now`` (default: :meth:`clock_time`); returns trades made."""
@@ -331,7 +353,7 @@ class Simulator:
             storm = max(0.0, self.faults.rate_limit_storm_until - time.time())
             return {
                 "clock": self.config.clock,
-                "time_warp": self.config.time_warp,
+                "time_warp": self._warp,
                 "now": self.now.isoformat(),
                 "universe": len(self.universe),
                 "touched_stocks": len(self.market.touched()),
