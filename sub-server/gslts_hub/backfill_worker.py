@@ -117,11 +117,11 @@ class BackfillWorker:
             before = self.stats.gaps_flagged
             try:
                 if live is None:
-                    filled += self.walk_forward(code, stored)
+                    added, upto = self._forward(code, stored)
                 else:
-                    filled += self.walk_gap(
-                        code, stored.cum_volume, stored.time, live, stored=stored
-                    )
+                    added = self.walk_gap(code, stored.cum_volume, stored.time, live, stored=stored)
+                    upto = live.cum_volume  # the walk ends at the gap's first live trade
+                filled += added
             except Exception as exc:
                 failed += 1
                 self.stats.errors += 1
@@ -130,7 +130,7 @@ class BackfillWorker:
             else:
                 # stored in the journal (or nothing was missing): the gap is closed; a
                 # flagged walk is closed too (recorded as such; walking again gives the same)
-                self.gaps.done(code, stored)
+                self.gaps.done(code, stored, upto)
             flagged += self.stats.gaps_flagged - before
 
     def walk_gap(
@@ -167,6 +167,11 @@ class BackfillWorker:
     def walk_forward(self, code: str, last: StoredAnchor) -> int:
         """Fill one silent stock's gap walking forward from its last stored trade (ka10079,
         checked against ka10001's cumulative volume); returns trades added."""
+        return self._forward(code, last)[0]
+
+    def _forward(self, code: str, last: StoredAnchor) -> tuple[int, int | None]:
+        """:meth:`walk_forward`, and the cumulative volume it stored up to (a gap from a
+        trade before that is covered; None: only the gap after ``last``)."""
         client = self._client()
         close_cum: int | None = None
         try:
@@ -174,13 +179,13 @@ class BackfillWorker:
         except KiwoomError as exc:
             log.info("backfill_forward_no_quote code=%s error=%s", code, type(exc).__name__)
         if close_cum == last.cum_volume:
-            return 0  # it has not traded since
+            return 0, None  # it has not traded since
         rows = fetch_tick_chart(client, code, last.time)
         res = walk_forward(
             rows, last, same_second=self._repo.stored_second(code, last), close_cum=close_cum
         )
         self.store(code, last.time.date(), res)
-        return len(res.ticks)
+        return len(res.ticks), max((t.cum_volume for t in res.ticks), default=None)
 
     def store(self, code: str, day: date, res: GapResult) -> None:
         """Journal a walk's trades (source ``backfill``), publish them, count the walk;

@@ -331,11 +331,12 @@ class GapTracker:
         for _, _, gap in due:
             self.queue.put(gap)
 
-    def done(self, code: str, stored: StoredAnchor) -> None:
-        """The walk of the gap after ``stored`` is done (stored in the journal, nothing was
-        missing, or flagged: walking again gives the same): no longer open on disk, and
-        its failed attempts are forgotten."""
-        self.pending.close(code, stored)
+    def done(self, code: str, stored: StoredAnchor, upto: int | None = None) -> None:
+        """The walk of the gap after ``stored`` up to the cumulative volume ``upto`` is
+        done (stored in the journal, nothing was missing, or flagged: walking again gives
+        the same): it and every gap it covered are no longer open on disk, and its failed
+        attempts are forgotten. A gap opened while it ran (from ``upto`` on) stays open."""
+        self.pending.close(code, stored, upto)
         self._attempts.pop(f"{code}:{stored.cum_volume}", None)
 
     def end_session(self) -> None:

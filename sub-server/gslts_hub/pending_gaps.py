@@ -9,6 +9,13 @@ open gap's start anchor to a small JSON file beside the journal (atomically, on 
 change; gaps are rare) and hands them back at start, where the older anchor wins over the
 newest stored trade: the walk from it covers the old gap and the restart gap at once
 (trades already stored between them are no-ops by the natural key).
+
+A stock can have several open gaps: a new one can open while the walk of an older one
+runs (its start lies after that walk's live anchor, so the walk does not cover it). Each
+is kept until a walk covers it — a walk from the stored anchor ``s`` up to the live
+cumulative volume ``u`` closes every gap starting at ``s ≤ cum < u``. (Keeping only the
+oldest, as before, let the older walk's close drop the newer gap from disk: a ``kill -9``
+before its walk lost it.)
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ FILENAME = "pending-gaps.json"
 
 
 class PendingGaps:
-    """Open gaps by stock: ``code -> StoredAnchor`` (the last trade kept before it).
+    """Open gaps by stock: ``code -> [StoredAnchor]`` (the last trade kept before each),
+    oldest first.
 
     Args:
         directory: where the file lives (the journal's directory).
@@ -40,9 +48,9 @@ class PendingGaps:
     def __init__(self, directory: Path) -> None:
         self.path = directory / FILENAME
         self._lock = threading.Lock()
-        self._gaps: dict[str, StoredAnchor] = self._load()
+        self._gaps: dict[str, list[StoredAnchor]] = self._load()
 
-    def _load(self) -> dict[str, StoredAnchor]:
+    def _load(self) -> dict[str, list[StoredAnchor]]:
         try:
             raw = orjson.loads(self.path.read_bytes())
         except FileNotFoundError:
@@ -50,28 +58,40 @@ class PendingGaps:
         except (OSError, orjson.JSONDecodeError) as exc:
             log.error("pending_gaps_unreadable path=%s error=%s", self.path, exc)
             return {}
-        out: dict[str, StoredAnchor] = {}
-        for code, a in raw.items():
-            with contextlib.suppress(KeyError, TypeError, ValueError):
-                out[code] = StoredAnchor(
-                    datetime.fromisoformat(a["time"]),
-                    int(a["price"]),
-                    int(a["qty"]),
-                    int(a["cum_volume"]),
-                    int(a["cum_value"]),
-                )
-        return out
+        out: dict[str, list[StoredAnchor]] = {}
+        if not isinstance(raw, dict):
+            log.error("pending_gaps_unreadable path=%s error=not an object", self.path)
+            return {}
+        for code, entry in raw.items():
+            # a list of anchors; a single one is the format before several gaps were kept
+            items = entry if isinstance(entry, list) else [entry]
+            for a in items:
+                with contextlib.suppress(KeyError, TypeError, ValueError):
+                    _insert(
+                        out.setdefault(code, []),
+                        StoredAnchor(
+                            datetime.fromisoformat(a["time"]),
+                            int(a["price"]),
+                            int(a["qty"]),
+                            int(a["cum_volume"]),
+                            int(a["cum_value"]),
+                        ),
+                    )
+        return {c: v for c, v in out.items() if v}
 
     def _save_locked(self) -> None:
         doc = {
-            code: {
-                "time": a.time.isoformat(),
-                "price": a.price,
-                "qty": a.qty,
-                "cum_volume": a.cum_volume,
-                "cum_value": a.cum_value,
-            }
-            for code, a in self._gaps.items()
+            code: [
+                {
+                    "time": a.time.isoformat(),
+                    "price": a.price,
+                    "qty": a.qty,
+                    "cum_volume": a.cum_volume,
+                    "cum_value": a.cum_value,
+                }
+                for a in anchors
+            ]
+            for code, anchors in self._gaps.items()
         }
         try:
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".gaps-", suffix=".tmp")
@@ -86,8 +106,7 @@ class PendingGaps:
                 os.unlink(tmp)
 
     def open(self, code: str, anchor: StoredAnchor) -> None:
-        """A gap of ``code`` starts after ``anchor`` (an older open gap is kept: it covers
-        this one)."""
+        """A gap of ``code`` starts after ``anchor``."""
         self.open_many({code: anchor})
 
     def open_many(self, anchors: dict[str, StoredAnchor]) -> None:
@@ -95,32 +114,62 @@ class PendingGaps:
         with self._lock:
             changed = False
             for code, anchor in anchors.items():
-                old = self._gaps.get(code)
-                if old is not None and old.cum_volume <= anchor.cum_volume:
-                    continue
-                self._gaps[code] = anchor
-                changed = True
+                changed |= _insert(self._gaps.setdefault(code, []), anchor)
             if changed:
                 self._save_locked()
 
-    def close(self, code: str, anchor: StoredAnchor) -> None:
-        """The walk from ``anchor`` stored its trades: that gap (and none older) is done."""
+    def close(self, code: str, anchor: StoredAnchor, upto: int | None = None) -> None:
+        """The walk from ``anchor`` stored the trades before cumulative volume ``upto``
+        (its live anchor; None = only that gap): every gap it covers is done — those
+        starting at ``anchor.cum_volume ≤ cum < upto``. A gap before ``anchor`` (an older
+        one) or from ``upto`` on (opened while the walk ran) stays open."""
+        lo = anchor.cum_volume
+        hi = lo + 1 if upto is None else max(upto, lo + 1)
         with self._lock:
             cur = self._gaps.get(code)
-            if cur is None or cur.cum_volume < anchor.cum_volume:
-                return  # an older gap is still open
-            del self._gaps[code]
+            if not cur:
+                return
+            keep = [a for a in cur if not lo <= a.cum_volume < hi]
+            if len(keep) == len(cur):
+                return
+            if keep:
+                self._gaps[code] = keep
+            else:
+                del self._gaps[code]
             self._save_locked()
 
     def for_day(self, day: date) -> dict[str, StoredAnchor]:
-        """Open gaps of ``day`` (older days' gaps are dropped: a new day starts at 0)."""
+        """The oldest open gap of each stock on ``day`` (a walk from it covers the newer
+        ones too); older days' gaps are dropped: a new day starts at 0."""
         with self._lock:
-            stale = [c for c, a in self._gaps.items() if a.time.date() != day]
-            for c in stale:
-                del self._gaps[c]
-            if stale:
+            changed = False
+            for code in list(self._gaps):
+                anchors = self._gaps[code]
+                today = [a for a in anchors if a.time.date() == day]
+                if len(today) != len(anchors):
+                    changed = True
+                    if today:
+                        self._gaps[code] = today
+                    else:
+                        del self._gaps[code]
+            if changed:
                 self._save_locked()
-            return dict(self._gaps)
+            return {c: v[0] for c, v in self._gaps.items()}
+
+    def anchors(self, code: str) -> list[StoredAnchor]:
+        """Every open gap of ``code``, oldest first (for status pages and tests)."""
+        with self._lock:
+            return list(self._gaps.get(code, ()))
 
     def __len__(self) -> int:
-        return len(self._gaps)
+        """Open gaps, all stocks."""
+        return sum(len(v) for v in self._gaps.values())
+
+
+def _insert(anchors: list[StoredAnchor], anchor: StoredAnchor) -> bool:
+    """Add ``anchor`` to the sorted ``anchors`` unless a gap from that trade is open."""
+    if any(a.cum_volume == anchor.cum_volume and a.time == anchor.time for a in anchors):
+        return False
+    anchors.append(anchor)
+    anchors.sort(key=lambda a: (a.time.date(), a.cum_volume))
+    return True

@@ -47,7 +47,7 @@ def _walk_the_gap(hub: Hub) -> int:
     assert code == CODE
     assert live is not None
     added = hub.backfill_gap(code, stored.cum_volume, stored.time, live, stored=stored)
-    hub.gaps.done(code, stored)  # what the backfill worker does after a walk
+    hub.gaps.done(code, stored, live.cum_volume)  # what the backfill worker does after it
     return added
 
 
@@ -82,6 +82,35 @@ def test_a_hole_in_the_stream_is_filled_from_ka10079(
         assert st["pending_gaps"] == 0
         hub.control.report_counters()
         assert any("holes in the live stream" in e["message"] for e in hub.events)
+    finally:
+        hub.close()
+
+
+def test_a_gap_that_opens_while_an_older_one_is_walked_stays_open_on_disk(
+    hub_settings: HubSettings,
+) -> None:
+    """The soak's 2026-12-03 loss: a second hole opened while the first one's walk ran;
+    closing the first walk deleted the stock's entry, so the second lived only in memory
+    and a ``kill -9`` before its walk forgot it."""
+    market = _trades(40)
+    hub = Hub(hub_settings, connect=False, client=_Chart(market))  # type: ignore[arg-type]
+    hub.start()
+    try:
+        hub.on_events(market[:10])
+        hub.on_events(market[15:20])  # hole 1: trades 10-14
+        hub.gaps.flush_following(0.0, all_=True)
+        code, stored, live = hub.gaps.queue.get_nowait()  # the backfill thread took it …
+        hub.on_events(market[25:30])  # … and hole 2 (20-24) opened while it walked
+        assert hub.stream_gaps == 2
+        assert hub.backfill_gap(code, stored.cum_volume, stored.time, live, stored=stored) == 5
+        hub.gaps.done(code, stored, live.cum_volume)  # walk 1 is done: hole 2 is not
+        left = PendingGaps(hub_settings.journal_dir())  # what a restart now would read
+        assert [a.cum_volume for a in left.anchors(CODE)] == [market[19].cum_volume]
+        assert left.for_day(market[0].trade_date)[CODE].cum_volume == market[19].cum_volume
+        assert _walk_the_gap(hub) == 5  # hole 2's own walk closes it
+        _settle(hub)
+        assert _stored_cums(hub) == [t.cum_volume for t in market[:30]]
+        assert len(PendingGaps(hub_settings.journal_dir())) == 0
     finally:
         hub.close()
 
@@ -153,7 +182,7 @@ def test_a_gap_open_when_the_hub_dies_is_walked_by_the_next_one(
         assert live is not None
         # one walk covers both gaps: 10-14, 15-24 again (no-ops by the natural key), 25-29
         assert hub.backfill_gap(code, stored.cum_volume, stored.time, live, stored=stored) == 20
-        hub.gaps.done(code, stored)
+        hub.gaps.done(code, stored, live.cum_volume)
         _settle(hub)
         assert _stored_cums(hub) == [t.cum_volume for t in market]
         assert len(PendingGaps(hub_settings.journal_dir())) == 0
