@@ -79,6 +79,7 @@ function useOneClick(code: string, last: number | null) {
         <input
           type="checkbox"
           checked={open}
+          data-testid="oneclick-toggle"
           onChange={(e) => {
             setOpen(e.target.checked);
             setArmed(false);
@@ -92,16 +93,27 @@ function useOneClick(code: string, last: number | null) {
             className="inline"
             inputMode="numeric"
             aria-label="원클릭 수량"
+            data-testid="oneclick-qty"
             value={qty || ""}
             onChange={(e) => setQty(Number(e.target.value.replace(/[^0-9]/g, "")) || 0)}
           />
           주{" "}
-          <button type="button" className={armed ? "armed" : ""} onClick={() => setArmed((a) => !a)}>
+          <button
+            type="button"
+            className={armed ? "armed" : ""}
+            onClick={() => setArmed((a) => !a)}
+            data-testid="oneclick-arm"
+          >
             {armed ? "원클릭 ON — 해제" : "활성화"}
           </button>
         </>
       )}
-      {msg && <span className={msg.ok ? "ok" : "error"}> {msg.text}</span>}
+      {msg && (
+        <span className={msg.ok ? "ok" : "error"} data-testid="oneclick-message">
+          {" "}
+          {msg.text}
+        </span>
+      )}
     </span>
   ) : null;
   return { armed, place, controls };
