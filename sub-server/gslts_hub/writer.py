@@ -217,9 +217,11 @@ class JournalWriter:
                     recv_dt = naive_kst(recv)
                     books.extend(book_row(a, recv_dt) for a in barr)
                 end = pos
-                if n_ticks >= max_rows:
+                if n_ticks >= max_rows or len(books) >= max_rows:
                     break
-            if n_ticks >= max_rows:
+            # a batch is bounded by its ticks and by its books (a books-only backlog: the
+            # pre-open's quotes journaled while the database was down)
+            if n_ticks >= max_rows or len(books) >= max_rows:
                 break
             if n_ticks + len(books) == n_before:
                 caught_up = end >= self.journal.end_position

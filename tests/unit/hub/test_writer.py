@@ -193,3 +193,33 @@ def test_a_writer_started_again_after_a_stop_keeps_writing(tmp_path: Path) -> No
     finally:
         writer.stop()
         journal.close()
+
+
+def _book(sec: float) -> list[object]:
+    t = T0.timestamp() + sec
+    return ["005930", "KRX", T0.date().toordinal(), t, [70_100], [5], [70_000], [7], 5, 7, 0, 0]
+
+
+def test_a_batch_is_bounded_by_its_books_too(tmp_path: Path) -> None:
+    """A books-only backlog (the pre-open's quotes journaled while the database was
+    down) is committed in batches of at most ``max_rows`` books, not all at once."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    upgrade(engine)
+    journal = Journal(tmp_path / "j")
+    for i in range(40):
+        journal.append(encode_record(T0.timestamp() + i, [], [_book(i)]))  # type: ignore[list-item]
+    writer = JournalWriter(journal, engine, max_rows=10)
+
+    def books() -> int:
+        with engine.connect() as conn:
+            return int(
+                conn.exec_driver_sql("SELECT COUNT(*) FROM orderbook_snapshots").scalar() or 0
+            )
+
+    writer.cycle(block=False)
+    assert books() == 10
+    while not writer.cycle(block=False):
+        pass
+    assert books() == 40
+    journal.close()
+    engine.dispose()
