@@ -25,7 +25,7 @@ from gslts_common.bus import InProcessBus, tick_batch
 from gslts_hub.backfill import LiveAnchor
 from gslts_hub.books import BookThrottle
 from gslts_hub.gaps import FOLLOW_TRADES, GapTracker
-from gslts_hub.payloads import order_event
+from gslts_hub.payloads import order_event, vi_event
 from gslts_hub.rows import encode_record, iso_time, trade_to_array
 from gslts_hub.spool import JournalSpool
 from gslts_hub.stocks import StockState
@@ -134,6 +134,7 @@ class Ingest:
                 msg = self.vi.apply(ev, now)
                 if msg is not None:
                     self._event("vi", msg)
+                    self.bus.publish_vi(ev.code, vi_event(self.vi.states[ev.code]))
         if latest_book:
             self.books_received += n_books
             books = self._take_books(latest_book, now)

@@ -3,8 +3,8 @@
 The tick batches come from :func:`gslts_common.bus.tick_batch` (the bus contract). The
 stock's latest quote is built inline on the socket thread (:meth:`gslts_hub.ingest.Ingest.
 on_events`: one dict per stock per batch, where a call per stock would cost as much as one
-per trade); everything else — books, order and balance events, closed candles — is shaped
-here.
+per trade); everything else — books, VI states, order and balance events, closed
+candles — is shaped here.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from gslts_hub.vi import ViState
 from gslts_kiwoom.realtime import KST, BalanceEvent, OrderBook, OrderEvent
 
 
@@ -26,7 +27,14 @@ def book_event(b: OrderBook) -> dict[str, Any]:
         "bids": b.bids,
         "total_ask": b.total_ask,
         "total_bid": b.total_bid,
+        "expected_price": b.expected_price,
+        "expected_qty": b.expected_qty,
     }
+
+
+def vi_event(state: ViState) -> dict[str, Any]:
+    """A stock's VI state after a 1h 발동/해제 (the bus's ``vi:<code>``)."""
+    return {"code": state.code, **state.as_dict()}
 
 
 def order_event(ev: OrderEvent | BalanceEvent) -> dict[str, Any]:

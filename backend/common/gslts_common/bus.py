@@ -51,10 +51,17 @@ once per batch: ``{"code", "venue", "price", "volume", "cum_volume", "cum_value"
 ``<prefix>book:<code>`` (pub/sub) — the stock's newest 10-level book (0D 주식호가잔량),
 at most every ``HUB_BOOK_PUBLISH_S`` (0.1 s; the newest always follows): ``{"code",
 "venue", "time" (ISO), "asks": [[price, qty] × 10], "bids": [...], "total_ask",
-"total_bid"}``; ``asks[0]``/``bids[0]`` are the best levels.
+"total_bid", "expected_price", "expected_qty"}``; ``asks[0]``/``bids[0]`` are the best
+levels; the expected crossing price / quantity (FID 23/24) are set while a call auction
+collects orders (동시호가) and ``null`` otherwise.
 
 ``<prefix>candle:<code>`` (pub/sub) — each closed 1-minute candle: ``{"code", "interval",
 "start" (ISO), "open", "high", "low", "close", "volume", "closed": true}``.
+
+``<prefix>vi:<code>`` (pub/sub) — a volatility interruption of the stock triggered or
+released (1h VI발동/해제), the hub's state after it: ``{"code", "active", "kind" (정적 /
+동적 / 정적+동적), "trigger_price", "triggered_at", "release_at" (ISO KST; announced while
+active), "count", "direction" ("up" / "down" / "")}``. Not in a follower's snapshot.
 
 ``<prefix>order`` (pub/sub) — order/fill (00 주문체결) and balance (04 잔고) events of the
 account: the event's fields plus ``"kind": "order" | "balance"``.
@@ -125,6 +132,7 @@ TICK_CHANNEL = PREFIX + "tick:"
 BOOK_CHANNEL = PREFIX + "book:"
 ORDER_CHANNEL = PREFIX + "order"
 CANDLE_CHANNEL = PREFIX + "candle:"
+VI_CHANNEL = PREFIX + "vi:"
 QUOTE_KEY = PREFIX + "quote:"
 #: Redis only: the newest book per stock, the publisher's epoch, control messages
 LASTBOOK_KEY = PREFIX + "lastbook:"
@@ -134,7 +142,7 @@ CONTROL_CHANNEL = PREFIX + "control"
 GAP_CHANNEL = PREFIX + "gap"
 SNAPSHOT_CHANNEL = PREFIX + "snapshot"
 #: the kinds of channel a subscriber can filter on (``tick`` = ``<prefix>tick:<code>`` …)
-KINDS = ("tick", "book", "candle", "order")
+KINDS = ("tick", "book", "candle", "order", "vi")
 #: at most this many stock codes are listed in a gap notice (more: ``"stocks": null``)
 GAP_STOCKS_MAX = 2000
 
@@ -230,6 +238,7 @@ class Bus(Protocol):
     def publish_book(self, code: str, event: Event) -> None: ...
     def publish_order_event(self, event: Event) -> None: ...
     def publish_candle(self, code: str, event: Event) -> None: ...
+    def publish_vi(self, code: str, event: Event) -> None: ...
     def set_quote(self, code: str, quote: Event) -> None: ...
     def get_quote(self, code: str) -> Event | None: ...
     def subscribe(self, fn: Subscriber) -> Callable[[], None]: ...
@@ -280,6 +289,9 @@ class InProcessBus:
 
     def publish_candle(self, code: str, event: Event) -> None:
         self._emit(CANDLE_CHANNEL + code, event)
+
+    def publish_vi(self, code: str, event: Event) -> None:
+        self._emit(VI_CHANNEL + code, event)
 
     def set_quote(self, code: str, quote: Event) -> None:
         self._quotes[code] = quote

@@ -42,6 +42,7 @@ from gslts_common.bus import (
     QUOTE_KEY,
     SNAPSHOT_CHANNEL,
     TICK_CHANNEL,
+    VI_CHANNEL,
     Event,
     Subscriber,
 )
@@ -54,6 +55,7 @@ _CHANNEL_OF_KIND = {
     "book": BOOK_CHANNEL,
     "candle": CANDLE_CHANNEL,
     "order": ORDER_CHANNEL,
+    "vi": VI_CHANNEL,
 }
 
 
@@ -61,7 +63,8 @@ class Follower:
     """What both transports share: subscribers, the filter, state, the thread.
 
     Args:
-        channels: kinds to receive (``tick``, ``book``, ``candle``, ``order``); None = all.
+        channels: kinds to receive (``tick``, ``book``, ``candle``, ``order``, ``vi``);
+            None = all.
         stocks: stock codes to receive ``tick``/``book``/``candle`` of; None = every stock.
         reconnect_max_s: the wait between reconnect attempts doubles up to this.
         name: the thread's name (and the Redis client name).

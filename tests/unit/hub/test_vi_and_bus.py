@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gslts_common.bus import TICK_CHANNEL
+from gslts_common.bus import TICK_CHANNEL, VI_CHANNEL
 from gslts_hub.hub import Hub
 from gslts_hub.settings import HubSettings
 from gslts_hub.stocks import StockState
@@ -132,6 +132,29 @@ def test_stock_in_vi_reports_vi_then_ok_and_the_event_log_shows_it(hub: Hub, clo
     assert health(st, NOW + 122, expected=True) == "ok"
     kinds = [(e["kind"], e["message"]) for e in hub.status()["events"] if e["kind"] == "vi"]
     assert [("VI 발동" in m, "VI 해제" in m) for _, m in kinds] == [(True, False), (False, True)]
+
+
+def test_a_vi_trigger_and_its_release_go_out_on_the_bus(hub: Hub) -> None:
+    got: list[tuple[str, dict[str, Any]]] = []
+    hub.bus.subscribe(lambda ch, ev: got.append((ch, ev)))
+    hub.on_events([_vi("005930", "1", T0, T0 + timedelta(minutes=2))])
+    hub.on_events([_vi("005930", "9", T0, None)])  # ignored: nothing published
+    hub.on_events([_vi("005930", "2", T0 + timedelta(minutes=2), T0 + timedelta(minutes=2))])
+    vis = [(ch, ev) for ch, ev in got if ch.startswith(VI_CHANNEL)]
+    assert [ch for ch, _ in vis] == [VI_CHANNEL + "005930"] * 2
+    trig, rel = (ev for _, ev in vis)
+    assert trig == {
+        "code": "005930",
+        "active": True,
+        "kind": "정적",
+        "trigger_price": 77_000,
+        "triggered_at": T0.isoformat(),
+        "release_at": (T0 + timedelta(minutes=2)).isoformat(),
+        "count": 1,
+        "direction": "up",
+    }
+    assert rel["active"] is False
+    assert rel["triggered_at"] == T0.isoformat()
 
 
 def test_every_trade_of_a_frame_is_published_once_per_stock(hub: Hub) -> None:
