@@ -332,9 +332,17 @@ class Market:
         ]
         for at, run in sorted(moments, key=lambda m: m[0]):
             run(at)
+        was_auction = self._phases.in_auction
         change = self._phases.advance(now)
         if change is not None:
             self.emit(change)
+        if self._phases.in_auction != was_auction:
+            # a call auction began or ended: the participating stocks' books go out, with
+            # (then without) the indicative crossing price (0D FID 23/24), as KRX's 예상체결
+            # does, so a subscriber sees 동시호가 start and end live
+            for code in self.auction_codes():
+                self._dirty[code] = self.state(code)
+            self.flush_books()
 
     def auction_codes(self) -> list[str]:
         """Stocks that take part in an auction crossing: the trade universe's top 100 by
