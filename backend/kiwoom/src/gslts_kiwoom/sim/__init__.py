@@ -156,9 +156,14 @@ Protocols: ``_ws_session`` → ``_ws`` (WebSocket hub); ``_feed_index``, ``_feed
 → ``_feed`` (events → REAL entries); ``_simulator`` (the facade); ``_app_base`` →
 ``_app_market``, ``_app_charts``, ``_app_orders``, ``_app_account`` → ``_app_dispatch``,
 ``_app_admin`` → ``_app``; ``_server``.
+
+**Sector world** (``sector_world``, public, standard library only): synthetic daily bars
+of US sector ETFs and linked Korean stocks with a planted, absent or time-reversed
+relation, for the sector model's tests and benchmarks (``make_world``).
 """
 
 from gslts_kiwoom.models import BookLevel
+from gslts_kiwoom.sim import sector_world
 from gslts_kiwoom.sim._app import create_app
 from gslts_kiwoom.sim._config import SimConfig
 from gslts_kiwoom.sim._events import (
@@ -196,5 +201,6 @@ __all__ = [
     "ViUpdate",
     "create_app",
     "load_universe",
+    "sector_world",
     "serve",
 ]

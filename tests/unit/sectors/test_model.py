@@ -1,0 +1,238 @@
+"""The model core: links, the aligned sample, walk-forward OLS, shrinkage, recommend()."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
+
+import numpy as np
+import pytest
+
+from gslts_backend.sectors import calendars as cal
+from gslts_backend.sectors.model import (
+    Bar,
+    ModelConfig,
+    align,
+    asof_ols,
+    build_panel,
+    load_default_links,
+    parse_links_csv,
+    recommend,
+    recommendations_at,
+)
+from gslts_kiwoom.sim.sector_world import planted_betas
+
+from .conftest import World, small_links, world
+
+DAY = date(2024, 6, 12)  # a Wednesday KRX session deep in the history
+
+
+def test_default_map_ships_as_package_data() -> None:
+    links = load_default_links()
+    assert len(links) == 93
+    assert len({lk.us_symbol for lk in links}) == 26
+    assert len({lk.kr_code for lk in links}) == 88
+    first = links[0]
+    assert (first.us_symbol, first.kr_code, first.kr_name) == ("SOXX", "005930", "삼성전자")
+    assert first.confidence == "H"
+    assert first.rationale.startswith("[H] 반도체")
+    assert {lk.confidence for lk in links} == {"H", "M", "L"}
+
+
+def test_parse_links_csv_untagged_rationale_is_low_confidence() -> None:
+    text = "us_symbol,us_name,kr_code,kr_name,rationale\nXBI,Biotech,207940,삼성바이오로직스,bio\n"
+    (link,) = parse_links_csv(text)
+    assert (link.us_symbol, link.kr_code, link.confidence) == ("XBI", "207940", "L")
+
+
+def naive_asof(x: np.ndarray, y: np.ndarray, t: int, window: int | None) -> tuple[float, float]:
+    idx = [s for s in range(t) if math.isfinite(x[s]) and math.isfinite(y[s])]
+    if window is not None:
+        idx = idx[-window:]
+    xs, ys = x[idx], y[idx]
+    a = np.vstack([np.ones_like(xs), xs]).T
+    coef, _res, *_ = np.linalg.lstsq(a, ys, rcond=None)
+    resid = ys - a @ coef
+    se = math.sqrt(float(resid @ resid) / (len(xs) - 2) / float(((xs - xs.mean()) ** 2).sum()))
+    return float(coef[1]), se
+
+
+@pytest.mark.parametrize("window", [None, 40])
+def test_asof_ols_matches_a_refit_on_earlier_rows_only(window: int | None) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 0.01, 200)
+    y = 0.3 * x + rng.normal(0, 0.01, 200)
+    x[rng.choice(200, 20, replace=False)] = np.nan
+    y[rng.choice(200, 20, replace=False)] = np.nan
+    fit = asof_ols(x, y, window, min_n=30)
+    for t in (60, 120, 199):
+        beta, se = naive_asof(x, y, t, window)
+        assert fit.beta[t] == pytest.approx(beta, rel=1e-9)
+        assert fit.se[t] == pytest.approx(se, rel=1e-9)
+    # too little history: no estimate
+    assert math.isnan(fit.beta[10])
+    # row t's estimate ignores row t itself
+    y2 = y.copy()
+    y2[150] = 99.0
+    assert asof_ols(x, y2, window, 30).beta[150] == fit.beta[150]
+
+
+def bars(day_closes: Sequence[tuple[date, float]], gap: float = 0.0) -> list[Bar]:
+    return [Bar(d, c * (1 + gap), c, c, c, 1.0) for d, c in day_closes]
+
+
+def test_align_compounds_the_us_sessions_of_each_krx_session() -> None:
+    # US closes around Chuseok 2025; KR bars every session
+    us_days = cal.us_sessions(date(2025, 9, 29), date(2025, 10, 10))
+    us_closes = [100.0 * 1.01**i for i in range(len(us_days))]
+    kr_days = cal.kr_sessions(date(2025, 9, 29), date(2025, 10, 13))
+    kr = [Bar(d, 1000.0 + i, 1000.0, 1000.0, 1000.0 + 2 * i, 1.0) for i, d in enumerate(kr_days)]
+    sample = align(
+        bars(list(zip(us_days, us_closes, strict=True))),
+        None,
+        kr,
+        ModelConfig(net_market="none"),
+    )
+    rows = {d: (s, g, r) for d, s, g, r in sample.rows()}
+    # 10-10 compounds 10-02 … 10-09: six sessions of +1 %
+    assert rows[date(2025, 10, 10)][0] == pytest.approx(1.01**6 - 1)
+    assert sample.n_us_sessions[kr_days.index(date(2025, 10, 10))] == 6
+    # 10-01 gets 09-30 only
+    assert rows[date(2025, 10, 1)][0] == pytest.approx(0.01)
+    # KR returns: gap = open / previous close − 1, day = close / open − 1
+    i = kr_days.index(date(2025, 10, 10))
+    prev_close = 1000.0 + 2 * (i - 1)
+    assert rows[date(2025, 10, 10)][1] == pytest.approx((1000.0 + i) / prev_close - 1)
+    assert rows[date(2025, 10, 10)][2] == pytest.approx((1000.0 + 2 * i) / (1000.0 + i) - 1)
+    # the first US session of the data has no previous close: no signal for 09-30
+    assert math.isnan(rows[date(2025, 9, 30)][0])
+
+
+def shifted_windows(kr_days: Sequence[date], us_days: Sequence[date]) -> list[tuple[int, int]]:
+    """A deliberate look-ahead: each KRX session gets the next session's US window, i.e.
+    the US session that closes *after* it (same-day US data)."""
+    right = cal.us_session_windows(kr_days, us_days)
+    return [*right[1:], (len(us_days), len(us_days))]
+
+
+def test_a_one_day_shift_in_the_alignment_is_caught_by_the_reversed_world() -> None:
+    us, kr = world("reversed", 0)
+    link = small_links()[0]
+    right = align(us[link.us_symbol], us["EWY"], kr[link.kr_code])
+    leak = align(us[link.us_symbol], us["EWY"], kr[link.kr_code], windows=shifted_windows)
+
+    def corr(s: np.ndarray, r: np.ndarray) -> float:
+        ok = np.isfinite(s) & np.isfinite(r)
+        return float(np.corrcoef(s[ok], r[ok])[0, 1])
+
+    cc_right = corr(right.us_signal, (1 + right.gap_ret) * (1 + right.day_ret) - 1)
+    cc_leak = corr(leak.us_signal, (1 + leak.gap_ret) * (1 + leak.day_ret) - 1)
+    assert abs(cc_right) < 0.1
+    assert cc_leak > 0.3
+
+
+def test_planted_betas_are_recovered() -> None:
+    us, kr = world("planted", 1)
+    links = small_links()
+    panel = build_panel(links, us, kr)
+    t = panel.index[DAY]
+    truth = planted_betas(links, 1)
+    errors = []
+    for j, lk in enumerate(panel.links):
+        b, se = panel.beta_gap_ols[t, j], panel.beta_gap_se[t, j]
+        err = b - truth[(lk.us_symbol, lk.kr_code)]
+        errors.append(err)
+        assert abs(err) < 5 * panel.beta_gap_se[t, j] + 0.02, (lk, b, se)
+        # shrinkage pulls toward zero, never past it
+        assert 0 < panel.beta_gap[t, j] < b
+        # the planted day-session beta is 0
+        assert abs(panel.beta_day[t, j]) < 4 * panel.beta_day_se[t, j]
+    assert float(np.mean(np.abs(errors))) < 0.04
+
+
+def dicts(recs: Sequence[object]) -> list[dict[str, object]]:
+    return [r.to_dict() for r in recs]  # type: ignore[attr-defined]
+
+
+def poison(data: World, day: date) -> World:
+    """Future bars replaced with absurd values, plus extra future bars."""
+    us, kr = data
+
+    def spoil(bs: list[Bar], future: bool) -> list[Bar]:
+        out = [replace(b, open=1e9, close=1e-9) if future(b) else b for b in bs]  # type: ignore[operator]
+        last = out[-1]
+        return [*out, replace(last, day=date(2025, 6, 2), close=5e8)]
+
+    cutoff = cal.cutoff_kst(day)
+    return (
+        {s: spoil(b, lambda x: cal.us_close_kst(x.day) >= cutoff) for s, b in us.items()},  # type: ignore[arg-type]
+        {c: spoil(b, lambda x: x.day >= day) for c, b in kr.items()},  # type: ignore[arg-type]
+    )
+
+
+def test_recommend_never_reads_a_bar_known_after_the_cutoff() -> None:
+    data = world("planted", 1)
+    links = small_links()
+    base = dicts(recommend(DAY, links, *data))
+    assert base  # a real list to compare
+    cutoff = cal.cutoff_kst(DAY)
+    truncated = (
+        {s: [b for b in bs if cal.us_close_kst(b.day) < cutoff] for s, bs in data[0].items()},
+        {c: [b for b in bs if b.day < DAY] for c, bs in data[1].items()},
+    )
+    assert dicts(recommend(DAY, links, *truncated)) == base
+    assert dicts(recommend(DAY, links, *poison(data, DAY))) == base
+
+
+def test_recommend_uses_the_us_session_that_closed_this_morning() -> None:
+    us, kr = world("planted", 1)
+    links = small_links()
+    base = dicts(recommend(DAY, links, us, kr))
+    last_us = cal.us_sessions_for(DAY, sorted(b.day for b in us["EWY"]))
+    assert last_us == [date(2024, 6, 11)]
+    moved = {
+        s: [replace(b, close=b.close * 1.05) if b.day == last_us[0] else b for b in bs]
+        for s, bs in us.items()
+    }
+    moved["EWY"] = us["EWY"]
+    assert dicts(recommend(DAY, links, moved, kr)) != base
+
+
+def test_recommend_is_the_panel_row_the_backtest_scores() -> None:
+    us, kr = world("planted", 1)
+    links = small_links()
+    panel = build_panel(links, us, kr)
+    for day in (DAY, date(2023, 9, 1), date(2024, 12, 30)):
+        assert dicts(recommendations_at(panel, panel.index[day])) == dicts(
+            recommend(day, links, us, kr)
+        )
+
+
+def test_the_ranked_list_and_its_explanation() -> None:
+    us, kr = world("planted", 1)
+    recs = recommend(DAY, small_links(), us, kr)
+    assert [r.rank for r in recs] == list(range(1, len(recs) + 1))
+    assert [r.score for r in recs] == sorted((r.score for r in recs), reverse=True)
+    top = recs[0]
+    assert top.expected_gap == pytest.approx(sum(d.contribution for d in top.drivers))
+    assert top.history_days >= ModelConfig().min_history
+    assert top.hit_rate is not None
+    assert 0 <= top.hit_rate <= 1
+    ko, en = top.explanation.split("\n")
+    assert ko.startswith("예상 갭")
+    assert en.startswith("Expected gap")
+    assert top.drivers[0].us_symbol in ko
+
+
+def test_no_us_session_no_list() -> None:
+    us, kr = world("planted", 1)
+    assert recommend(date(2024, 11, 29), small_links(), us, kr) == []  # after Thanksgiving
+    with pytest.raises(ValueError, match="not a KRX session"):
+        recommend(date(2024, 6, 15), small_links(), us, kr)  # a Saturday
+
+
+def test_too_little_history_gives_no_list() -> None:
+    us, kr = world("planted", 1)
+    assert recommend(date(2022, 3, 2), small_links(), us, kr) == []
