@@ -141,6 +141,13 @@ def test_long_running_services_restart_and_have_a_health_check() -> None:
         assert _has_healthcheck(svc), f"{name} has no health check"
 
 
+def test_every_service_rotates_its_logs() -> None:
+    for name, svc in d.compose()["services"].items():
+        options = svc.get("logging", {}).get("options", {})
+        assert options.get("max-size"), f"{name}: json-file logs would grow without end"
+        assert options.get("max-file"), name
+
+
 def test_state_lives_in_named_volumes() -> None:
     c = d.compose()
     declared = set(c["volumes"])
