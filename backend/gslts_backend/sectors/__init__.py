@@ -11,8 +11,9 @@ beta × EWY's return over the same sessions). Per link, walk-forward OLS of the 
 **gap** (previous close → open) and, separately, its **day session** (open → close) on
 that signal, each shrunk toward zero (or the mean of the same US instrument's links) by
 a normal prior whose width is set by the link's confidence; the posterior mean is the
-beta used and the posterior SD its uncertainty. A stock's score is its expected gap:
-Σ over its links of shrunk gap beta × signal.
+beta used and the posterior SD its uncertainty; a stock with several links is fit as one
+regression on all of them, so links that move together (SOXX, SMH) share the credit. A
+stock's score is its expected gap: Σ over its links of shrunk gap beta × signal.
 
 **Timing** (:mod:`.calendars`). XNYS and XKRX calendars (``exchange_calendars``, plus a
 small table of what its data lacks). The US closes at 05:00 KST in US summer time and

@@ -51,6 +51,7 @@ __all__ = [
     "Recommendation",
     "WindowsFn",
     "align",
+    "asof_joint",
     "asof_ols",
     "bars_from_rows",
     "build_panel",
@@ -111,6 +112,10 @@ class ModelConfig:
         net_market: ``"beta"`` (subtract the instrument's walk-forward beta × the market
             factor), ``"subtract"`` (beta 1) or ``"none"``.
         market_min_history: rows the instrument's market beta needs.
+        combine: how a stock with several links is fit: ``"joint"`` (one regression on
+            all its links' signals, :func:`asof_joint`: links that move together share
+            the credit) or ``"sum"`` (each link alone, the contributions added: counts a
+            shared move once per link).
     """
 
     window: int | None = 500
@@ -120,6 +125,7 @@ class ModelConfig:
     market_symbol: str = "EWY"
     net_market: Literal["beta", "subtract", "none"] = "beta"
     market_min_history: int = 60
+    combine: Literal["joint", "sum"] = "joint"
 
     def prior_for(self, confidence: str) -> float:
         """The prior standard deviation of a link of ``confidence`` (unknown tags: L)."""
@@ -135,6 +141,7 @@ class ModelConfig:
             "market_symbol": self.market_symbol,
             "net_market": self.net_market,
             "market_min_history": self.market_min_history,
+            "combine": self.combine,
         }
 
 
@@ -356,6 +363,92 @@ def _asof_mean(hit: FloatArray, window: int | None) -> tuple[FloatArray, IntArra
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(n > 0, total / n, np.nan)
     return mean, np.rint(n).astype(np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class JointFit:
+    """Walk-forward Bayesian regression of one stock on all its links' signals: row ``t``
+    holds the fit on valid rows ``< t`` (see :func:`asof_joint`). ``(T, k)`` arrays."""
+
+    beta: FloatArray
+    se: FloatArray
+    beta_ols: FloatArray
+    n: IntArray
+
+
+def asof_joint(
+    x: FloatArray,
+    y: FloatArray,
+    window: int | None,
+    min_n: int,
+    prior_sd: FloatArray,
+    target: FloatArray,
+    how: str = "zero",
+) -> JointFit:
+    """For each row ``t``: ``y = a + Σ_l b_l x_l`` over the valid rows ``s < t`` (the last
+    ``window``), the slopes under independent priors N(``target[t, l]``, ``prior_sd[l]²``)
+    and a flat intercept, with the noise variance from the OLS residuals.
+
+    A row is valid when ``y`` and at least one ``x`` are finite; a missing ``x`` counts as
+    0 (that instrument said nothing that night). For one link this is exactly the OLS beta
+    shrunk as :func:`asof_ols` + a normal prior would give; for several it splits the
+    credit between links that move together (SOXX and SMH) instead of counting it twice.
+    ``how="none"``: the OLS slopes and their SEs. O(T·k²) via prefix sums.
+    """
+    t_len, k = x.shape
+    valid = np.isfinite(y) & np.isfinite(x).any(axis=1)
+    xv = np.where(valid[:, None] & np.isfinite(x), x, 0.0)
+    yv = np.where(valid, y, 0.0)
+    vf = valid.astype(np.float64)
+
+    def prefix(a: FloatArray) -> FloatArray:
+        out = np.zeros((t_len + 1, *a.shape[1:]))
+        np.cumsum(a, axis=0, out=out[1:])
+        return out
+
+    p_n = prefix(vf)
+    p_x = prefix(xv)
+    p_y = prefix(yv)
+    p_xx = prefix(xv[:, :, None] * xv[:, None, :])
+    p_xy = prefix(xv * yv[:, None])
+    p_yy = prefix(yv * yv)
+    end = np.arange(t_len)
+    if window is None:
+        start = np.zeros(t_len, dtype=np.int64)
+    else:
+        start = np.minimum(np.searchsorted(p_n, p_n[end] - window, side="left"), end)
+    n = p_n[end] - p_n[start]
+    ok = n >= max(min_n, k + 2)
+    nn = np.where(ok, n, 1.0)
+    sx = p_x[end] - p_x[start]
+    sy = p_y[end] - p_y[start]
+    cxx = (p_xx[end] - p_xx[start]) - sx[:, :, None] * sx[:, None, :] / nn[:, None, None]
+    cxy = (p_xy[end] - p_xy[start]) - sx * (sy / nn)[:, None]
+    cyy = (p_yy[end] - p_yy[start]) - sy * sy / nn
+    eye = np.eye(k)[None, :, :]
+    scale = np.maximum(np.trace(cxx, axis1=1, axis2=2), 1e-18)[:, None, None]
+    cxx_safe = np.where(ok[:, None, None], cxx, eye) + 1e-9 * scale * eye
+    b_ols = np.linalg.solve(cxx_safe, cxy[:, :, None])[:, :, 0]
+    rss = np.maximum(cyy - (b_ols * cxy).sum(axis=1), 1e-18)
+    s2 = rss / np.maximum(nn - k - 1, 1.0)
+    if how == "none":
+        cov = np.linalg.inv(cxx_safe) * s2[:, None, None]
+        post = b_ols
+    else:
+        prec_prior = 1.0 / (prior_sd * prior_sd)
+        a = cxx_safe / s2[:, None, None] + eye * prec_prior[None, :, None]
+        rhs = cxy / s2[:, None] + target * prec_prior[None, :]
+        post = np.linalg.solve(a, rhs[:, :, None])[:, :, 0]
+        cov = np.linalg.inv(a)
+    se = np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0))
+    nan = np.full((t_len, k), np.nan)
+    okk = ok[:, None]
+    return JointFit(
+        np.where(okk, post, nan),
+        np.where(okk, se, nan),
+        np.where(okk, b_ols, nan),
+        np.rint(n).astype(np.int64),
+    )
 
 
 def _shrink(
@@ -638,12 +731,33 @@ def build_panel(
         return out
 
     prior = np.array([config.prior_for(lk.confidence) for lk in links])
+    link_stock = np.array([code_index[lk.kr_code] for lk in links], dtype=np.int64)
+    # each link alone, shrunk: the answer for single-link stocks and for combine="sum"
     b_gap, se_gap = _shrink(b_gap_ols, se_gap_ols, targets(b_gap_ols), prior, config.shrink)
     b_day, se_day = _shrink(b_day_ols, se_day_ols, targets(b_day_ols), prior, config.shrink)
+    if config.combine == "joint":
+        tg, td = targets(b_gap_ols), targets(b_day_ols)
+        for c, code in enumerate(codes):
+            cols = np.nonzero(link_stock == c)[0]
+            if cols.size < 2:
+                continue  # one link: the joint fit is the univariate one (tested)
+            gap, day = kr_ret[code]
+            x = signal[:, cols]
+            for y, tgt, b_out, se_out in ((gap, tg, b_gap, se_gap), (day, td, b_day, se_day)):
+                fit = asof_joint(
+                    x,
+                    y,
+                    config.window,
+                    config.min_history,
+                    prior[cols],
+                    tgt[:, cols],
+                    config.shrink,
+                )
+                b_out[:, cols] = fit.beta
+                se_out[:, cols] = fit.se
     contrib_gap = b_gap * signal
     contrib_day = b_day * signal
 
-    link_stock = np.array([code_index[lk.kr_code] for lk in links], dtype=np.int64)
     score = np.zeros((t_len, n_codes))
     exp_day = np.zeros((t_len, n_codes))
     has = np.zeros((t_len, n_codes), dtype=bool)

@@ -15,6 +15,7 @@ from gslts_backend.sectors.model import (
     Bar,
     ModelConfig,
     align,
+    asof_joint,
     asof_ols,
     build_panel,
     load_default_links,
@@ -236,3 +237,68 @@ def test_no_us_session_no_list() -> None:
 def test_too_little_history_gives_no_list() -> None:
     us, kr = world("planted", 1)
     assert recommend(date(2022, 3, 2), small_links(), us, kr) == []
+
+
+def naive_joint(
+    x: np.ndarray, y: np.ndarray, t: int, prior_sd: np.ndarray, target: np.ndarray
+) -> np.ndarray:
+    rows = [s for s in range(t) if math.isfinite(y[s]) and np.isfinite(x[s]).any()]
+    xs = np.nan_to_num(x[rows])
+    ys = y[rows]
+    xc = xs - xs.mean(axis=0)
+    yc = ys - ys.mean()
+    b_ols = np.linalg.lstsq(xc, yc, rcond=None)[0]
+    resid = yc - xc @ b_ols
+    s2 = float(resid @ resid) / (len(ys) - x.shape[1] - 1)
+    a = xc.T @ xc / s2 + np.diag(1 / prior_sd**2)
+    return np.asarray(np.linalg.solve(a, xc.T @ yc / s2 + target / prior_sd**2))
+
+
+def test_joint_fit_is_the_bayesian_regression_on_earlier_rows() -> None:
+    rng = np.random.default_rng(8)
+    common = rng.normal(0, 0.01, 300)
+    x = np.stack([common + rng.normal(0, 0.003, 300), rng.normal(0, 0.01, 300)], axis=1)
+    y = 0.2 * common + 0.1 * x[:, 1] + rng.normal(0, 0.01, 300)
+    x[5:40, 1] = np.nan  # the second instrument listed later: counts as 0 there
+    prior = np.array([0.2, 0.1])
+    target = np.zeros((300, 2))
+    fit = asof_joint(x, y, None, 50, prior, target)
+    for t in (80, 200, 299):
+        assert fit.beta[t] == pytest.approx(naive_joint(x, y, t, prior, target[t]), rel=1e-6)
+    assert np.isnan(fit.beta[40]).all()
+
+
+def test_one_link_joint_equals_the_shrunk_univariate_fit() -> None:
+    """Single-link stocks take the univariate path; it is the joint fit with k = 1."""
+    us, kr = world("planted", 1)
+    cfg = ModelConfig()
+    panel = build_panel(small_links(), us, kr, cfg)
+    counts = np.bincount(panel.link_stock)
+    single = [j for j in range(len(panel.links)) if counts[panel.link_stock[j]] == 1]
+    assert len(single) > 10
+    for j in single[:5]:
+        lk = panel.links[j]
+        c = int(panel.link_stock[j])
+        fit = asof_joint(
+            panel.signal[:, j : j + 1],
+            panel.gap_ret[:, c],
+            cfg.window,
+            cfg.min_history,
+            np.array([cfg.prior_for(lk.confidence)]),
+            np.zeros((len(panel.kr_days), 1)),
+        )
+        np.testing.assert_allclose(fit.beta[:, 0], panel.beta_gap[:, j], rtol=1e-6)
+        np.testing.assert_allclose(fit.se[:, 0], panel.beta_gap_se[:, j], rtol=1e-6)
+
+
+def test_links_that_move_together_are_not_counted_twice() -> None:
+    us, kr = world("planted", 1)
+    link = small_links()[0]
+    twin = replace(link, us_symbol=link.us_symbol + "_TWIN")
+    # the twin is the same instrument under another ticker (think SOXX and SMH)
+    us = {**us, twin.us_symbol: [replace(b, close=b.close * 1.0001) for b in us[link.us_symbol]]}
+    one = recommend(DAY, [link], us, kr)[0]
+    both = recommend(DAY, [link, twin], us, kr)[0]
+    summed = recommend(DAY, [link, twin], us, kr, ModelConfig(combine="sum"))[0]
+    assert both.expected_gap == pytest.approx(one.expected_gap, rel=0.05)
+    assert summed.expected_gap == pytest.approx(2 * one.expected_gap, rel=0.05)
