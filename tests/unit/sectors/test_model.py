@@ -302,3 +302,37 @@ def test_links_that_move_together_are_not_counted_twice() -> None:
     summed = recommend(DAY, [link, twin], us, kr, ModelConfig(combine="sum"))[0]
     assert both.expected_gap == pytest.approx(one.expected_gap, rel=0.05)
     assert summed.expected_gap == pytest.approx(2 * one.expected_gap, rel=0.05)
+
+
+def test_the_market_factor_is_required_unless_netting_is_off() -> None:
+    us, kr = world("planted", 1)
+    no_market = {s: b for s, b in us.items() if s != "EWY"}
+    with pytest.raises(ValueError, match="market factor EWY"):
+        recommend(DAY, small_links(), no_market, kr)
+    assert recommend(DAY, small_links(), no_market, kr, ModelConfig(net_market="none"))
+    spy = recommend(DAY, small_links(), us, kr, ModelConfig(market_symbol="SPY"))
+    assert spy
+    assert "SPY" in spy[0].explanation
+
+
+def test_links_without_bars_are_left_out() -> None:
+    us, kr = world("planted", 1)
+    links = [
+        *small_links(),
+        replace(small_links()[0], us_symbol="NOPE"),
+        replace(small_links()[0], kr_code="999999"),
+    ]
+    assert dicts(recommend(DAY, links, us, kr)) == dicts(recommend(DAY, small_links(), us, kr))
+
+
+def test_sector_shrinkage_pulls_toward_the_instruments_mean() -> None:
+    us, kr = world("planted", 1)
+    links = small_links()
+    zero = build_panel(links, us, kr, ModelConfig(shrink="zero", combine="sum"))
+    sector = build_panel(links, us, kr, ModelConfig(shrink="sector", combine="sum"))
+    none = build_panel(links, us, kr, ModelConfig(shrink="none", combine="sum"))
+    t = zero.index[DAY]
+    np.testing.assert_allclose(none.beta_gap[t], none.beta_gap_ols[t])
+    # toward a positive mean, the sector target shrinks less than the zero target
+    assert (sector.beta_gap[t] >= zero.beta_gap[t] - 1e-12).all()
+    assert (np.abs(zero.beta_gap[t]) <= np.abs(none.beta_gap[t]) + 1e-12).all()
