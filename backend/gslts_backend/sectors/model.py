@@ -562,12 +562,11 @@ def _grid(
     end_day: date | None,
     windows: WindowsFn,
 ) -> _Grid:
-    kr_dates = [b.day for bars in kr.values() for b in bars[:1]] + [
-        b.day for bars in kr.values() for b in bars[-1:]
-    ]
-    us_dates = [b.day for bars in us.values() for b in bars[:1]] + [
-        b.day for bars in us.values() for b in bars[-1:]
-    ]
+    # bars need not be sorted: the range is taken over all of them
+    kr_dates = [min(b.day for b in bars) for bars in kr.values() if bars]
+    kr_dates += [max(b.day for b in bars) for bars in kr.values() if bars]
+    us_dates = [min(b.day for b in bars) for bars in us.values() if bars]
+    us_dates += [max(b.day for b in bars) for bars in us.values() if bars]
     if not kr_dates or not us_dates:
         raise ValueError("no bars: the model needs US and KR daily bars")
     kr_end = max(kr_dates) if end_day is None else max(end_day, max(kr_dates))

@@ -336,3 +336,12 @@ def test_sector_shrinkage_pulls_toward_the_instruments_mean() -> None:
     # toward a positive mean, the sector target shrinks less than the zero target
     assert (sector.beta_gap[t] >= zero.beta_gap[t] - 1e-12).all()
     assert (np.abs(zero.beta_gap[t]) <= np.abs(none.beta_gap[t]) + 1e-12).all()
+
+
+def test_bar_order_does_not_matter() -> None:
+    us, kr = world("planted", 1)
+    shuffled_us = {s: b[::-1] for s, b in us.items()}
+    shuffled_kr = {c: b[::-1] for c, b in kr.items()}
+    assert dicts(recommend(DAY, small_links(), shuffled_us, shuffled_kr)) == dicts(
+        recommend(DAY, small_links(), us, kr)
+    )
