@@ -345,3 +345,15 @@ def test_bar_order_does_not_matter() -> None:
     assert dicts(recommend(DAY, small_links(), shuffled_us, shuffled_kr)) == dicts(
         recommend(DAY, small_links(), us, kr)
     )
+
+
+def test_a_recommendation_is_json_able() -> None:
+    import json
+
+    us, kr = world("planted", 1)
+    rec = recommend(DAY, small_links(), us, kr)[0]
+    d = json.loads(json.dumps(rec.to_dict(), allow_nan=False, ensure_ascii=False))
+    assert d["day"] == DAY.isoformat()
+    assert d["kr_code"] == rec.kr_code
+    assert d["drivers"][0]["us_symbol"] == rec.drivers[0].us_symbol
+    assert d["explanation"].startswith("예상 갭")
