@@ -9,21 +9,23 @@ AccountService`, follows the bus for its refreshes and starts its refresher thre
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
-from gslts_backend.account.schemas import AccountOut, TokenStatus
+from gslts_backend.account.schemas import AccountOut, OrderableOut, TokenStatus
 from gslts_backend.account.service import AccountService, kiwoom_failure
 from gslts_backend.auth import record_audit
 from gslts_backend.deps import Principal, require_role, services
 from gslts_backend.services import Services
 from gslts_common import errors
 from gslts_kiwoom import KiwoomClient, KiwoomError, token_cache_key
-from gslts_kiwoom.krx import KST
+from gslts_kiwoom.krx import KST, STOCK_CODE_PATTERN
+from gslts_kiwoom.models import Side
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,60 @@ def get_account(
     _: ViewerDep, acct: Annotated[AccountService, Depends(account_service)]
 ) -> dict[str, Any]:
     return acct.account()
+
+
+_CODE_RE = re.compile(STOCK_CODE_PATTERN)
+#: the highest price an orderable-quantity request may name (KRW; above any listed stock)
+MAX_PRICE = 100_000_000
+
+
+@router.get(
+    "/api/account/orderable",
+    response_model=OrderableOut,
+    tags=["account"],
+    responses=errors.responses(401, 403, 422, 429, 502, 503),
+    description="가능수량 for an order of `code` at `price`: 현금(미수불가) and 최대(미수발생) "
+    "(buys: kt00011 증거금율별주문가능수량조회요청 for that price; sells: the sellable shares, "
+    "the same figure twice). Asked of Kiwoom each time (not cached): the order panel asks "
+    "when a quantity preset is used.",
+)
+def get_orderable(
+    _: ViewerDep,
+    svc: ServicesDep,
+    code: Annotated[str, Query(max_length=40, examples=["005930"])],
+    price: Annotated[str, Query(max_length=12, examples=["70000"])],
+    side: Annotated[str, Query(max_length=8, examples=["buy"])] = "buy",
+) -> dict[str, Any]:
+    if not _CODE_RE.match(code):
+        raise errors.BadInput(
+            detail="stock code must be 6 characters (digits/letters)",
+            field="code",
+            detail_ko="종목코드 형식이 올바르지 않습니다",
+        )
+    if not price.isascii() or not price.isdigit() or not 1 <= int(price) <= MAX_PRICE:
+        raise errors.BadInput(
+            detail=f"price must be a whole number of KRW in 1..{MAX_PRICE}",
+            field="price",
+            detail_ko="가격이 올바르지 않습니다",
+        )
+    if side not in ("buy", "sell"):
+        raise errors.BadInput(
+            detail='side must be "buy" or "sell"', field="side", detail_ko="매수/매도 구분 오류"
+        )
+    try:
+        q = svc.kiwoom().orderable_quantity(code, int(price), Side(side))
+    except KiwoomError as exc:
+        raise kiwoom_failure(exc, "orderable quantity (kt00011)") from exc
+    return {
+        "code": q.code,
+        "side": str(q.side),
+        "price": q.price,
+        "cash_qty": q.cash_qty,
+        "max_qty": q.max_qty,
+        "cash_amount": q.cash_amount,
+        "max_amount": q.max_amount,
+        "applied_margin_rate": q.applied_margin_rate,
+    }
 
 
 def _status(client: KiwoomClient) -> dict[str, Any]:

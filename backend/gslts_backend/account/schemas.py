@@ -59,3 +59,27 @@ class TokenStatus(BaseModel):
     cache: str = Field(description="where tokens are shared", examples=["MemoryTokenCache"])
     expires_at: datetime | None = Field(description="the held (else cached) token's expiry")
     expires_in_s: float | None
+
+
+class OrderableOut(BaseModel):
+    """가능수량 of an order at a price (PROTOCOL §8.5): what an order panel shows as
+    현금(미수불가) and 최대(미수발생)."""
+
+    code: str = Field(examples=["005930"])
+    side: Literal["buy", "sell"]
+    price: int = Field(description="the price the quantities are for, KRW", examples=[70000])
+    cash_qty: int = Field(
+        description="현금(미수불가): shares payable in cash without 미수 (kt00011 "
+        "min_ord_alowq); sells: the sellable shares",
+        examples=[1428],
+    )
+    max_qty: int = Field(
+        description="최대(미수발생): shares at the applied margin rate (= cash_qty on a cash "
+        "account); sells: the sellable shares",
+        examples=[7142],
+    )
+    cash_amount: int = Field(description="KRW behind cash_qty (0 for sells)")
+    max_amount: int = Field(description="KRW behind max_qty (0 for sells)")
+    applied_margin_rate: int | None = Field(
+        description="적용 증거금율, % (None for sells or when not reported)", examples=[100]
+    )
