@@ -2,8 +2,8 @@
 set, else the hub's stream) and what it has seen.
 
 For now it proves the bus: counts per kind, the quotes and books of the snapshots (books
-then kept current by the book events), each stock's last trade, gaps. The browser stream
-of the next step hands these events on.
+then kept current by the book events), each stock's last trade and latest VI, gaps. The
+browser stream of the next step hands these events on.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class LiveData:
         self.books: dict[str, Event] = {}
         #: each stock's last trade seen: price, cumulative volume, time (epoch s)
         self.last_trades: dict[str, Event] = {}
+        #: each stock's latest VI state (``vi:<code>`` events: triggered or released)
+        self.vi: dict[str, Event] = {}
         self._lock = threading.Lock()
         follower.subscribe(self._on_event)
 
@@ -63,6 +65,8 @@ class LiveData:
             self.counts[kind] = self.counts.get(kind, 0) + 1
             if kind == "book" and code is not None:
                 self.books[code] = event
+            elif kind == "vi" and code is not None:
+                self.vi[code] = event
             elif kind == "tick" and code is not None and event.get("n"):
                 self.last_trades[code] = {
                     "price": event["price"][-1],

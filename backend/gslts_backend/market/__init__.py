@@ -226,8 +226,14 @@ def order_book(
     code: Annotated[str, Path(max_length=40, examples=["005930"])],
 ) -> dict[str, Any]:
     """10 levels each side with totals: the hub's latest book, else ka10004 (the hub is
-    then asked to collect the stock)."""
+    then asked to collect the stock); with the stock's latest VI state the hub relayed."""
     code = _code(code)
+    answer = _book_answer(request, svc, code)
+    answer["vi"] = svc.live.vi.get(code)
+    return answer
+
+
+def _book_answer(request: Request, svc: Services, code: str) -> dict[str, Any]:
     interest: InterestClient = request.app.state.market_interest
     book = svc.live.books.get(code)
     if book is not None:

@@ -180,6 +180,21 @@ class Level(BaseModel):
     qty: int
 
 
+class ViOut(BaseModel):
+    """A stock's latest volatility interruption (1h VI발동/해제) the hub relayed."""
+
+    code: str
+    active: bool = Field(description="true from the trigger until its release")
+    kind: str = Field(description="VI적용구분 as sent (정적 / 동적 / 정적+동적)")
+    trigger_price: int | None = Field(description="VI발동가격, KRW")
+    triggered_at: str | None = Field(description="the trigger's KRX time (ISO, KST)")
+    release_at: str | None = Field(
+        description="the announced release (while active) or the actual one (ISO, KST)"
+    )
+    count: int | None = Field(description="the stock's VI count of the day")
+    direction: Literal["up", "down", ""]
+
+
 class BookOut(BaseModel):
     """10 levels each side (best first: asks ascending, bids descending) and totals."""
 
@@ -214,3 +229,8 @@ class BookOut(BaseModel):
     total_bid_qty: int
     expected_price: int | None = Field(description="예상체결가 in an auction, when carried")
     expected_qty: int | None
+    vi: ViOut | None = Field(
+        default=None,
+        description="the stock's latest VI state the hub relayed (null: none seen since the "
+        "backend started); live changes come as /ws `vi` messages",
+    )

@@ -69,6 +69,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_pending_messages=s.ws_max_pending_messages,
         fallback_quote=svc.live.quotes.get,
         fallback_book=svc.live.books.get,
+        fallback_vi=svc.live.vi.get,
         on_watch=leaser.want,
         on_unwatch=leaser.unwant,
     )

@@ -9,7 +9,7 @@ subscriptions, and per connection a pending set that its own sender task drains:
 
 * trades: every trade, batched — the pending batches of a stock go out as one message;
 * books and forming candles: conflated — only the newest per stock is pending;
-* everything else (snapshots, order and balance events, replies): a queue.
+* everything else (snapshots, VI changes, order and balance events, replies): a queue.
 
 A connection whose pending trades or queue pass their bound (``WS_MAX_PENDING_TRADES``,
 ``WS_MAX_PENDING_MESSAGES``) is a slow consumer: it is detached at once (nothing more is
@@ -176,6 +176,7 @@ class StreamHub:
         max_pending_messages: int,
         fallback_quote: Callable[[str], Event | None] = lambda code: None,
         fallback_book: Callable[[str], Event | None] = lambda code: None,
+        fallback_vi: Callable[[str], Event | None] = lambda code: None,
         on_watch: Callable[[str], None] = lambda code: None,
         on_unwatch: Callable[[str], None] = lambda code: None,
     ) -> None:
@@ -185,6 +186,7 @@ class StreamHub:
         self.max_pending_messages = max_pending_messages
         self._fallback_quote = fallback_quote
         self._fallback_book = fallback_book
+        self._fallback_vi = fallback_vi
         self._on_watch = on_watch
         self._on_unwatch = on_unwatch
         self.connections: set[Connection] = set()
@@ -192,6 +194,8 @@ class StreamHub:
         self._subs: dict[str, dict[str, set[Connection]]] = {}
         self.last: dict[str, dict[str, Any]] = {}
         self.books: dict[str, Event] = {}
+        #: each stock's latest VI state (``vi:<code>``), sent with the book channel
+        self.vi: dict[str, Event] = {}
         self.candles = CandleBuilder()
         self._intake: deque[tuple[str, Any, Any]] = deque()
         self._intake_lock = threading.Lock()
@@ -305,6 +309,12 @@ class StreamHub:
                 for conn in books:
                     conn.books[code] = book
                     conn.wake.set()
+        elif kind == "vi":
+            # rare and a state change: queued (never conflated) to the book's subscribers
+            self.vi[code] = event
+            vi = Out({**event, "type": "vi", "code": code})
+            for conn in list(self._subs.get(code, {}).get("book", ())):
+                self.send(conn, vi)
         elif kind == "candle" and channel.startswith(CANDLE_CHANNEL):
             closed = Out({**event, "type": "candle", "code": code, "partial": False})
             closed.msg["time"] = chart_time(int(datetime.fromisoformat(event["start"]).timestamp()))
@@ -384,6 +394,7 @@ class StreamHub:
             msg["last"] = self.last.get(code) or self._fallback_quote(code)
         if "book" in channels:
             msg["book"] = self.books.get(code) or self._fallback_book(code)
+            msg["vi"] = self.vi.get(code) or self._fallback_vi(code)
         if "candle" in channels:
             f = self.candles.forming.get(code)
             msg["candle"] = None if f is None else f.message(code)

@@ -316,7 +316,7 @@ export interface paths {
         /**
          * Order Book
          * @description 10 levels each side with totals: the hub's latest book, else ka10004 (the hub is
-         *     then asked to collect the stock).
+         *     then asked to collect the stock); with the stock's latest VI state the hub relayed.
          */
         get: operations["order_book_api_orderbook__code__get"];
         put?: never;
@@ -360,6 +360,26 @@ export interface paths {
          * @description Cash, orderable cash and the holdings with average price, P&L and return (kt00018 + kt00001, cached for ACCOUNT_CACHE_TTL_S and refreshed by the account's 04/00 events), each holding valued at the hub's latest trade. One Kiwoom account serves the system: every user sees the same.
          */
         get: operations["get_account_api_account_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/account/orderable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Orderable
+         * @description 가능수량 for an order of `code` at `price`: 현금(미수불가) and 최대(미수발생) (buys: kt00011 증거금율별주문가능수량조회요청 for that price; sells: the sellable shares, the same figure twice). Asked of Kiwoom each time (not cached): the order panel asks when a quantity preset is used.
+         */
+        get: operations["get_orderable_api_account_orderable_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -685,6 +705,8 @@ export interface components {
             expected_price: number | null;
             /** Expected Qty */
             expected_qty: number | null;
+            /** @description the stock's latest VI state the hub relayed (null: none seen since the backend started); live changes come as /ws `vi` messages */
+            vi?: components["schemas"]["ViOut"] | null;
         };
         /**
          * BusHealth
@@ -1310,6 +1332,57 @@ export interface components {
             off_hours: boolean;
         };
         /**
+         * OrderableOut
+         * @description 가능수량 of an order at a price (PROTOCOL §8.5): what an order panel shows as
+         *     현금(미수불가) and 최대(미수발생).
+         */
+        OrderableOut: {
+            /**
+             * Code
+             * @example 005930
+             */
+            code: string;
+            /**
+             * Side
+             * @enum {string}
+             */
+            side: "buy" | "sell";
+            /**
+             * Price
+             * @description the price the quantities are for, KRW
+             * @example 70000
+             */
+            price: number;
+            /**
+             * Cash Qty
+             * @description 현금(미수불가): shares payable in cash without 미수 (kt00011 min_ord_alowq); sells: the sellable shares
+             * @example 1428
+             */
+            cash_qty: number;
+            /**
+             * Max Qty
+             * @description 최대(미수발생): shares at the applied margin rate (= cash_qty on a cash account); sells: the sellable shares
+             * @example 7142
+             */
+            max_qty: number;
+            /**
+             * Cash Amount
+             * @description KRW behind cash_qty (0 for sells)
+             */
+            cash_amount: number;
+            /**
+             * Max Amount
+             * @description KRW behind max_qty (0 for sells)
+             */
+            max_amount: number;
+            /**
+             * Applied Margin Rate
+             * @description 적용 증거금율, % (None for sells or when not reported)
+             * @example 100
+             */
+            applied_margin_rate: number | null;
+        };
+        /**
          * QuoteOut
          * @description The latest quote: the hub's last trade (``source: hub``, only price, volume, value
          *     and time) or ka10001 (``source: kiwoom``, the other fields too).
@@ -1687,6 +1760,49 @@ export interface components {
             is_active?: boolean | null;
             /** Password */
             password?: string | null;
+        };
+        /**
+         * ViOut
+         * @description A stock's latest volatility interruption (1h VI발동/해제) the hub relayed.
+         */
+        ViOut: {
+            /** Code */
+            code: string;
+            /**
+             * Active
+             * @description true from the trigger until its release
+             */
+            active: boolean;
+            /**
+             * Kind
+             * @description VI적용구분 as sent (정적 / 동적 / 정적+동적)
+             */
+            kind: string;
+            /**
+             * Trigger Price
+             * @description VI발동가격, KRW
+             */
+            trigger_price: number | null;
+            /**
+             * Triggered At
+             * @description the trigger's KRX time (ISO, KST)
+             */
+            triggered_at: string | null;
+            /**
+             * Release At
+             * @description the announced release (while active) or the actual one (ISO, KST)
+             */
+            release_at: string | null;
+            /**
+             * Count
+             * @description the stock's VI count of the day
+             */
+            count: number | null;
+            /**
+             * Direction
+             * @enum {string}
+             */
+            direction: "up" | "down" | "";
         };
     };
     responses: never;
@@ -2983,6 +3099,84 @@ export interface operations {
             };
             /** @description The role, Origin or CSRF token does not allow it */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Kiwoom refused or failed (its code in kiwoom_code) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database or Kiwoom unavailable, or the watchlist busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_orderable_api_account_orderable_get: {
+        parameters: {
+            query: {
+                code: string;
+                price: string;
+                side?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderableOut"];
+                };
+            };
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role, Origin or CSRF token does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -183,3 +183,51 @@ def test_a_drain_sends_a_stock_s_batches_as_one_shared_message() -> None:
         assert out_a.msg["cum_volume"] == [1, 2, 3, 4, 5, 6]
 
     asyncio.run(run())
+
+
+def _vi(active: bool) -> dict[str, Any]:
+    return {
+        "code": "005930",
+        "active": active,
+        "kind": "정적",
+        "trigger_price": 73_700,
+        "triggered_at": "2026-03-03T10:00:05+09:00",
+        "release_at": "2026-03-03T10:02:05+09:00",
+        "count": 1,
+        "direction": "up",
+    }
+
+
+def test_vi_changes_reach_the_book_s_subscribers_and_its_snapshot() -> None:
+    vi_channel = BOOK_CHANNEL.replace("book:", "vi:")
+    seen_before: dict[str, Any] = {"000660": {**_vi(True), "code": "000660"}}
+    hub, _ = _hub(fallback_vi=seen_before.get)
+    book, trades = _conn(1), _conn(2)
+    hub.subscribe(book, ["005930"], {"book"})
+    hub.subscribe(trades, ["005930"], {"trades"})
+    assert book.queue[-1].msg["vi"] is None  # none seen yet
+    assert "vi" not in trades.queue[-1].msg
+    book.take()
+    trades.take()
+    hub._bus_event(vi_channel + "005930", _vi(True))
+    hub._bus_event(vi_channel + "005930", _vi(False))
+    # queued in order (a release never conflates away its trigger), only for the book
+    msgs = [o.msg for o in book.take()]
+    assert [(m["type"], m["active"]) for m in msgs] == [("vi", True), ("vi", False)]
+    assert msgs[0]["trigger_price"] == 73_700
+    assert trades.take() == []
+    assert hub.snapshot("005930", {"book"})["vi"]["active"] is False
+    # a VI the backend saw before this stream subscribed (LiveData's)
+    assert hub.snapshot("000660", {"book"})["vi"]["active"] is True
+
+
+def test_an_auction_book_carries_its_expected_price() -> None:
+    hub, _ = _hub()
+    conn = _conn()
+    hub.subscribe(conn, ["005930"], {"book"})
+    conn.take()
+    auction = {"code": "005930", "asks": [[70_100, 5]], "bids": [[70_000, 3]],
+               "expected_price": 70_000, "expected_qty": 3}  # fmt: skip
+    hub._bus_event(BOOK_CHANNEL + "005930", auction)
+    (msg,) = [o.msg for o in conn.take()]
+    assert (msg["type"], msg["expected_price"], msg["expected_qty"]) == ("book", 70_000, 3)
