@@ -6,6 +6,7 @@ import type { Schemas } from "./client";
 
 export type Account = Schemas["AccountOut"];
 export type Holding = Schemas["HoldingOut"];
+export type Orderable = Schemas["OrderableOut"];
 export type SessionInfo = Schemas["SessionOut"];
 export type Me = Schemas["MeOut"];
 export type ChartPage = Schemas["ChartOut"];
@@ -31,6 +32,22 @@ export interface WsBook {
   bids: [number, number][];
   total_ask: number;
   total_bid: number;
+  /** 예상체결가 / 수량 (0D FID 23/24): set during a call auction (동시호가), else null */
+  expected_price?: number | null;
+  expected_qty?: number | null;
+}
+/** A stock's volatility interruption (1h VI발동/해제) as the hub tracks it. */
+export interface WsVi {
+  code: string;
+  active: boolean;
+  /** 정적 / 동적 / 정적+동적 as Kiwoom sends it */
+  kind: string;
+  trigger_price: number | null;
+  triggered_at: string | null;
+  /** announced (while active) or actual release time, ISO */
+  release_at: string | null;
+  count: number | null;
+  direction: "up" | "down" | "";
 }
 export interface WsCandle {
   type: "candle";
@@ -70,6 +87,8 @@ export interface WsSnapshot {
   last?: WsLast | null;
   book?: Omit<WsBook, "type"> | null;
   candle?: WsCandle | null;
+  /** with the book channel: the stock's latest VI state, null when none seen */
+  vi?: WsVi | null;
 }
 export type WsMessage =
   | { type: "hello"; user: { id: number; username: string; role: string }; max_codes: number }
@@ -77,6 +96,7 @@ export type WsMessage =
   | WsTrades
   | WsBook
   | WsCandle
+  | ({ type: "vi" } & WsVi)
   | ({ type: "order" } & Order)
   | ({ type: "balance" } & Account)
   | { type: "subscribed" | "unsubscribed" | "pong"; codes?: string[] }

@@ -2,7 +2,9 @@
 /**
  * 호가창: 10 asks over 10 bids (asks on a blue tint, bids on a red tint), prices coloured
  * against the reference price, 잔량 bars scaled to the larger side, totals and 순매수잔량,
- * the current price and change in the middle, 예상체결가 when the source has it, and the
+ * the current price and change in the middle, a 동시호가 badge with 예상체결가/수량 while a
+ * call auction collects orders and a VI badge while the stock is interrupted (both from
+ * the live stream: `book` messages' expected price, `vi` pushes; lib/bookstate.ts), and the
  * 체결 tape with 체결강도. Clicking a price hands it to the order panel. The first state
  * comes from GET /api/orderbook/{code}, then /ws `book` replaces it (conflated, ≤ 10/s).
  *
@@ -14,10 +16,11 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { ApiError, request } from "@/api/client";
 import type { Level, NewOrder, Order, Side } from "@/api/types";
-import { changePct, direction, dirClass, kstTime, num, pct, signed } from "@/lib/format";
-import { useLast, useLiveBook, useOrderBookSnapshot, useOrderTypes, useTape } from "@/lib/hooks";
+import { changePct, direction, dirClass, kstTime, num, pct, signed, won } from "@/lib/format";
+import { auctionOf, viLabel, viOf } from "@/lib/bookstate";
+import { useLast, useLiveBook, useLiveVi, useOrderBookSnapshot, useOrderTypes, useTape } from "@/lib/hooks";
 import { recordPaint } from "@/lib/live";
-import { fatFinger } from "@/lib/oneclick";
+import { DEFAULT_LIMITS, type FatFingerLimits, LIMITS_KEY, fatFinger, parseLimits } from "@/lib/oneclick";
 import { uuid } from "@/lib/uuid";
 
 interface Props {
@@ -45,11 +48,21 @@ function useOneClick(code: string, last: number | null) {
   const [armed, setArmed] = useState(false);
   const [qty, setQty] = useState(1);
   const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  const [limits, setLimits] = useState<FatFingerLimits>(DEFAULT_LIMITS);
   const available = !!types.data?.some((t) => t.order_type === "limit");
+  // the browser's own limits (localStorage), read again each time the mode is opened
+  useEffect(() => {
+    if (!open) return;
+    try {
+      setLimits(parseLimits(window.localStorage.getItem(LIMITS_KEY)));
+    } catch {
+      setLimits(DEFAULT_LIMITS);
+    }
+  }, [open]);
 
   async function place(side: Side, price: number) {
     if (!armed) return;
-    const refused = fatFinger(price, qty, last);
+    const refused = fatFinger(price, qty, last, limits);
     if (refused) {
       setMsg({ ok: false, text: refused });
       return;
@@ -106,6 +119,9 @@ function useOneClick(code: string, last: number | null) {
           >
             {armed ? "원클릭 ON — 해제" : "활성화"}
           </button>
+          <span className="muted" data-testid="oneclick-limits" title="원클릭 주문 한도">
+            한도 {num(limits.maxTicks)}호가 · {num(limits.maxQuantity)}주 · {won(limits.maxAmount)}
+          </span>
         </>
       )}
       {msg && (
@@ -132,7 +148,8 @@ export function OrderBook({ code, reference, onPick, myPrices }: Props) {
   const max = Math.max(1, ...asks.map((l) => l.qty), ...bids.map((l) => l.qty));
   const price = last?.price ?? null;
   const ref = reference ?? null;
-  const expected = liveBook ? null : (snap.data?.expected_price ?? null);
+  const auction = auctionOf(liveBook, snap.data);
+  const vi = viLabel(viOf(useLiveVi(code), snap.data?.vi));
   const oneClick = useOneClick(code, price);
   // tick-to-screen: the commit that shows a new last price is recorded (window.__gslts)
   useEffect(() => {
@@ -192,13 +209,30 @@ export function OrderBook({ code, reference, onPick, myPrices }: Props) {
     <section className="panel book-panel" data-testid="orderbook">
       <div className="panel-title">
         호가 <small className="muted">{liveBook ? "실시간" : snap.data ? `${snap.data.source}` : "…"}</small>
-        {expected ? (
-          <span className="badge badge-auction" title="예상체결가">
-            동시호가 예상 {num(expected)}
+        {auction ? (
+          <span className="badge badge-auction" title="동시호가: 예상체결가" data-testid="auction-badge">
+            동시호가
+          </span>
+        ) : null}
+        {vi ? (
+          <span className="badge badge-vi" title="변동성완화장치 발동: 단일가 매매 중" data-testid="vi-badge">
+            {vi}
           </span>
         ) : null}
         {oneClick.controls}
       </div>
+      {auction ? (
+        <div className="book-expected" data-testid="expected">
+          예상체결가 <b data-testid="expected-price">{num(auction.price)}</b>
+          {auction.qty !== null ? (
+            <>
+              {" "}
+              · 예상체결량 <b data-testid="expected-qty">{num(auction.qty)}</b>주
+            </>
+          ) : null}
+          {ref ? <span className={dirClass(direction(auction.price, ref))}> ({pct(changePct(auction.price, ref))})</span> : null}
+        </div>
+      ) : null}
       <table className={`book${oneClick.armed ? " book-armed" : ""}`}>
         <tbody>
           {asks

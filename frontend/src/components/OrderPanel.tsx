@@ -2,8 +2,10 @@
 /**
  * Order panel (POST /api/orders): buy/sell, every order type the
  * API offers with the fields each needs, a price stepper by the KRX tick of the band,
- * shortcuts (현재가, 매도/매수 1호가, 상한가, 하한가), quantity presets of 가능수량 (현금 basis;
- * sells from the sellable quantity), the estimated amount with fee and tax, a confirmation
+ * shortcuts (현재가, 매도/매수 1호가, 상한가, 하한가), quantity presets of 가능수량 on a 현금
+ * (미수불가) or 최대 (미수발생) basis — the backend's kt00011 figures for the price typed in
+ * (GET /api/account/orderable); sells from the sellable quantity — the estimated amount
+ * with fee and tax, a confirmation
  * step, and the server's validation errors shown at their field. Should the orders routes
  * be absent (404: a backend without them) it says "주문 API 준비 중" and sends nothing.
  */
@@ -12,8 +14,8 @@ import { useEffect, useMemo, useState } from "react";
 import { ApiError, request } from "@/api/client";
 import type { NewOrder, Order, OrderType, Side } from "@/api/types";
 import { num, won } from "@/lib/format";
-import { useAccount, useOrderTypes, useSession } from "@/lib/hooks";
-import { estimateOrder, presetQuantity } from "@/lib/pnl";
+import { orderableQuery, useAccount, useOrderable, useOrderTypes, useSession } from "@/lib/hooks";
+import { type Basis, estimateOrder, presetFor } from "@/lib/pnl";
 import { isValidPrice, priceLimits, roundToTick, tickDown, tickUp } from "@/lib/ticks";
 import { uuid } from "@/lib/uuid";
 
@@ -50,6 +52,9 @@ export function OrderPanel({ code, name, ticket, reference, last, bestAsk, bestB
   const [busy, setBusy] = useState(false);
   const [fieldErr, setFieldErr] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const [basis, setBasis] = useState<Basis>("cash");
+  /** the price the shown 가능수량 is for: the typed price once it rests for 300 ms */
+  const [askPrice, setAskPrice] = useState(0);
 
   useEffect(() => {
     if (ticket) {
@@ -77,6 +82,14 @@ export function OrderPanel({ code, name, ticket, reference, last, bestAsk, bestB
   const priceForAmount = type?.needs_price ? price : (last ?? price);
   const est = useMemo(() => estimateOrder(side, priceForAmount || 0, qty || 0), [side, priceForAmount, qty]);
   const refused = session.data && !session.data.orders_allowed ? session.data.orders_refused_reason : null;
+  // 가능수량 is for the price typed in; a market buy is sized at the upper limit (as the
+  // broker checks it), a price that does not move with every trade
+  const amountPrice = (type?.needs_price ? price : (upper ?? last)) || 0;
+  useEffect(() => {
+    const t = setTimeout(() => setAskPrice(amountPrice), 300);
+    return () => clearTimeout(t);
+  }, [amountPrice]);
+  const orderable = useOrderable(code, "buy", askPrice, side === "buy" && !!types.data);
 
   if (types.isLoading) {
     return (
@@ -101,6 +114,22 @@ export function OrderPanel({ code, name, ticket, reference, last, bestAsk, bestB
   function step(dir: 1 | -1) {
     const p = price > 0 ? roundToTick(price, dir > 0 ? "down" : "up") : (last ?? 0);
     setPrice(dir > 0 ? tickUp(p) : tickDown(p));
+  }
+
+  /** a preset: for a buy, the orderable quantity at exactly this price (asked now when
+   * the shown one is for another price); sells: the sellable quantity */
+  async function preset(percent: number) {
+    const at = amountPrice;
+    let o = orderable.data?.price === at ? orderable.data : null;
+    if (side === "buy" && !o && at > 0) {
+      try {
+        o = await qc.fetchQuery(orderableQuery(code, "buy", at));
+      } catch {
+        o = null; // 현금 falls back to the account's orderable cash
+      }
+    }
+    const q = presetFor(side, percent, basis, at, o, cash, sellable);
+    if (q !== null) setQty(q);
   }
 
   function check(): Record<string, string> {
@@ -246,12 +275,39 @@ export function OrderPanel({ code, name, ticket, reference, last, bestAsk, bestB
           <button
             type="button"
             key={p}
-            onClick={() => setQty(presetQuantity(side, p, priceForAmount || 0, cash, sellable))}
+            data-testid={`preset-${p}`}
+            onClick={() => void preset(p)}
           >
             {p}%
           </button>
         ))}
       </div>
+      {side === "buy" && (
+        <div className="basis small" data-testid="preset-basis">
+          <label>
+            <input
+              type="radio"
+              name={`basis-${code}`}
+              checked={basis === "cash"}
+              onChange={() => setBasis("cash")}
+              data-testid="basis-cash"
+            />{" "}
+            현금(미수불가){" "}
+            <b data-testid="orderable-cash">{orderable.data ? `${num(orderable.data.cash_qty)}주` : "-"}</b>
+          </label>
+          <label>
+            <input
+              type="radio"
+              name={`basis-${code}`}
+              checked={basis === "max"}
+              onChange={() => setBasis("max")}
+              data-testid="basis-max"
+            />{" "}
+            최대(미수발생){" "}
+            <b data-testid="orderable-max">{orderable.data ? `${num(orderable.data.max_qty)}주` : "-"}</b>
+          </label>
+        </div>
+      )}
       <dl className="estimate">
         <div>
           <dt>{side === "buy" ? "주문가능(현금)" : "매도가능"}</dt>

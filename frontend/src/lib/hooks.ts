@@ -13,12 +13,14 @@ import type {
   Channel,
   Me,
   OrderBookAnswer,
+  Orderable,
   OrderPage,
   OrderType,
   SearchAnswer,
   SessionInfo,
   StockDetail,
   WsBook,
+  WsVi,
 } from "@/api/types";
 import { kstToday } from "./format";
 import { type LastTrade, type SocketState, type TapeEntry, live } from "./live";
@@ -87,6 +89,37 @@ export function useSearch(q: string): UseQueryResult<SearchAnswer> {
     staleTime: 60_000,
     placeholderData: (prev) => prev,
   });
+}
+
+/**
+ * 가능수량 (현금 / 최대) of an order of `code` at `price` (`GET /api/account/orderable`,
+ * kt00011 behind it: asked only while `enabled`, i.e. when a preset is about to be used
+ * or the panel shows the figures). `null` data: the route is absent (404).
+ */
+export function orderableQuery(code: string | null, side: "buy" | "sell", price: number) {
+  return {
+    queryKey: ["orderable", code, side, price] as const,
+    queryFn: async (): Promise<Orderable | null> => {
+      const qs = new URLSearchParams({ code: code ?? "", price: String(price), side });
+      try {
+        return await request<Orderable>("GET", `/api/account/orderable?${qs}`);
+      } catch (e) {
+        if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return null;
+        throw e;
+      }
+    },
+    retry: noRetryOn4xx,
+    staleTime: 5_000,
+  };
+}
+
+export function useOrderable(
+  code: string | null,
+  side: "buy" | "sell",
+  price: number,
+  enabled = true,
+): UseQueryResult<Orderable | null> {
+  return useQuery({ ...orderableQuery(code, side, price), enabled: enabled && !!code && price > 0 });
 }
 
 /** `null` data: the orders API is not there yet (404) — "주문 API 준비 중". */
@@ -195,6 +228,12 @@ export function useTape(code: string | null): TapeEntry[] {
 export function useLiveBook(code: string | null): WsBook | undefined {
   useStoreKey(`book:${code}`);
   return code ? live().store.books.get(code) : undefined;
+}
+
+/** The stock's latest VI state from /ws (its book channel), if any was seen. */
+export function useLiveVi(code: string | null): WsVi | undefined {
+  useStoreKey(`book:${code}`);
+  return code ? live().store.vi.get(code) : undefined;
 }
 
 /** Latest live prices of several stocks (positions valued between pushes). */

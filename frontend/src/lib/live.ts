@@ -12,7 +12,7 @@
  *   so a 10k ticks/s market never blocks the main thread with renders.
  */
 import { notifyUnauthorized } from "@/api/client";
-import type { Channel, WsBook, WsCandle, WsMessage } from "@/api/types";
+import type { Channel, WsBook, WsCandle, WsMessage, WsVi } from "@/api/types";
 
 export type SocketState = "connecting" | "open" | "reconnecting" | "closed";
 
@@ -48,6 +48,8 @@ class LiveStore {
   readonly books = new Map<string, WsBook>();
   readonly candles = new Map<string, WsCandle>();
   readonly tapes = new Map<string, TapeEntry[]>();
+  /** each stock's latest VI state (from the book channel's snapshot and `vi` pushes) */
+  readonly vi = new Map<string, WsVi>();
   private readonly listeners = new Map<string, Set<Listener>>();
   private dirty = new Set<string>();
   private scheduled = false;
@@ -260,6 +262,18 @@ export class LiveSocket {
           s.candles.set(msg.code, msg.candle);
           s.touch(`candle:${msg.code}`);
         }
+        if (msg.vi !== undefined) {
+          if (msg.vi) s.vi.set(msg.code, msg.vi);
+          else s.vi.delete(msg.code);
+          s.touch(`book:${msg.code}`);
+        }
+        break;
+      }
+      case "vi": {
+        const { type: _type, ...vi } = msg;
+        void _type;
+        s.vi.set(msg.code, vi);
+        s.touch(`book:${msg.code}`);
         break;
       }
       case "trades": {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_LIMITS, fatFinger } from "./oneclick";
+import { DEFAULT_LIMITS, fatFinger, parseLimits } from "./oneclick";
 
 describe("one-click fat-finger limits", () => {
   it("lets a near, small order through", () => {
@@ -21,6 +21,23 @@ describe("one-click fat-finger limits", () => {
   it("refuses without a last price or a quantity", () => {
     expect(fatFinger(72_000, 1, null)).toContain("현재가");
     expect(fatFinger(72_000, 0, 72_000)).toContain("수량");
+  });
+});
+
+describe("stored one-click limits", () => {
+  it("replace the defaults field by field", () => {
+    expect(parseLimits('{"maxTicks": 3}')).toEqual({ ...DEFAULT_LIMITS, maxTicks: 3 });
+    const all = parseLimits('{"maxTicks": 2, "maxQuantity": 50, "maxAmount": 1000000}');
+    expect(all).toEqual({ maxTicks: 2, maxQuantity: 50, maxAmount: 1_000_000 });
+    expect(fatFinger(72_300, 1, 72_000, all)).toContain("3호가");
+  });
+
+  it("never become unlimited: broken, absent or non-positive values are the defaults", () => {
+    expect(parseLimits(null)).toEqual(DEFAULT_LIMITS);
+    expect(parseLimits("not json")).toEqual(DEFAULT_LIMITS);
+    expect(parseLimits("[1,2]")).toEqual(DEFAULT_LIMITS);
+    expect(parseLimits('{"maxTicks": 0, "maxQuantity": -5, "maxAmount": 1.5}')).toEqual(DEFAULT_LIMITS);
+    expect(parseLimits('{"maxTicks": "3"}')).toEqual(DEFAULT_LIMITS);
   });
 });
 

@@ -2,7 +2,8 @@
  * The one-click order mode's fat-finger limits (off by default; it must be armed). An
  * order sent by one click is refused here, before any request, when its price is more
  * than `maxTicks` ticks from the last price, its quantity over `maxQuantity`, or its
- * amount over `maxAmount` KRW.
+ * amount over `maxAmount` KRW. The defaults can be replaced per browser
+ * (localStorage {@link LIMITS_KEY}); the book shows the limits in force.
  */
 import { ticksBetween } from "./ticks";
 
@@ -17,6 +18,28 @@ export const DEFAULT_LIMITS: FatFingerLimits = {
   maxQuantity: 1_000,
   maxAmount: 10_000_000,
 };
+
+/** localStorage key of the user's own limits (JSON, any of the three fields) */
+export const LIMITS_KEY = "gslts.oneclick.limits";
+
+/**
+ * The limits stored under {@link LIMITS_KEY}: each field a positive integer, else its
+ * default (a broken or absent entry gives the defaults; nothing is ever unlimited).
+ */
+export function parseLimits(raw: string | null | undefined): FatFingerLimits {
+  let obj: unknown = null;
+  try {
+    obj = raw ? JSON.parse(raw) : null;
+  } catch {
+    obj = null;
+  }
+  const rec = obj !== null && typeof obj === "object" ? (obj as Record<string, unknown>) : {};
+  const pick = (key: keyof FatFingerLimits): number => {
+    const v = rec[key];
+    return typeof v === "number" && Number.isSafeInteger(v) && v > 0 ? v : DEFAULT_LIMITS[key];
+  };
+  return { maxTicks: pick("maxTicks"), maxQuantity: pick("maxQuantity"), maxAmount: pick("maxAmount") };
+}
 
 /** Why a one-click order is refused (Korean, for the screen), or null when it may go. */
 export function fatFinger(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { estimateOrder, presetQuantity, returnPct, totals, valueHoldings } from "./pnl";
+import { estimateOrder, presetFor, presetQuantity, returnPct, totals, valueHoldings } from "./pnl";
 
 const rows = [
   { stock_code: "005930", quantity: 17, purchase_amount: 1_210_000, price: 72_058 },
@@ -51,5 +51,31 @@ describe("order estimate", () => {
     expect(presetQuantity("buy", 50, 72_000, 1_000_000, 0)).toBe(6);
     expect(presetQuantity("sell", 25, 72_000, 0, 17)).toBe(4);
     expect(presetQuantity("buy", 100, 0, 1_000_000, 0)).toBe(0);
+  });
+});
+
+describe("presets on a 현금 or 최대 basis", () => {
+  // 40 % margin: 최대 is 2.5 × 현금
+  const o = { price: 50_000, cash_qty: 1_999, max_qty: 4_997 };
+
+  it("buys: a share of the orderable quantity for this price, on the chosen basis", () => {
+    expect(presetFor("buy", 100, "cash", 50_000, o, 0, 0)).toBe(1_999);
+    expect(presetFor("buy", 25, "cash", 50_000, o, 0, 0)).toBe(499);
+    expect(presetFor("buy", 100, "max", 50_000, o, 0, 0)).toBe(4_997);
+    expect(presetFor("buy", 10, "max", 50_000, o, 0, 0)).toBe(499);
+    expect(presetFor("buy", 50, "max", 50_000, o, 0, 0)).toBe(2_498);
+  });
+
+  it("an answer for another price is not used: 현금 falls back to the cash, 최대 to none", () => {
+    expect(presetFor("buy", 100, "cash", 72_000, o, 1_000_000, 0)).toBe(13);
+    expect(presetFor("buy", 100, "max", 72_000, o, 1_000_000, 0)).toBeNull();
+    expect(presetFor("buy", 100, "cash", 72_000, null, 1_000_000, 0)).toBe(13);
+    expect(presetFor("buy", 100, "max", 72_000, undefined, 1_000_000, 0)).toBeNull();
+  });
+
+  it("sells: a share of the sellable quantity whatever the basis", () => {
+    expect(presetFor("sell", 25, "cash", 50_000, o, 0, 17)).toBe(4);
+    expect(presetFor("sell", 25, "max", 50_000, o, 0, 17)).toBe(4);
+    expect(presetFor("sell", 100, "max", 50_000, null, 0, 17)).toBe(17);
   });
 });

@@ -96,3 +96,37 @@ export function presetQuantity(
   const max = Math.floor(orderableCash / perShare);
   return Math.floor((max * percent) / 100);
 }
+
+/** What a buy's quantity presets are a share of: 현금(미수불가) or 최대(미수발생). */
+export type Basis = "cash" | "max";
+
+export interface OrderableLike {
+  price: number;
+  cash_qty: number;
+  max_qty: number;
+}
+
+/**
+ * The quantity of a preset (10/25/50/100 %): sells take the share of the sellable
+ * quantity (the basis does not apply); buys of the orderable quantity the backend gave
+ * for this very price (`GET /api/account/orderable`) on the chosen basis; without that
+ * answer (not fetched yet, another price, or no such route) the 현금 basis falls back to
+ * the orderable cash and 최대 to nothing (null: the panel keeps its quantity).
+ */
+export function presetFor(
+  side: "buy" | "sell",
+  percent: number,
+  basis: Basis,
+  price: number,
+  orderable: OrderableLike | null | undefined,
+  orderableCash: number,
+  sellable: number,
+): number | null {
+  if (side === "sell") return Math.floor((sellable * percent) / 100);
+  if (orderable && price > 0 && orderable.price === price) {
+    const base = basis === "max" ? orderable.max_qty : orderable.cash_qty;
+    return Math.floor((base * percent) / 100);
+  }
+  if (basis === "cash") return presetQuantity("buy", percent, price, orderableCash, 0);
+  return null;
+}
