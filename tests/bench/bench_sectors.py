@@ -29,13 +29,13 @@ from datetime import date
 
 from gslts_backend.sectors import (
     Bar,
-    backtest,
     bars_from_rows,
     kr_sessions,
     load_default_links,
     recommend,
     us_sessions,
 )
+from gslts_backend.sectors.backtest import backtest
 from gslts_kiwoom.sim.sector_world import make_world
 from tests.bench._runner import BenchProblem
 

@@ -33,7 +33,9 @@ headline figure and a multiple-testing summary over the links tried.
 ``docs/sectors.md`` explains the choices and what the numbers do not promise.
 """
 
-from gslts_backend.sectors.backtest import BacktestResult, Costs, DailyPoint, Stat, backtest
+# ``backtest()`` itself is not re-exported: the name would hide the ``backtest`` module
+# (``import gslts_backend.sectors.backtest`` must give the module); import it from there.
+from gslts_backend.sectors.backtest import BacktestResult, Costs, DailyPoint, Stat
 from gslts_backend.sectors.calendars import (
     kr_sessions,
     krx_open_kst,
@@ -67,7 +69,6 @@ __all__ = [
     "Recommendation",
     "Stat",
     "align",
-    "backtest",
     "bars_from_rows",
     "build_panel",
     "kr_sessions",

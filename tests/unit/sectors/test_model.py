@@ -357,3 +357,16 @@ def test_a_recommendation_is_json_able() -> None:
     assert d["kr_code"] == rec.kr_code
     assert d["drivers"][0]["us_symbol"] == rec.drivers[0].us_symbol
     assert d["explanation"].startswith("예상 갭")
+
+
+def test_the_package_exports_resolve_and_modules_stay_modules() -> None:
+    import importlib
+    import types
+
+    import gslts_backend.sectors as pkg
+
+    assert all(hasattr(pkg, n) for n in pkg.__all__)
+    for name in ("calendars", "model", "backtest"):
+        mod = importlib.import_module(f"gslts_backend.sectors.{name}")
+        assert isinstance(mod, types.ModuleType)
+        assert getattr(pkg, name) is mod
