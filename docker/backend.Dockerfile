@@ -16,7 +16,7 @@ COPY frontend ./
 RUN npm run build
 
 FROM python:3.11-slim-bookworm AS build
-ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never PYTHONDONTWRITEBYTECODE=1
+ENV UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1 UV_PYTHON_DOWNLOADS=never PYTHONDONTWRITEBYTECODE=1
 RUN pip install --no-cache-dir uv==0.13.8
 WORKDIR /app
 COPY pyproject.toml uv.lock ./

@@ -12,7 +12,7 @@
 # Checked without an engine: tests/unit/deploy and tests/integration/deploy (see hub.Dockerfile).
 
 FROM python:3.11-slim-bookworm AS build
-ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never PYTHONDONTWRITEBYTECODE=1
+ENV UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1 UV_PYTHON_DOWNLOADS=never PYTHONDONTWRITEBYTECODE=1
 RUN pip install --no-cache-dir uv==0.13.8
 WORKDIR /app
 COPY pyproject.toml uv.lock ./

@@ -6,7 +6,7 @@
 # tests/integration/deploy (this install step from the lock, then the hub answers health).
 
 FROM python:3.11-slim-bookworm AS build
-ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never PYTHONDONTWRITEBYTECODE=1
+ENV UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1 UV_PYTHON_DOWNLOADS=never PYTHONDONTWRITEBYTECODE=1
 RUN pip install --no-cache-dir uv==0.13.8
 WORKDIR /app
 # The lock and every member's manifest (uv reads the whole workspace even to install one
