@@ -285,3 +285,24 @@ def test_the_migrate_image_runs_the_operator_commands(stack: dict) -> None:
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+
+
+def test_outside_sim_the_images_refuse_the_development_password(
+    images: dict[str, Image], tmp_path: Path
+) -> None:
+    """The stack's first step (migrate) and the servers stop at the entrypoint."""
+    compose = d.compose()["services"]
+    env = {"KIWOOM_MODE": "mock", "DATA_DIR": str(tmp_path)}
+    env["DATABASE_URL"] = compose["migrate"]["environment"]["DATABASE_URL"]  # .env.example's
+    migrate = Image("gslts.Dockerfile", "migrate", images["gslts"].root)
+    for image, command in (
+        (migrate, compose["migrate"]["command"]),
+        (images["hub"], compose["sub-server"]["command"]),
+        (images["backend"], compose["backend"]["command"]),
+    ):
+        result = subprocess.run(
+            image.argv(command, free_port()), env=image.env(**env), cwd=tmp_path,
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert result.returncode == 78, f"{command}: {result.stdout}{result.stderr}"
+        assert "DATABASE_URL" in result.stderr
