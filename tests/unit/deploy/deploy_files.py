@@ -62,6 +62,8 @@ class Stage:
     env: dict[str, str] = field(default_factory=dict)
     runs: list[str] = field(default_factory=list)
     copies: list[Copy] = field(default_factory=list)
+    #: COPYs and RUNs in file order (each a Copy or the RUN's command)
+    steps: list[Copy | str] = field(default_factory=list)
     workdir: str = "/"
     user: str | None = None
     expose: list[int] = field(default_factory=list)
@@ -131,7 +133,7 @@ def _normpath(p: str) -> str:
     return "/" + "/".join(parts) + ("/" if p.endswith("/") and parts else "")
 
 
-def _logical_lines(text: str) -> list[str]:
+def logical_lines(text: str) -> list[str]:
     lines: list[str] = []
     current = ""
     for raw in text.splitlines():
@@ -170,7 +172,7 @@ def dockerfile(path: Path) -> Dockerfile:
     the shell form would put /bin/sh between Docker and the service)."""
     stages: list[Stage] = []
     by_name: dict[str, Stage] = {}
-    for line in _logical_lines(path.read_text(encoding="utf-8")):
+    for line in logical_lines(path.read_text(encoding="utf-8")):
         instr, _, rest = line.partition(" ")
         instr = instr.upper()
         rest = rest.strip()
@@ -194,11 +196,13 @@ def dockerfile(path: Path) -> Dockerfile:
                 s.env[key] = value
         elif instr == "RUN":
             s.runs.append(re.sub(r"^(?:--\S+\s+)*", "", rest))  # without --mount=…
+            s.steps.append(s.runs[-1])
         elif instr == "COPY":
             flags, words = _flags(shlex.split(rest))
             if words and words[0].startswith("["):
                 words = _exec_form(" ".join(words))
             s.copies.append(Copy(words[:-1], words[-1], flags.get("from"), s.workdir))
+            s.steps.append(s.copies[-1])
         elif instr == "WORKDIR":
             s.workdir = _normpath(rest if rest.startswith("/") else f"{s.workdir}/{rest}")
         elif instr == "USER":
