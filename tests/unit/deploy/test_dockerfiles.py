@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gslts_backend import app as backend_app
 from gslts_backend.app import FRONTEND_DIR
 from gslts_cli.cli import build_parser
 from tests.conftest import REPO_ROOT
@@ -232,7 +233,8 @@ def test_the_dashboard_is_built_where_the_backend_serves_it_from() -> None:
     build = df.build_stage(df.stage("backend"))
     assert any("uv.lock" in c.sources and c.dest_path("uv.lock") == "/app/uv.lock"
                for c in build.copies)  # fmt: skip
-    assert copy_out.dest_path() == "/app/" + FRONTEND_DIR.relative_to(REPO_ROOT).as_posix()
+    source_root = Path(backend_app.__file__).resolve().parents[2]  # the checkout it runs from
+    assert copy_out.dest_path() == "/app/" + FRONTEND_DIR.relative_to(source_root).as_posix()
 
 
 def test_versions_agree_with_the_repo() -> None:
