@@ -69,11 +69,23 @@ def make_engine(url: str | sa.URL, *, local_infile: bool = True, **kwargs: Any) 
     return sa.create_engine(u, **kwargs)
 
 
+#: ``group_concat_max_len`` of every MySQL/MariaDB session (bytes)
+GROUP_CONCAT_MAX_LEN = 64 * 2**20
+
+
 def _mysql_on_connect(dbapi_conn: Any, _record: Any) -> None:
     # the capability was negotiated at the handshake; PyMySQL's own per-connection switch
     # decides whether it answers a server's file request: off except inside our LOAD DATA
     if hasattr(dbapi_conn, "_local_infile"):
         dbapi_conn._local_infile = False
+    # GROUP_CONCAT builds whole API pages (the hub's tick page JSON, up to 10,000 ticks of
+    # ~330 bytes); MySQL's default cap is 1 KB, MariaDB's 1 MB, and a longer value is cut
+    # with only a warning
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(f"SET SESSION group_concat_max_len = {GROUP_CONCAT_MAX_LEN}")
+    finally:
+        cur.close()
 
 
 @contextmanager

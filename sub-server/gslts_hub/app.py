@@ -223,7 +223,8 @@ def decode_cursor(cursor: str) -> tuple[date, str, int]:
     return out
 
 
-def _tick_json(r: Any) -> dict[str, Any]:
+def tick_json(r: Any) -> dict[str, Any]:
+    """A stored tick (a :meth:`HubRepository.tick_rows` row) as the API's JSON object."""
     return {
         "time": _aware(r.trade_time).isoformat(),
         "trade_date": r.trade_date.isoformat(),
@@ -264,7 +265,7 @@ def _csv_text(rows: Sequence[Any], header: bool = False) -> str:
     if header:
         w.writerow(CSV_COLUMNS)
     for r in rows:
-        d = _tick_json(r)
+        d = tick_json(r)
         w.writerow(["" if d[c] is None else d[c] for c in CSV_COLUMNS])
     return buf.getvalue()
 
@@ -399,8 +400,21 @@ def create_app(
                     headers[NEXT_CURSOR_HEADER] = nxt
                 body = _csv_page(rows)
             return StreamingResponse(body, media_type="text/csv; charset=utf-8", headers=headers)
-        rows, nxt = _page(hub, stock_code, start, end, after, limit or DEFAULT_LIMIT)
-        doc = {"stock_code": stock_code, "ticks": [_tick_json(r) for r in rows], "next_cursor": nxt}
+        n = limit or DEFAULT_LIMIT
+        objs = hub.repo.tick_page_json(stock_code, start, end, after, n + 1)
+        if objs is not None:  # MySQL/MariaDB built the ticks' JSON
+            nxt = None
+            if len(objs) > n:
+                objs = objs[:n]
+                k = orjson.loads(objs[-1])
+                nxt = encode_cursor(
+                    date.fromisoformat(k["trade_date"]), k["venue"], int(k["cum_volume"])
+                )
+            ticks: Any = orjson.Fragment(b"[" + b",".join(objs) + b"]")
+        else:
+            rows, nxt = _page(hub, stock_code, start, end, after, n)
+            ticks = [tick_json(r) for r in rows]
+        doc = {"stock_code": stock_code, "ticks": ticks, "next_cursor": nxt}
         return Response(
             orjson.dumps(doc),
             media_type="application/json",
