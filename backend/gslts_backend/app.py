@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 from gslts_backend import account, auth, charts, market, orders, ws
 from gslts_backend.auth.bootstrap import ensure_admin
 from gslts_backend.live import LiveData, follower_for, source_of
+from gslts_backend.sectors import routes as sectors_routes
 from gslts_backend.security import install_security
 from gslts_backend.services import Services
 from gslts_backend.settings import BackendSettings
@@ -80,7 +81,15 @@ async def _kiwoom_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 #: the routers of the areas, in the order the OpenAPI document lists them
-ROUTERS = (auth.router, orders.router, market.router, charts.router, account.router, ws.router)
+ROUTERS = (
+    auth.router,
+    orders.router,
+    market.router,
+    charts.router,
+    account.router,
+    sectors_routes.router,
+    ws.router,
+)
 
 
 #: the dashboard's static export (``make frontend`` builds it: frontend/out)

@@ -62,6 +62,13 @@ class BackendSettings(Settings):
     #: until then it is never sent again
     order_unknown_settle_s: float = Field(default=30.0, ge=1)
 
+    # --- sector link (/api/sectors/...): docs/sectors-data.md
+    #: compute and store the coming KRX session's recommendations every morning (after
+    #: the US close, before 08:30 KST); off unless set (the shipped .env.example sets it)
+    sectors_schedule: bool = False
+    #: how often the morning job looks whether a list is due, in seconds
+    sectors_schedule_interval_s: float = Field(default=300.0, ge=1)
+
     # --- auth, sessions and security (docs/backend.md "Auth and sessions")
     #: the first admin, created at start-up when no active admin exists; the password must
     #: be a real one (12+ characters, no placeholder) unless KIWOOM_MODE=sim, where an empty

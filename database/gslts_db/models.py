@@ -282,38 +282,104 @@ class UniverseEntry(Base):
     added_at: Mapped[datetime] = mapped_column(KSTDateTime)
 
 
-class UsSectorData(Base):
-    """A daily bar of a US sector proxy (ETF or index), ``trade_date`` in US Eastern terms.
+SECTOR_CONFIDENCE = ("H", "M", "L")
+US_INSTRUMENT_KINDS = ("etf", "index", "market")
 
-    Prices are USD ``Decimal``; ``change_pct`` is the close-to-close change in percent.
-    """
+
+class UsSectorData(Base):
+    """An adjusted daily bar of a US instrument (sector ETF, index or market factor) of
+    the sector link, ``trade_date`` the NYSE session (US Eastern). Prices are USD,
+    ``close`` adjusted for splits and distributions; ``source`` names where it came from
+    (``csv``, ``sim``, ``yfinance``)."""
 
     __tablename__ = "us_sector_data"
     __table_args__ = (MYSQL_TABLE_ARGS,)
 
-    trade_date: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     symbol: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
-    name: Mapped[str | None] = mapped_column(sa.String(100))
-    sector: Mapped[str | None] = mapped_column(sa.String(64))
-    open: Mapped[Decimal] = mapped_column(sa.Numeric(18, 4))
-    high: Mapped[Decimal] = mapped_column(sa.Numeric(18, 4))
-    low: Mapped[Decimal] = mapped_column(sa.Numeric(18, 4))
-    close: Mapped[Decimal] = mapped_column(sa.Numeric(18, 4))
+    trade_date: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    open: Mapped[Decimal] = mapped_column(sa.Numeric(20, 6))
+    high: Mapped[Decimal] = mapped_column(sa.Numeric(20, 6))
+    low: Mapped[Decimal] = mapped_column(sa.Numeric(20, 6))
+    close: Mapped[Decimal] = mapped_column(sa.Numeric(20, 6))
     volume: Mapped[int] = mapped_column(sa.BigInteger)
-    change_pct: Mapped[Decimal | None] = mapped_column(sa.Numeric(9, 4))
+    source: Mapped[str] = mapped_column(sa.String(16))
+
+
+class UsInstrument(Base):
+    """A US instrument the sector link uses (the list is data, editable): ``kind`` ``etf``,
+    ``index`` or ``market`` (a market factor such as EWY or SPY)."""
+
+    __tablename__ = "us_instruments"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", US_INSTRUMENT_KINDS), name="kind"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    symbol: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+
+
+class KrDailyBar(Base):
+    """A daily bar of a Korean stock for the sector link (ka10081 일봉, or imported), KRW."""
+
+    __tablename__ = "kr_daily_bars"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    stock_code: Mapped[str] = mapped_column(sa.String(12), primary_key=True)
+    trade_date: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    open: Mapped[int] = mapped_column(sa.BigInteger)
+    high: Mapped[int] = mapped_column(sa.BigInteger)
+    low: Mapped[int] = mapped_column(sa.BigInteger)
+    close: Mapped[int] = mapped_column(sa.BigInteger)
+    volume: Mapped[int] = mapped_column(sa.BigInteger)
+    source: Mapped[str] = mapped_column(sa.String(16))
 
 
 class SectorLink(Base):
-    """A link from a US sector symbol to a Korean stock, with a weight in [0, 1]."""
+    """A link of the sector map: a US instrument → a Korean stock, with its confidence
+    (``H`` same industry and cycle, ``M`` plausible channel, ``L`` weak) and rationale."""
 
     __tablename__ = "sector_links"
-    __table_args__ = (MYSQL_TABLE_ARGS,)
+    __table_args__ = (
+        sa.CheckConstraint(_in("confidence", SECTOR_CONFIDENCE), name="confidence"),
+        MYSQL_TABLE_ARGS,
+    )
 
     us_symbol: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
-    stock_code: Mapped[str] = mapped_column(sa.String(12), primary_key=True, index=True)
-    sector: Mapped[str] = mapped_column(sa.String(64))
-    weight: Mapped[Decimal] = mapped_column(sa.Numeric(6, 4))
-    note: Mapped[str | None] = mapped_column(sa.String(255))
+    kr_code: Mapped[str] = mapped_column(sa.String(12), primary_key=True, index=True)
+    kr_name: Mapped[str] = mapped_column(sa.String(100))
+    confidence: Mapped[str] = mapped_column(sa.String(1))
+    rationale: Mapped[str] = mapped_column(sa.String(500))
+    active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+
+
+class SectorRecommendation(Base):
+    """One stock of the sector link's ranked list for the KRX session ``for_date``.
+
+    The figures are fractions (0.012 = +1.2 %; None where undefined); ``explanation`` is
+    the whole recommendation as JSON (drivers with their US moves, betas and SEs).
+    """
+
+    __tablename__ = "sector_recommendations"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    for_date: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    kr_code: Mapped[str] = mapped_column(sa.String(12), primary_key=True)
+    rank_no: Mapped[int] = mapped_column(sa.Integer)
+    kr_name: Mapped[str] = mapped_column(sa.String(100))
+    score: Mapped[float | None] = mapped_column(sa.Double)
+    expected_gap: Mapped[float | None] = mapped_column(sa.Double)
+    expected_day: Mapped[float | None] = mapped_column(sa.Double)
+    beta_gap: Mapped[float | None] = mapped_column(sa.Double)
+    beta_gap_se: Mapped[float | None] = mapped_column(sa.Double)
+    beta_day: Mapped[float | None] = mapped_column(sa.Double)
+    hit_rate: Mapped[float | None] = mapped_column(sa.Double)
+    history_days: Mapped[int] = mapped_column(sa.Integer)
+    explanation: Mapped[str] = mapped_column(sa.Text)
+    model_version: Mapped[str] = mapped_column(sa.String(32))
+    created_at: Mapped[datetime] = mapped_column(KSTDateTime)
 
 
 class Recommendation(Base):

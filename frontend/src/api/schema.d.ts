@@ -416,6 +416,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sectors/recommendations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Recommendations
+         * @description The ranked watch list of Korean stocks for a KRX session from last night's US sector moves, each with its explanation (the US moves that drove it and by how much, beta and its SE, expected gap, history length, past hit rate). Stored lists are read back; a missing one is computed now and stored once the US data of the day is complete. 404: no links or no data stored; 422: not a KRX session.
+         */
+        get: operations["get_recommendations_api_sectors_recommendations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sectors/us": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Us Moves
+         * @description Last night's US moves for a KRX session: each active instrument's return compounded over the US sessions since the previous KRX session (the heat map; null where a bar is missing).
+         */
+        get: operations["get_us_moves_api_sectors_us_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sectors/links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Links
+         * @description The link map US instrument → Korean stock, each with its confidence (H same industry and cycle, M plausible channel, L weak) and rationale.
+         */
+        get: operations["get_links_api_sectors_links_get"];
+        /**
+         * Put Links
+         * @description Replace the link map (links left out are deleted; set active=false to keep one without using it). Validated: confidence H/M/L, rationale ≤ 500 characters, no duplicate, stock codes in the stock master when it is loaded. Trader or admin; recorded in the audit trail (sectors.links_replace).
+         */
+        put: operations["put_links_api_sectors_links_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sectors/backtest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Backtest
+         * @description The walk-forward backtest over the stored data: rank IC and ICIR of the gap (a forecast) and of the day session (the tradable strategy, after Korean costs), hit rate, top-N and quantile baskets against the equal-weight linked universe, each with a permutation p-value, and the multiple-testing summary. Takes seconds (about 4 s for 5 years of the default map with 200 permutations); cached per (range, top_n, data version).
+         */
+        get: operations["get_backtest_api_sectors_backtest_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -1540,6 +1624,421 @@ export interface components {
             master: components["schemas"]["MasterStatus"];
             /** Results */
             results: components["schemas"]["SearchHit"][];
+        };
+        /** SectorBacktestDayOut */
+        SectorBacktestDayOut: {
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /** Ic Gap */
+            ic_gap: number | null;
+            /** Ic Day */
+            ic_day: number | null;
+            /** Top Gap */
+            top_gap: number | null;
+            /** Top Day Net */
+            top_day_net: number | null;
+            /** Universe Gap */
+            universe_gap: number | null;
+            /** Universe Day */
+            universe_day: number | null;
+            /** Cum Gap */
+            cum_gap: number | null;
+            /** Cum Day Net */
+            cum_day_net: number | null;
+            /** Stocks */
+            stocks: number;
+        };
+        /**
+         * SectorBacktestOut
+         * @description The walk-forward backtest on the stored data (:class:`~gslts_backend.sectors.
+         *     backtest.BacktestResult`): every headline figure beside its permutation p-value.
+         */
+        SectorBacktestOut: {
+            /**
+             * Start
+             * Format: date
+             */
+            start: string;
+            /**
+             * End
+             * Format: date
+             */
+            end: string;
+            /** Days */
+            days: number;
+            /** Top N */
+            top_n: number;
+            /** Permutations */
+            permutations: number;
+            /** Seed */
+            seed: number;
+            ic_gap: components["schemas"]["SectorStatOut"];
+            icir_gap: components["schemas"]["SectorStatOut"];
+            /** Ic Gap T */
+            ic_gap_t: number | null;
+            ic_day: components["schemas"]["SectorStatOut"];
+            icir_day: components["schemas"]["SectorStatOut"];
+            ic_day_model: components["schemas"]["SectorStatOut"];
+            hit_rate_gap: components["schemas"]["SectorStatOut"];
+            /** @description theoretical bound: the gap cannot be bought */
+            top_gap: components["schemas"]["SectorStatOut"];
+            top_gap_excess: components["schemas"]["SectorStatOut"];
+            /** Universe Gap */
+            universe_gap: number | null;
+            /** Top Day Gross */
+            top_day_gross: number | null;
+            /** @description the tradable strategy, after costs */
+            top_day_net: components["schemas"]["SectorStatOut"];
+            top_day_excess: components["schemas"]["SectorStatOut"];
+            /** Universe Day */
+            universe_day: number | null;
+            /** Mean Cost */
+            mean_cost: number | null;
+            /** Quantiles Gap */
+            quantiles_gap: (number | null)[];
+            /** Quantiles Day */
+            quantiles_day: (number | null)[];
+            multiple_testing: components["schemas"]["SectorMultipleTestingOut"];
+            /** Daily */
+            daily: components["schemas"]["SectorBacktestDayOut"][];
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Costs */
+            costs: {
+                [key: string]: unknown;
+            };
+            /** Notes */
+            notes: string[];
+            /**
+             * Cached
+             * @description served from the in-memory cache of this data version
+             */
+            cached: boolean;
+            /**
+             * Elapsed S
+             * @description how long the computation took
+             */
+            elapsed_s: number;
+            /** Data Version */
+            data_version: string;
+        };
+        /**
+         * SectorDriverOut
+         * @description One link's part of a recommendation: which US move drove it and by how much.
+         */
+        SectorDriverOut: {
+            /** Us Symbol */
+            us_symbol: string;
+            /**
+             * Us Name
+             * @default
+             */
+            us_name: string;
+            /**
+             * Us Return
+             * @description the instrument's return compounded over the US sessions since the previous KRX session
+             */
+            us_return: number | null;
+            /**
+             * Signal
+             * @description us_return net of the market factor (EWY)
+             */
+            signal: number | null;
+            /**
+             * Beta
+             * @description shrunk gap beta of the link (posterior mean)
+             */
+            beta: number | null;
+            /**
+             * Beta Se
+             * @description its uncertainty (posterior SD)
+             */
+            beta_se: number | null;
+            /**
+             * Beta Ols
+             * @description the unshrunk walk-forward OLS beta
+             */
+            beta_ols: number | null;
+            /**
+             * Beta Day
+             * @description shrunk day-session (open → close) beta
+             */
+            beta_day: number | null;
+            /** Beta Day Se */
+            beta_day_se: number | null;
+            /**
+             * Contribution
+             * @description beta × signal: its share of expected_gap
+             */
+            contribution: number | null;
+            /**
+             * Confidence
+             * @description the link's confidence tag H/M/L
+             */
+            confidence: string;
+            /**
+             * History Days
+             * @description rows (KRX sessions with a signal) the fit used
+             */
+            history_days: number;
+        };
+        /**
+         * SectorLinkIn
+         * @description One link of the map. ``kr_name`` may be left empty: the stock master's name is
+         *     used when it is loaded.
+         */
+        SectorLinkIn: {
+            /**
+             * Us Symbol
+             * @example SOXX
+             */
+            us_symbol: string;
+            /**
+             * Kr Code
+             * @example 005930
+             */
+            kr_code: string;
+            /**
+             * Kr Name
+             * @default
+             */
+            kr_name: string;
+            /**
+             * Confidence
+             * @enum {string}
+             */
+            confidence: "H" | "M" | "L";
+            /**
+             * Rationale
+             * @default
+             */
+            rationale: string;
+            /**
+             * Active
+             * @default true
+             */
+            active: boolean;
+            /**
+             * Us Name
+             * @description the instrument's name (a new one is added)
+             * @default
+             */
+            us_name: string;
+        };
+        /** SectorLinkOut */
+        SectorLinkOut: {
+            /** Us Symbol */
+            us_symbol: string;
+            /** Us Name */
+            us_name: string;
+            /** Kr Code */
+            kr_code: string;
+            /** Kr Name */
+            kr_name: string;
+            /**
+             * Confidence
+             * @enum {string}
+             */
+            confidence: "H" | "M" | "L";
+            /** Rationale */
+            rationale: string;
+            /** Active */
+            active: boolean;
+        };
+        /** SectorLinkTestOut */
+        SectorLinkTestOut: {
+            /** Us Symbol */
+            us_symbol: string;
+            /** Kr Code */
+            kr_code: string;
+            /** N */
+            n: number;
+            /** Corr */
+            corr: number | null;
+            /** P Value */
+            p_value: number | null;
+            /** P Holm */
+            p_holm: number | null;
+        };
+        /**
+         * SectorLinksIn
+         * @description The whole map: it replaces the stored one (links left out are deleted).
+         */
+        SectorLinksIn: {
+            /** Links */
+            links: components["schemas"]["SectorLinkIn"][];
+        };
+        /** SectorLinksOut */
+        SectorLinksOut: {
+            /** Count */
+            count: number;
+            /** Items */
+            items: components["schemas"]["SectorLinkOut"][];
+        };
+        /** SectorMultipleTestingOut */
+        SectorMultipleTestingOut: {
+            /** Links Tried */
+            links_tried: number;
+            /** Alpha */
+            alpha: number;
+            /** Significant Raw */
+            significant_raw: number;
+            /** Significant Bonferroni */
+            significant_bonferroni: number;
+            /** Significant Holm */
+            significant_holm: number;
+            /** Links */
+            links: components["schemas"]["SectorLinkTestOut"][];
+            /** Note */
+            note: string;
+        };
+        /**
+         * SectorRecommendationOut
+         * @description One Korean stock of the morning's ranked watch list.
+         */
+        SectorRecommendationOut: {
+            /** Kr Code */
+            kr_code: string;
+            /** Kr Name */
+            kr_name: string;
+            /**
+             * Rank
+             * @description 1 = the largest expected gap
+             */
+            rank: number;
+            /** Score */
+            score: number | null;
+            /**
+             * Expected Gap
+             * @description forecast of the previous close → open return (a forecast: the gap cannot be bought with this signal except in the 08:30–08:40 장전 시간외 session)
+             */
+            expected_gap: number | null;
+            /**
+             * Expected Day
+             * @description forecast of the open → close return
+             */
+            expected_day: number | null;
+            /**
+             * Beta Gap
+             * @description gap beta of the main driver
+             */
+            beta_gap: number | null;
+            /** Beta Gap Se */
+            beta_gap_se: number | null;
+            /** Beta Day */
+            beta_day: number | null;
+            /** History Days */
+            history_days: number;
+            /**
+             * Hit Rate
+             * @description how often the sign of this stock's past walk-forward forecasts matched the gap's (None before any)
+             */
+            hit_rate: number | null;
+            /** Hit Days */
+            hit_days: number;
+            /** Drivers */
+            drivers: components["schemas"]["SectorDriverOut"][];
+            /** Explanation */
+            explanation: string;
+        };
+        /**
+         * SectorRecommendationsOut
+         * @description The ranked list for one KRX session (stored, or computed now and stored).
+         */
+        SectorRecommendationsOut: {
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /**
+             * Us Sessions
+             * @description the US sessions compounded into the signal (empty after a US holiday: no signal, no list)
+             */
+            us_sessions: string[];
+            /**
+             * Computed
+             * @description computed by this request (else read back as stored)
+             */
+            computed: boolean;
+            /**
+             * Stored
+             * @description held in sector_recommendations (not stored: the US data for the day is not complete yet, or nothing could be ranked)
+             */
+            stored: boolean;
+            /** Created At */
+            created_at: string | null;
+            /** Model Version */
+            model_version: string;
+            /**
+             * Note
+             * @description why the list is empty or provisional, if it is
+             */
+            note: string | null;
+            /** Items */
+            items: components["schemas"]["SectorRecommendationOut"][];
+        };
+        /**
+         * SectorStatOut
+         * @description A headline figure and its permutation p-value (None: not tested).
+         */
+        SectorStatOut: {
+            /** Value */
+            value: number | null;
+            /** P Value */
+            p_value: number | null;
+        };
+        /**
+         * SectorUsMoveOut
+         * @description One US instrument's move since the previous KRX session (the heat map's cell).
+         */
+        SectorUsMoveOut: {
+            /** Symbol */
+            symbol: string;
+            /** Name */
+            name: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "etf" | "index" | "market";
+            /**
+             * Change
+             * @description close-to-close return compounded over the US sessions since the previous KRX session (None: a bar is missing)
+             */
+            change: number | null;
+            /** Last Close */
+            last_close: number | null;
+            /**
+             * Last Date
+             * @description the last US session stored on or before then
+             */
+            last_date: string | null;
+            /**
+             * Links
+             * @description active links from this instrument
+             */
+            links: number;
+        };
+        /**
+         * SectorUsMovesOut
+         * @description Last night's US moves for a KRX session.
+         */
+        SectorUsMovesOut: {
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /** Us Sessions */
+            us_sessions: string[];
+            /** Items */
+            items: components["schemas"]["SectorUsMoveOut"][];
         };
         /**
          * SessionOut
@@ -3372,6 +3871,283 @@ export interface operations {
             };
             /** @description Database or Kiwoom unavailable, or the watchlist busy; retry */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_recommendations_api_sectors_recommendations_get: {
+        parameters: {
+            query?: {
+                /** @description the KRX session (YYYY-MM-DD); default: today until 15:30 KST, else the next session */
+                date?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SectorRecommendationsOut"];
+                };
+            };
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role, Origin or CSRF token does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_us_moves_api_sectors_us_get: {
+        parameters: {
+            query?: {
+                /** @description the KRX session (YYYY-MM-DD); default: today until 15:30 KST, else the next session */
+                date?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SectorUsMovesOut"];
+                };
+            };
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role, Origin or CSRF token does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_links_api_sectors_links_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SectorLinksOut"];
+                };
+            };
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role, Origin or CSRF token does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_links_api_sectors_links_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SectorLinksIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SectorLinksOut"];
+                };
+            };
+            /** @description a body that is not UTF-8 JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role, Origin or CSRF token does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a body over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_backtest_api_sectors_backtest_get: {
+        parameters: {
+            query: {
+                from: string;
+                to: string;
+                top_n?: number;
+                permutations?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SectorBacktestOut"];
+                };
+            };
+            /** @description Not logged in (no valid session cookie or bearer token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role, Origin or CSRF token does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
