@@ -5,9 +5,9 @@
  * ["search", q], ["orderTypes"], ["orders", status, code]. Pushes from /ws write into
  * the same cache (`balance` → ["account"], `order` → every ["orders", …] list).
  */
-import { useQuery, type UseQueryResult } from "@tanstack/react-query";
+import { useQuery, useQueryClient, type UseQueryResult } from "@tanstack/react-query";
 import { useEffect, useSyncExternalStore } from "react";
-import { ApiError, api, request, unwrap } from "@/api/client";
+import { ApiError, type Schemas, api, request, unwrap } from "@/api/client";
 import type {
   Account,
   Channel,
@@ -252,4 +252,69 @@ export function useLivePrices(codes: readonly string[]): Record<string, number |
   const out: Record<string, number | undefined> = {};
   for (const c of codes) out[c] = live().store.last.get(c)?.price;
   return out;
+}
+
+// --- sectors (the sector page) --------------------------------------------------------
+
+/** The ranked watch list of a KRX session (`date` null: the server's default session). */
+export function useSectorRecommendations(
+  date: string | null,
+): UseQueryResult<Schemas["SectorRecommendationsOut"]> {
+  return useQuery({
+    queryKey: ["sectorRecommendations", date],
+    queryFn: () =>
+      unwrap(api.GET("/api/sectors/recommendations", { params: { query: date ? { date } : {} } })),
+    retry: noRetryOn4xx,
+    staleTime: 5 * 60_000,
+  });
+}
+
+/** Last night's US moves feeding a KRX session (the heat map). */
+export function useSectorUs(date: string | null): UseQueryResult<Schemas["SectorUsMovesOut"]> {
+  return useQuery({
+    queryKey: ["sectorUs", date],
+    queryFn: () => unwrap(api.GET("/api/sectors/us", { params: { query: date ? { date } : {} } })),
+    retry: noRetryOn4xx,
+    staleTime: 5 * 60_000,
+  });
+}
+
+export function useSectorLinks(): UseQueryResult<Schemas["SectorLinksOut"]> {
+  return useQuery({
+    queryKey: ["sectorLinks"],
+    queryFn: () => unwrap(api.GET("/api/sectors/links")),
+    retry: noRetryOn4xx,
+    staleTime: 10 * 60_000,
+  });
+}
+
+/** PUT the whole link map; the answer replaces the cached map, lists are refetched. */
+export function useSaveSectorLinks(): (links: Schemas["SectorLinkIn"][]) => Promise<Schemas["SectorLinksOut"]> {
+  const qc = useQueryClient();
+  return async (links) => {
+    const out = await unwrap(api.PUT("/api/sectors/links", { body: { links } }));
+    qc.setQueryData(["sectorLinks"], out);
+    void qc.invalidateQueries({ queryKey: ["sectorRecommendations"] });
+    void qc.invalidateQueries({ queryKey: ["sectorUs"] });
+    void qc.invalidateQueries({ queryKey: ["sectorBacktest"] });
+    return out;
+  };
+}
+
+/** The walk-forward backtest (seconds on the server; cached there per data version). */
+export function useSectorBacktest(
+  range: { from: string; to: string; topN: number } | null,
+): UseQueryResult<Schemas["SectorBacktestOut"]> {
+  return useQuery({
+    queryKey: ["sectorBacktest", range?.from ?? null, range?.to ?? null, range?.topN ?? null],
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/sectors/backtest", {
+          params: { query: { from: range?.from ?? "", to: range?.to ?? "", top_n: range?.topN ?? 5 } },
+        }),
+      ),
+    enabled: !!range,
+    retry: noRetryOn4xx,
+    staleTime: 30 * 60_000,
+  });
 }
