@@ -219,6 +219,7 @@ def install_security(app: FastAPI, settings: BackendSettings) -> None:
     (closed by default), request latency metrics, ``GET /metrics``, request bodies capped
     at ``BACKEND_MAX_BODY_BYTES`` (413)."""
     from gslts_backend.metrics import RequestMetrics, metrics_endpoint
+    from gslts_common.server_timing import ServerTiming
 
     origins = settings.cors_origins()
     if origins:
@@ -231,4 +232,5 @@ def install_security(app: FastAPI, settings: BackendSettings) -> None:
         )
     app.add_middleware(BodyLimit, max_bytes=settings.backend_max_body_bytes)
     app.add_middleware(RequestMetrics)
+    app.add_middleware(ServerTiming)  # outermost of these: the whole server-side time
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)

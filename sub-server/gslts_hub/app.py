@@ -41,6 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from gslts_common import errors
 from gslts_common.bus import InProcessBus
 from gslts_common.bus_stream import bus_stream_router
+from gslts_common.server_timing import ServerTiming
 from gslts_db.models import VENUES
 from gslts_hub.hub import Hub
 from gslts_hub.interest_api import interest_router
@@ -352,6 +353,7 @@ def create_app(
     app.add_middleware(HeadAsGet)
     app.add_middleware(BodyLimit, max_bytes=settings.hub_max_body_bytes)
     app.add_middleware(HostGuard, allowed=settings.allowed_hosts())
+    app.add_middleware(ServerTiming)  # outermost: the whole server-side time
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
         if (STATIC_DIR / "index.html").is_file():

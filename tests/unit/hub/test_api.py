@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from fastapi.testclient import TestClient
 
+from gslts_common.server_timing import parse as parse_server_timing
 from gslts_db import StockMaster, TickRow, insert_ticks
 from gslts_hub.app import create_app
 from gslts_hub.hub import Hub
@@ -171,7 +172,9 @@ def test_metrics_and_health(client: TestClient) -> None:
     text = client.get("/metrics").text
     assert "gslts_hub_ticks_written_total" in text
     assert "gslts_hub_journal_backlog_bytes" in text
-    assert client.get("/api/health").status_code == 200
+    health = client.get("/api/health")
+    assert health.status_code == 200
+    assert parse_server_timing(health.headers["server-timing"]) is not None
 
 
 def _day_ticks(day: datetime, n: int, cum0: int = 1) -> list[TickRow]:

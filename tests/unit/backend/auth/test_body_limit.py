@@ -43,3 +43,12 @@ def test_a_body_over_the_limit_is_413(tmp_path: Path) -> None:
         # within the limit: the route answers (a wrong password)
         r = c.post("/api/auth/login", json={"username": "admin", "password": "x" * 100})
         assert r.status_code == 401
+
+
+def test_every_answer_says_the_server_side_time(tmp_path: Path) -> None:
+    """``Server-Timing`` (gslts_common.server_timing): what the query benchmark reads."""
+    from gslts_common.server_timing import parse
+
+    with _client(tmp_path) as c:
+        for r in (c.get("/api/health"), c.get("/api/orders"), c.post("/api/auth/login")):
+            assert parse(r.headers.get("server-timing")) is not None, r.status_code
