@@ -37,7 +37,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help='0B FID 9081 거래소구분 as sent: "KRX" (default, as on the mock server) or "1"',
     )
+    p.add_argument(
+        "--sector-world",
+        choices=["planted", "none", "reversed"],
+        default=None,
+        help="the sector link's world: US feed (/_sim/us-daily) and the linked stocks' "
+        "daily history (default SIM_SECTOR_WORLD, planted)",
+    )
     p.set_defaults(func=run)
+
+
+def _sector_links() -> tuple[tuple[str, str], ...]:
+    """The backend's shipped link map as (us_symbol, kr_code) pairs for the sim's world."""
+    from gslts_backend.sectors.model import load_default_links
+
+    return tuple((lk.us_symbol, lk.kr_code) for lk in load_default_links())
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -74,5 +88,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         fields["ws_ping_s"] = args.ws_ping_s
     if args.ws_trade_exchange is not None:
         fields["ws_trade_exchange"] = args.ws_trade_exchange
+    fields["sector_world"] = args.sector_world or settings.sim_sector_world
+    fields["sector_links"] = _sector_links()
     serve(SimConfig.model_validate(fields))
     return 0

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     sim_app_key: SecretStr | None = None
     sim_secret_key: SecretStr | None = None
     sim_token_ttl_s: float = 86400.0
+    #: the simulator's sector-link world (``GET /_sim/us-daily`` and the linked stocks'
+    #: daily history): ``planted`` relation, ``none`` at all, or ``reversed`` in time
+    sim_sector_world: Literal["planted", "none", "reversed"] = "planted"
 
     database_url: str | None = None
     redis_url: str | None = None

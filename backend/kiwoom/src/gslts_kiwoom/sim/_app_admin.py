@@ -8,9 +8,10 @@ request changes nothing. A refusal is HTTP 422 in the simulator's error envelope
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal, TypeVar
 
 import orjson
@@ -232,6 +233,19 @@ def _query_uint(params: QueryParams, key: str, default: int, lo: int, hi: int) -
     return value
 
 
+def _query_date(params: QueryParams, key: str, default: date) -> date:
+    """Query parameter ``key`` as ``YYYY-MM-DD`` (blank = default)."""
+    raw = str(params.get(key) or "").strip()
+    if not raw:
+        return default
+    try:
+        if len(raw) != 10:
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise AdminInputError(key, "must be a date YYYY-MM-DD") from None
+
+
 def admin_routes(sim: Simulator) -> list[Route]:
     """The ``/_sim/*`` routes of ``sim``."""
 
@@ -371,6 +385,48 @@ def admin_routes(sim: Simulator) -> list[Route]:
         """``GET /_sim/state``: clock, account and fault summary (no secrets)."""
         return JSONResponse(sim.state())
 
+    async def us_daily(request: Request) -> Response:
+        """``GET /_sim/us-daily?symbol=SOXX&start=2024-01-02&end=2026-12-04``: the sector
+        feed's daily bars of a US instrument (adjusted; sessions closed by the simulator's
+        clock), oldest first::
+
+            {"symbol": "SOXX", "world": "planted", "source": "sim",
+             "columns": ["date","open","high","low","close","volume"],
+             "rows": [["2024-01-02", 101.2, 102.0, 100.9, 101.7, 1234567], …]}
+
+        Without ``symbol``: ``{"world": …, "symbols": [...]}``. 404 without a sector feed
+        (no ``SimConfig.sector_links``) or for an unknown symbol; dates ``YYYY-MM-DD``
+        (default: all)."""
+        feed = sim.market.sector_feed
+        q = request.query_params
+        try:
+            for key in q:
+                if key not in ("symbol", "start", "end"):
+                    raise AdminInputError(
+                        _safe_name(key), "unknown parameter; known: symbol, start, end"
+                    )
+            start = _query_date(q, "start", date.min)
+            end = _query_date(q, "end", date.max)
+        except AdminInputError as err:
+            return error_response(err)
+        if feed is None:
+            return JSONResponse({"error": "no sector feed (SimConfig.sector_links is empty)"}, 404)
+        symbol = (q.get("symbol") or "").strip().upper()
+        if not symbol:
+            return JSONResponse({"world": feed.kind, "symbols": list(feed.symbols)})
+        if symbol not in feed.symbols:
+            return JSONResponse({"error": f"unknown symbol {_safe_name(symbol)}"}, 404)
+        now = sim.clock_time()
+        rows = await asyncio.to_thread(feed.us_bars, symbol, start, end, now)
+        body = {
+            "symbol": symbol,
+            "world": feed.kind,
+            "source": "sim",
+            "columns": ["date", "open", "high", "low", "close", "volume"],
+            "rows": [[d.isoformat(), o, h, lo, c, v] for d, o, h, lo, c, v in rows],
+        }
+        return Response(orjson.dumps(body), media_type="application/json")
+
     return [
         Route("/_sim/faults", faults, methods=["POST"]),
         Route("/_sim/state", state, methods=["GET"]),
@@ -378,4 +434,5 @@ def admin_routes(sim: Simulator) -> list[Route]:
         Route("/_sim/clock", clock, methods=["POST"]),
         Route("/_sim/ground-truth", ground_truth, methods=["GET"]),
         Route("/_sim/trades", ground_truth, methods=["GET"]),
+        Route("/_sim/us-daily", us_daily, methods=["GET"]),
     ]

@@ -58,6 +58,14 @@ class SimConfig(BaseModel):
     initial_day_fraction: float = Field(default=0.5, ge=0, le=1)
     #: Synthetic trading days of daily-bar history before the start date (ka10081).
     history_days: int = Field(default=700, ge=1)
+    #: The sector link's world (``GET /_sim/us-daily``, and the synthetic history of the
+    #: linked stocks): ``planted`` (each link's gap beta 0.1-0.25, day-session beta 0),
+    #: ``none`` (Korea independent of the US) or ``reversed`` (Korea drives the *next* US
+    #: session: the look-ahead canary). See :mod:`gslts_kiwoom.sim.sector_world`.
+    sector_world: Literal["planted", "none", "reversed"] = "planted"
+    #: The link pairs ``(us_symbol, kr_code)`` of that world (``gslts sim`` passes the
+    #: backend's default map); empty = no sector feed, every history is the plain one.
+    sector_links: tuple[tuple[str, str], ...] = ()
     #: How many of those days also have 1-minute bars (ka10080), the most recent ones;
     #: None = all of them. How far back Kiwoom's minute chart goes is not documented
     #: (PROTOCOL §7); 0 serves only the days of this run.

@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from gslts_kiwoom import krx
 from gslts_kiwoom.models import Bar
 from gslts_kiwoom.sim._events import MarketTrade, TradeBatch
+from gslts_kiwoom.sim._sector_feed import SectorFeed
 from gslts_kiwoom.sim._stock import stable_seed
 from gslts_kiwoom.sim._universe import Stock
 
@@ -112,6 +113,8 @@ class SyntheticHistory:
     ``start_day``, ending at each stock's snapshot close; built per stock on first use."""
 
     def __init__(self, seed: int, start_day: date, days: int) -> None:
+        #: the sector link's world: the history of its linked stocks follows it
+        self.sector: SectorFeed | None = None
         self._seed = seed
         self._start_day = start_day
         self._days = days
@@ -143,6 +146,11 @@ class SyntheticHistory:
         cached = self._bars.get(stock.code)
         if cached is not None:
             return cached
+        if self.sector is not None:
+            linked = self.sector.kr_history(stock.code, stock.volume, stock.base_price)
+            if linked is not None:
+                self._bars[stock.code] = linked
+                return linked
         rng = random.Random(stable_seed(self._seed + 1, stock.code))  # noqa: S311 (simulation, not crypto)
         dates = self.dates()
         closes = [stock.base_price]

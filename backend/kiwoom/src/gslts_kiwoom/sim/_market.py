@@ -31,6 +31,7 @@ from gslts_kiwoom.sim._events import (
 )
 from gslts_kiwoom.sim._history import GroundTruth, MinuteCache, SyntheticHistory
 from gslts_kiwoom.sim._orders import Order
+from gslts_kiwoom.sim._sector_feed import SectorFeed
 from gslts_kiwoom.sim._sessions import (
     CLOSING_CALL_START,
     CONTINUOUS_START,
@@ -88,6 +89,17 @@ class Market:
         rate = config.trades_per_s or 10.0
         self._value_per_trade = total / (SESSION_SECONDS * rate)
         self._history = SyntheticHistory(config.seed, self.start_day, config.history_days)
+        #: the sector link's US feed and world (None without SimConfig.sector_links)
+        self.sector_feed: SectorFeed | None = None
+        if config.sector_links:
+            self.sector_feed = SectorFeed(
+                config.sector_world,
+                config.sector_links,
+                config.seed,
+                self._history.dates,
+                self.start_day,
+            )
+            self._history.sector = self.sector_feed
         self._minutes = MinuteCache(config.seed)
         #: market-wide trades per simulated second (settable at run time)
         self.trades_per_s = config.trades_per_s

@@ -19,9 +19,15 @@ def serve(config: SimConfig) -> None:
 
     sim = Simulator(config)
     # The XKRX calendar takes seconds to build; warm it off the request path.
-    threading.Thread(
-        target=krx.is_trading_day, args=(sim.now.date(),), name="sim-calendar", daemon=True
-    ).start()
+    # The sector world (about a second) likewise, after it: a request needing it waits.
+    feed = sim.market.sector_feed
+
+    def warm() -> None:
+        krx.is_trading_day(sim.now.date())
+        if feed is not None:
+            feed.world()
+
+    threading.Thread(target=warm, name="sim-calendar", daemon=True).start()
     log.info(
         "sim_listening url=http://%s:%d clock=%s time_warp=%s universe=%d",
         config.host,
