@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "gslts_cli.cli_hub",
     "gslts_cli.cli_backend",
     "gslts_cli.cli_users",
+    "gslts_cli.cli_sectors",
 )
 
 

@@ -143,10 +143,12 @@ class SectorService:
             checked = store.master_loaded(conn)
             codes = [str(i["kr_code"]) for i in items]
             names = store.stock_names(conn, codes) if checked else {}
+            # a code already in the map stays allowed (a stale master may lack a listing)
+            known = {lk.kr_code for lk in store.links(conn)} | set(names)
             out: list[store.StoredLink] = []
             new_instruments: list[store.Instrument] = []
             for n, item in enumerate(items):
-                where = f"links[{n}]"
+                where = f"links.{n}"
                 key = (str(item["us_symbol"]), str(item["kr_code"]))
                 if key in seen:
                     raise SectorError(
@@ -163,7 +165,7 @@ class SectorService:
                         f"{where}.rationale: at most 500 characters",
                         f"{where}.rationale",
                     )
-                if checked and key[1] not in names:
+                if checked and key[1] not in known:
                     raise SectorError(
                         "bad_input",
                         f"{where}.kr_code: {key[1]} is not in the stock master",
