@@ -270,6 +270,6 @@ def test_phone_width_is_stacked(browser: Any, system: System, shots: Path) -> No
         assert backtest
         assert heat["y"] < ranking["y"] < backtest["y"]  # one column
         assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-        pg.screenshot(path=str(shots / "sector-phone.png"))
+        pg.screenshot(path=str(shots / "sector-phone.png"), full_page=True)
     finally:
         ctx.close()
