@@ -6,14 +6,22 @@
  * ordered from the strongest rise to the strongest fall; the market factors (EWY, SPY)
  * first, outlined. Above: which US sessions these are and when each closed, in KST.
  */
-import { HEAT_CAP, fracPct, heatColour, heatTiles, kstClose, usCloseIso } from "@/lib/sector";
+import { HEAT_CAP, fracPct, heatColour, heatTiles, kstClose, latestUsDate, usCloseIso } from "@/lib/sector";
 import type { SectorUs } from "@/lib/sectorTypes";
 
 export function SectorHeatMap({ us }: { us: SectorUs }) {
   const tiles = heatTiles(us.items.map((i) => ({ ...i, ret: i.change })));
   const sessions = us.us_sessions;
+  const latest = latestUsDate(us.items);
+  const missing = sessions.length > 0 && tiles.every((t) => t.ret === null);
   return (
     <div data-testid="sector-heatmap">
+      {missing && (
+        <p className="notice" data-testid="heat-missing">
+          이 세션의 미국 데이터가 아직 없습니다 (마지막 저장: {latest ?? "-"}). <code>gslts sectors fetch</code> 또는{" "}
+          <code>gslts sectors import FILE</code>로 가져오세요. · No US data for this session yet.
+        </p>
+      )}
       <div className="heat-sessions" data-testid="heat-sessions">
         {sessions.length === 0 ? (
           "미국 휴장: 이번 세션에는 신호가 없습니다 (US holiday: no signal)"
@@ -29,6 +37,7 @@ export function SectorHeatMap({ us }: { us: SectorUs }) {
               </span>
             ))}
             {sessions.length > 1 ? ` — ${sessions.length}개 세션 누적 (compounded)` : ""}
+            {latest && <span className="muted"> · 저장된 데이터 ~{latest}</span>}
           </>
         )}
       </div>

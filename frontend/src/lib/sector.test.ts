@@ -12,6 +12,7 @@ import {
   daysBefore,
   isoDay,
   kstClose,
+  latestUsDate,
   linkErrorAt,
   noteKo,
   usCloseIso,
@@ -153,6 +154,14 @@ describe("notes and dates", () => {
     expect(noteKo("no link has enough history yet (min_history rows) to rank anything")?.ko).toContain("이력");
     expect(noteKo("something else")).toEqual({ ko: "something else", en: "", provisional: false });
     expect(noteKo(null)).toBeNull();
+  });
+
+  it("finds the latest stored US session", () => {
+    expect(latestUsDate([{ last_date: "2026-11-20" }, { last_date: null }, { last_date: "2026-11-23" }])).toBe(
+      "2026-11-23",
+    );
+    expect(latestUsDate([{ last_date: null }])).toBeNull();
+    expect(latestUsDate([])).toBeNull();
   });
 
   it("checks and shifts dates", () => {

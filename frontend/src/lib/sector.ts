@@ -401,3 +401,10 @@ export function isoDay(s: string | null | undefined): string | null {
   const t = Date.parse(`${s}T00:00:00Z`);
   return Number.isNaN(t) || new Date(t).toISOString().slice(0, 10) !== s ? null : s;
 }
+
+/** The latest US session stored for any instrument ("YYYY-MM-DD"), null when none. */
+export function latestUsDate(items: readonly { last_date?: string | null }[]): string | null {
+  let best: string | null = null;
+  for (const i of items) if (i.last_date && (!best || i.last_date > best)) best = i.last_date;
+  return best;
+}
