@@ -7,7 +7,7 @@
  */
 import { useEffect, useMemo, useState } from "react";
 import { ApiError } from "@/api/client";
-import { CONFIDENCE_LABEL, confidenceLabel, linkErrorAt, linkKey, stripTag } from "@/lib/sector";
+import { CONFIDENCE_LABEL, confidenceLabel, linkErrorAt, linkKey, stripTag, syncTag } from "@/lib/sector";
 import type { SectorLink } from "@/lib/sectorTypes";
 
 interface Props {
@@ -86,7 +86,7 @@ export function SectorLinks({ links, editable, save }: Props) {
     setError(null);
     setMessage(null);
     try {
-      await save(draft);
+      await save(draft.map((l) => ({ ...l, rationale: syncTag(l.rationale, l.confidence) })));
       setMessage({ ok: true, text: "저장했습니다 (saved)" });
     } catch (e) {
       if (e instanceof ApiError) {

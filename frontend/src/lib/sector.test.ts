@@ -23,6 +23,7 @@ import {
   significanceStatement,
   splitExplanation,
   stripTag,
+  syncTag,
   verdict,
 } from "./sector";
 
@@ -202,6 +203,8 @@ describe("explanations and links", () => {
   it("drops the confidence tag from a rationale", () => {
     expect(stripTag("[H] 반도체/메모리반도체; memory cycle")).toBe("반도체/메모리반도체; memory cycle");
     expect(stripTag("no tag")).toBe("no tag");
+    expect(syncTag("[L] 기계/로봇 (actuators)", "H")).toBe("[H] 기계/로봇 (actuators)");
+    expect(syncTag("own words", "H")).toBe("own words");
   });
 });
 

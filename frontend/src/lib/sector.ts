@@ -408,3 +408,12 @@ export function latestUsDate(items: readonly { last_date?: string | null }[]): s
   for (const i of items) if (i.last_date && (!best || i.last_date > best)) best = i.last_date;
   return best;
 }
+
+/**
+ * A rationale that starts with a confidence tag (the shipped map's "[H] …") carries the
+ * link's current confidence in it, so a changed confidence does not leave a stale tag;
+ * one without a tag is left as written.
+ */
+export function syncTag(rationale: string, confidence: string): string {
+  return /^\s*\[[HML]\]/.test(rationale) ? `[${confidence}] ${stripTag(rationale)}` : rationale;
+}
