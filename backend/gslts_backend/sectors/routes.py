@@ -48,6 +48,15 @@ ServicesDep = Annotated[Services, Depends(services)]
 MAX_BACKTEST_DAYS = 20 * 366
 #: the largest permutation test one request may ask for
 MAX_PERMUTATIONS = 1000
+#: dates the routes accept (the calendars are exact 2010-2030, weekdays around it)
+FIRST_DAY = date(1990, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+
+
+def _in_range(day: date, field: str) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise errors.BadInput(f"{field}: between {FIRST_DAY} and {LAST_DAY}", field=field)
+    return day
 
 
 class MorningSchedule:
@@ -160,7 +169,7 @@ DateQuery = Annotated[
 async def get_recommendations(
     _: ViewerDep, sectors: SectorsDep, date: DateQuery = None
 ) -> dict[str, Any]:
-    day = date or default_day(sectors.clock())
+    day = _in_range(date, "date") if date else default_day(sectors.clock())
     out: dict[str, Any] = await _run(sectors.recommendations, day)
     return out
 
@@ -175,7 +184,7 @@ async def get_recommendations(
     "where a bar is missing).",
 )
 async def get_us_moves(_: ViewerDep, sectors: SectorsDep, date: DateQuery = None) -> dict[str, Any]:
-    day = date or default_day(sectors.clock())
+    day = _in_range(date, "date") if date else default_day(sectors.clock())
     out: dict[str, Any] = await _run(sectors.us_moves, day)
     return out
 
@@ -254,6 +263,8 @@ async def get_backtest(
     top_n: Annotated[int, Query(ge=1, le=50)] = 5,
     permutations: Annotated[int, Query(ge=0, le=MAX_PERMUTATIONS)] = 200,
 ) -> dict[str, Any]:
+    _in_range(from_, "from")
+    _in_range(to, "to")
     if to < from_:
         raise errors.BadInput("to: before from", field="to")
     if (to - from_).days > MAX_BACKTEST_DAYS:

@@ -133,7 +133,7 @@ class SectorLinkIn(BaseModel):
     us_symbol: str = Field(pattern=US_SYMBOL_PATTERN, examples=["SOXX"])
     kr_code: str = Field(pattern=KR_CODE_PATTERN, examples=["005930"])
     kr_name: str = Field(default="", max_length=100)
-    confidence: Confidence
+    confidence: Confidence = Field(examples=["H"])
     rationale: str = Field(default="", max_length=RATIONALE_MAX)
     active: bool = True
     us_name: str = Field(
@@ -144,7 +144,22 @@ class SectorLinkIn(BaseModel):
 class SectorLinksIn(BaseModel):
     """The whole map: it replaces the stored one (links left out are deleted)."""
 
-    links: list[SectorLinkIn] = Field(min_length=1, max_length=2000)
+    links: list[SectorLinkIn] = Field(
+        min_length=1,
+        max_length=2000,
+        examples=[
+            [
+                {
+                    "us_symbol": "SOXX",
+                    "kr_code": "005930",
+                    "kr_name": "삼성전자",
+                    "confidence": "H",
+                    "rationale": "[H] 반도체; the US chip basket",
+                    "active": True,
+                }
+            ]
+        ],
+    )
 
 
 class SectorStatOut(BaseModel):

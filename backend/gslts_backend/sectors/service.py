@@ -247,7 +247,9 @@ class SectorService:
             note = "no link has enough history yet (min_history rows) to rank anything"
         return recs, present, note
 
-    def recommendations(self, day: date, *, recompute: bool = False) -> dict[str, Any]:
+    def recommendations(
+        self, day: date, *, recompute: bool = False, now: datetime | None = None
+    ) -> dict[str, Any]:
         """The stored list of ``day``, else computed now (and stored when the US data of
         the day is complete and something was ranked)."""
         self._check_session(day)
@@ -268,7 +270,7 @@ class SectorService:
                 }
         recs, present, note = self.compute(day)
         stored = bool(recs) and note is None
-        created = self.clock() if stored else None
+        created = (now or self.clock()) if stored else None
         if stored and created is not None:
             with self.engine.begin() as conn:
                 store.store_recommendations(conn, day, recs, MODEL_VERSION, created)
@@ -425,7 +427,7 @@ class SectorService:
             if store.stored_recommendations(conn, day) is not None:
                 return None
         try:
-            out = self.recommendations(day)
+            out = self.recommendations(day, now=now)
         except SectorError as exc:
             log.info("sectors_morning_skipped date=%s reason=%s", day, exc.detail)
             return None

@@ -1810,6 +1810,7 @@ export interface components {
             kr_name: string;
             /**
              * Confidence
+             * @example H
              * @enum {string}
              */
             confidence: "H" | "M" | "L";
@@ -1870,7 +1871,19 @@ export interface components {
          * @description The whole map: it replaces the stored one (links left out are deleted).
          */
         SectorLinksIn: {
-            /** Links */
+            /**
+             * Links
+             * @example [
+             *       {
+             *         "active": true,
+             *         "confidence": "H",
+             *         "kr_code": "005930",
+             *         "kr_name": "삼성전자",
+             *         "rationale": "[H] 반도체; the US chip basket",
+             *         "us_symbol": "SOXX"
+             *       }
+             *     ]
+             */
             links: components["schemas"]["SectorLinkIn"][];
         };
         /** SectorLinksOut */
