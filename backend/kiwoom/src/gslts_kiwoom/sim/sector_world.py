@@ -40,6 +40,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from gslts_kiwoom.krx import KST
+
 __all__ = [
     "MARKET_SYMBOLS",
     "BarTuple",
@@ -56,7 +58,7 @@ WorldKind = Literal["planted", "none", "reversed"]
 MARKET_SYMBOLS = ("EWY", "SPY")
 
 _NY = ZoneInfo("America/New_York")
-_KST = ZoneInfo("Asia/Seoul")
+_KST = KST  # the one definition (gslts_kiwoom.krx)
 
 
 def link_pairs(links: Iterable[Any]) -> list[tuple[str, str]]:
