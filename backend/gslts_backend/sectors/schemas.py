@@ -11,7 +11,7 @@ import datetime as dt
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Confidence = Literal["H", "M", "L"]
 InstrumentKind = Literal["etf", "index", "market"]
@@ -130,6 +130,8 @@ class SectorLinkIn(BaseModel):
     """One link of the map. ``kr_name`` may be left empty: the stock master's name is
     used when it is loaded."""
 
+    model_config = ConfigDict(strict=True)
+
     us_symbol: str = Field(pattern=US_SYMBOL_PATTERN, examples=["SOXX"])
     kr_code: str = Field(pattern=KR_CODE_PATTERN, examples=["005930"])
     kr_name: str = Field(default="", max_length=100)
@@ -143,6 +145,8 @@ class SectorLinkIn(BaseModel):
 
 class SectorLinksIn(BaseModel):
     """The whole map: it replaces the stored one (links left out are deleted)."""
+
+    model_config = ConfigDict(strict=True)
 
     links: list[SectorLinkIn] = Field(
         min_length=1,
