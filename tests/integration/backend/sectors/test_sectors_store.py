@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -28,8 +29,9 @@ from gslts_db import (
     schema_drift,
     upgrade,
 )
-from tests.e2e.harness import own_schema
+from tests.e2e.harness import free_port, own_schema
 from tests.integration.backend.sectors.conftest import World
+from tests.integration.backend.ws.harness import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -191,12 +193,15 @@ def test_morning_schedule_stores_once_when_due(planted: World) -> None:
 # --- the CLI ----------------------------------------------------------------------------
 
 
-def _gslts(args: list[str], db_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _gslts(
+    args: list[str], db_url: str, cwd: Path, **extra: str
+) -> subprocess.CompletedProcess[str]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("KIWOOM_", "DATABASE_"))},
         "DATABASE_URL": db_url,
         "DATA_DIR": str(cwd / "data"),
         "LOG_LEVEL": "WARNING",
+        **extra,
     }
     return subprocess.run(
         [str(GSLTS), "sectors", *args],
@@ -243,3 +248,53 @@ def test_cli_recommend_and_backtest(planted: World, tmp_path: Path) -> None:
     assert "rank IC, gap (forecast)" in r.stdout
     assert "p=" in r.stdout
     assert "caution:" in r.stdout
+
+
+def test_cli_fetch_from_gslts_sim(tmp_path: Path) -> None:
+    """The composition root end to end: ``gslts sim`` serves the default map's world,
+    ``gslts sectors fetch`` stores its US feed and the ka10081 backfill."""
+    port = free_port()
+    log = (tmp_path / "sim.log").open("wb")
+    sim = subprocess.Popen(
+        [str(GSLTS), "sim", "--port", str(port), "--clock", "always", "--seed", "5",
+         "--sector-world", "none"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert wait_for(lambda: _up(url), 60), "gslts sim did not start"
+        info = httpx.get(f"{url}/_sim/us-daily", timeout=60).json()
+        assert info["world"] == "none"
+        assert {"EWY", "SPY", "SOXX"} <= set(info["symbols"])
+        db = f"sqlite:///{tmp_path / 'fetch.sqlite3'}"
+        today = datetime.now(KST).date()
+        start = (today - timedelta(days=60)).isoformat()
+        r = _gslts(
+            ["fetch", "--from", start, "--to", today.isoformat()],
+            db, tmp_path,
+            KIWOOM_MODE="sim", KIWOOM_REST_URL=url, KIWOOM_RATE_PER_S="200",
+            KIWOOM_RATE_BURST="200",
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert "stored" in r.stdout
+        engine = make_engine(db)
+        try:
+            with engine.connect() as conn:
+                us = store.us_bars(conn)
+                kr = store.kr_bars(conn)
+        finally:
+            engine.dispose()
+        assert {"EWY", "SPY", "SOXX"} <= set(us)
+        assert len(kr) > 80
+        assert all(len(bars) > 30 for bars in kr.values())
+    finally:
+        sim.terminate()
+        sim.wait(30)
+        log.close()
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/_sim/state", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
