@@ -91,6 +91,11 @@ def none_world(mysql_server_url: str) -> Iterator[World]:
     yield from _world("none", mysql_server_url)
 
 
+@pytest.fixture(scope="package")
+def reversed_world(mysql_server_url: str) -> Iterator[World]:
+    yield from _world("reversed", mysql_server_url)
+
+
 def backend_settings(w: World, data_dir: Path, **kw: Any) -> BackendSettings:
     base: dict[str, Any] = {
         "data_dir": data_dir,
@@ -160,3 +165,8 @@ def planted_api(planted: World, tmp_path_factory: pytest.TempPathFactory) -> Ite
 @pytest.fixture(scope="package")
 def none_api(none_world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     yield from api_on(none_world, tmp_path_factory.mktemp("none"))
+
+
+@pytest.fixture(scope="package")
+def reversed_api(reversed_world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    yield from api_on(reversed_world, tmp_path_factory.mktemp("reversed"))

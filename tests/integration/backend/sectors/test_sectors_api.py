@@ -269,3 +269,15 @@ def test_backtest_of_a_world_without_relation_finds_nothing(
     mt = body["multiple_testing"]
     assert isinstance(mt, dict)
     assert mt["significant_holm"] == 0
+
+
+def test_backtest_of_a_reversed_world_finds_nothing(
+    reversed_world: World, reversed_api: Api
+) -> None:
+    """Korea drives the *following* US session: through the ka10081 backfill and the
+    stored feed, a pipeline that respects the timing must not call that predictive."""
+    body = _backtest(reversed_api, reversed_world)
+    ic = body["ic_gap"]
+    assert isinstance(ic, dict)
+    assert ic["p_value"] > 0.05, ic
+    assert abs(ic["value"]) < 0.05
