@@ -68,6 +68,9 @@ class BackendSettings(Settings):
     sectors_schedule: bool = False
     #: how often the morning job looks whether a list is due, in seconds
     sectors_schedule_interval_s: float = Field(default=300.0, ge=1)
+    #: in KIWOOM_MODE=sim, the morning job first fetches the simulator's US feed and the
+    #: linked stocks' ka10081 bars (the whole history on an empty database)
+    sectors_sim_fetch: bool = False
 
     # --- auth, sessions and security (docs/backend.md "Auth and sessions")
     #: the first admin, created at start-up when no active admin exists; the password must

@@ -27,11 +27,12 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from gslts_backend.sectors import store
@@ -425,3 +426,40 @@ def fetch(
     us_res = _store(engine, "us", us_bars, us_provider.name) if us_provider else ImportResult("us")
     kr_res = _store(engine, "kr", kr_bars, kr_provider.name) if kr_provider else ImportResult("kr")
     return FetchResult(us_res, kr_res, failures)
+
+
+#: history the first sim fetch asks for (the simulator holds ``history_days`` of it)
+SIM_BACKFILL_DAYS = 3 * 365
+#: days re-fetched before the newest stored bar (a corrected bar replaces the stored one)
+SIM_REFETCH_DAYS = 7
+
+
+def sim_fetcher(
+    service: Any, sim_url: str, kiwoom: Callable[[], KiwoomClient]
+) -> Callable[[datetime], FetchResult]:
+    """The morning schedule's fetch in sim mode: the simulator's US feed and ka10081 over
+    the backend's own Kiwoom client, from the newest stored US bar (a week back) or, on
+    an empty database, the last three years."""
+
+    def run(now: datetime) -> FetchResult:
+        end = now.date()
+        with service.engine.connect() as conn:
+            newest = conn.execute(sa.select(sa.func.max(store.US.c.trade_date))).scalar()
+        start = (
+            newest - timedelta(days=SIM_REFETCH_DAYS)
+            if newest
+            else end - timedelta(days=SIM_BACKFILL_DAYS)
+        )
+        us = SimUsProvider(sim_url)
+        try:
+            res = fetch(service.engine, start, end, us, KiwoomKrProvider(kiwoom()))
+        finally:
+            us.close()
+        service.bumped()
+        log.info(
+            "sectors_sim_fetched from=%s to=%s us_rows=%d kr_rows=%d failures=%d",
+            start, end, res.us.rows, res.kr.rows, len(res.failures),
+        )  # fmt: skip
+        return res
+
+    return run

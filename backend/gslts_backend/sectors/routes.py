@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from gslts_backend.auth import record_audit
 from gslts_backend.deps import Principal, require_role, services
+from gslts_backend.sectors.importers import sim_fetcher
 from gslts_backend.sectors.schemas import (
     SectorBacktestOut,
     SectorLinksIn,
@@ -63,21 +64,41 @@ class MorningSchedule:
     """Every ``interval_s``: compute and store the coming KRX session's list once it is
     due (after the US close feeding it, before 08:30 KST), in a worker thread.
 
-    ``clock`` is injectable; :meth:`tick` is the one step (tests call it directly).
+    ``fetch(now)`` (optional: ``SECTORS_SIM_FETCH`` in sim mode) refreshes the bars first:
+    once at the first tick (the initial backfill) and then whenever a list is due and not
+    stored yet. ``clock`` is injectable; :meth:`tick` is the one step (tests call it).
     """
 
     def __init__(
-        self, service: SectorService, interval_s: float, clock: Callable[[], datetime] = now_kst
+        self,
+        service: SectorService,
+        interval_s: float,
+        clock: Callable[[], datetime] = now_kst,
+        fetch: Callable[[datetime], object] | None = None,
     ) -> None:
         self.service = service
         self.interval_s = interval_s
         self.clock = clock
+        self.fetch = fetch
         self.last_stored: date | None = None
+        self.fetches = 0
         self._task: asyncio.Task[None] | None = None
+
+    def _step(self, now: datetime) -> date | None:
+        due = self.service.morning_due(now)
+        if self.fetch is not None and (
+            self.fetches == 0 or (due is not None and not self.service.has_stored(due))
+        ):
+            self.fetches += 1
+            try:
+                self.fetch(now)
+            except Exception:  # a failed fetch: the run uses what is stored
+                log.exception("sectors_fetch_failed")
+        return self.service.morning_run(now)
 
     async def tick(self) -> date | None:
         try:
-            day = await asyncio.to_thread(self.service.morning_run, self.clock())
+            day = await asyncio.to_thread(self._step, self.clock())
         except Exception:  # the schedule never dies of one failed run
             log.exception("sectors_morning_failed")
             return None
@@ -110,7 +131,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.sectors = sectors
     schedule: MorningSchedule | None = None
     if svc.settings.sectors_schedule:
-        schedule = MorningSchedule(sectors, svc.settings.sectors_schedule_interval_s)
+        fetch = None
+        if svc.settings.sectors_sim_fetch and svc.settings.kiwoom_mode == "sim":
+            fetch = sim_fetcher(sectors, svc.settings.kiwoom_config().rest_url, svc.kiwoom)
+        schedule = MorningSchedule(sectors, svc.settings.sectors_schedule_interval_s, fetch=fetch)
         schedule.start()
     app.state.sectors_schedule = schedule
     try:

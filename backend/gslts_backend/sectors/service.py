@@ -416,6 +416,10 @@ class SectorService:
             return None
         return day
 
+    def has_stored(self, day: date) -> bool:
+        with self.engine.connect() as conn:
+            return store.stored_recommendations(conn, day) is not None
+
     def morning_run(self, now: datetime | None = None) -> date | None:
         """Compute and store the coming session's list when due and not stored yet;
         returns the day stored (None: nothing to do, or the data is not there yet)."""
@@ -423,9 +427,8 @@ class SectorService:
         day = self.morning_due(now)
         if day is None:
             return None
-        with self.engine.connect() as conn:
-            if store.stored_recommendations(conn, day) is not None:
-                return None
+        if self.has_stored(day):
+            return None
         try:
             out = self.recommendations(day, now=now)
         except SectorError as exc:

@@ -16,7 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
+from gslts_backend.app import create_app
 from gslts_backend.sectors import importers, store
 from gslts_backend.sectors.calendars import KST, kr_sessions, us_sessions
 from gslts_backend.sectors.routes import MorningSchedule
@@ -30,7 +32,7 @@ from gslts_db import (
     upgrade,
 )
 from tests.e2e.harness import free_port, own_schema
-from tests.integration.backend.sectors.conftest import World
+from tests.integration.backend.sectors.conftest import World, backend_settings
 from tests.integration.backend.ws.harness import wait_for
 
 pytestmark = pytest.mark.integration
@@ -298,3 +300,47 @@ def _up(url: str) -> bool:
         return httpx.get(f"{url}/_sim/state", timeout=1.0).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_morning_schedule_backfills_an_empty_database_in_sim_mode(
+    planted: World, mysql_server_url: str
+) -> None:
+    """SECTORS_SIM_FETCH: the first tick fetches the whole history from the simulator,
+    then the due list is stored; once stored, no more fetches that morning."""
+    day = [d for d in planted.history if kr_sessions(d, d)][-1]
+    seven = datetime.combine(day, time(7, 0), KST)
+    client = planted.srv.client()
+    with own_schema(mysql_server_url) as url:
+        eng = make_engine(url)
+        try:
+            upgrade(eng)
+            svc = SectorService(eng)
+            svc.ensure_seeded()
+            fetch = importers.sim_fetcher(svc, planted.srv.rest_url, lambda: client)
+            schedule = MorningSchedule(svc, interval_s=300, clock=lambda: seven, fetch=fetch)
+            assert asyncio.run(schedule.tick()) == day
+            assert schedule.fetches == 1
+            with eng.connect() as conn:
+                assert len(store.kr_bars(conn)) > 80
+                assert "SOXX" in store.us_bars(conn)
+            assert asyncio.run(schedule.tick()) is None
+            assert schedule.fetches == 1  # stored: nothing to fetch for
+        finally:
+            eng.dispose()
+            client.close()
+
+
+def test_the_schedule_runs_with_the_app_and_stops_with_it(planted: World, tmp_path: Path) -> None:
+    settings = backend_settings(
+        planted, tmp_path, sectors_schedule=True, sectors_schedule_interval_s=3600
+    )
+    app = create_app(settings, frontend_dir=None)
+    with TestClient(app):
+        schedule = app.state.sectors_schedule
+        assert isinstance(schedule, MorningSchedule)
+        assert schedule.fetch is None  # SECTORS_SIM_FETCH is off
+        assert schedule._task is not None
+    assert schedule._task is None
+    off = create_app(backend_settings(planted, tmp_path), frontend_dir=None)
+    with TestClient(off):
+        assert off.state.sectors_schedule is None  # off by default
