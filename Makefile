@@ -91,7 +91,7 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: setup
+bench: setup frontend
 	$(BIN)/python -m tests.bench
 
 # The full day: >= 10M trades, every fault on a schedule (tests/bench/soak.py; root for the
