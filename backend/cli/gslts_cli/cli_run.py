@@ -59,7 +59,19 @@ def _env(name: str) -> dict[str, str]:
     env = os.environ.copy()
     if name == "backend" and not env.get("HUB_URL"):
         env["HUB_URL"] = _hub_url()
+    if name == "backend":
+        env.update(_sector_job_env())
     return env
+
+
+def _sector_job_env() -> dict[str, str]:
+    """Everything on the simulator includes the sector link's morning job and its sim
+    fetch (docs/sectors-data.md), unless the environment or .env says otherwise."""
+    from gslts_backend.settings import BackendSettings
+
+    configured = BackendSettings().model_fields_set
+    wanted = {"sectors_schedule": "true", "sectors_sim_fetch": "true"}
+    return {k.upper(): v for k, v in wanted.items() if k not in configured}
 
 
 def _print_urls(settings: Settings, started: list[str]) -> None:
