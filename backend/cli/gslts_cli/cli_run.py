@@ -65,12 +65,14 @@ def _env(name: str) -> dict[str, str]:
 
 
 def _sector_job_env() -> dict[str, str]:
-    """Everything on the simulator includes the sector link's morning job and its sim
-    fetch (docs/sectors-data.md), unless the environment or .env says otherwise."""
+    """Everything on the simulator includes the sector link's morning job
+    (docs/sectors-data.md), unless the environment or .env says otherwise. Not its sim
+    fetch: a first backfill is ~180 ka10081 calls through the backend's one rate limiter,
+    which the dashboard's own calls would queue behind (``.env.example`` turns it on)."""
     from gslts_backend.settings import BackendSettings
 
     configured = BackendSettings().model_fields_set
-    wanted = {"sectors_schedule": "true", "sectors_sim_fetch": "true"}
+    wanted = {"sectors_schedule": "true"}
     return {k.upper(): v for k, v in wanted.items() if k not in configured}
 
 
