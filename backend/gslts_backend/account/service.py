@@ -113,6 +113,8 @@ class AccountService:
         self._ttl = ttl_s
         self._clock = clock
         self._snap: Snapshot | None = None
+        #: positions and cash as last pushed (``balance``), None before the first push
+        self._pushed_key: tuple[Any, ...] | None = None
         #: set by an event: the next read fetches, whatever its age
         self._stale = False
         self._fetch_lock = threading.Lock()
@@ -154,15 +156,23 @@ class AccountService:
             if self._stop.is_set():
                 return
             self.event_refreshes += 1
-            before = self._snap
             try:
                 snap = self._fetch()
             except KiwoomError as exc:
                 log.warning("account_refresh_failed error=%s", type(exc).__name__)
                 continue
-            if before is None or _key(before) != _key(snap):
-                self.pushes += 1
-                self._events.publish("balance", None, self.view(snap))
+            self._push_if_changed(snap)
+
+    def _push_if_changed(self, snap: Snapshot) -> None:
+        """Publish ``balance`` when positions or cash differ from what was last *pushed*
+        — not from the last fetch: a request that fetched the change first (a page
+        refetching its own account after a fill) must not swallow the push every other
+        browser waits for."""
+        key = _key(snap)
+        if key != self._pushed_key:
+            self._pushed_key = key
+            self.pushes += 1
+            self._events.publish("balance", None, self.view(snap))
 
     # ------------------------------------------------------------------ reads
     def _fetch(self) -> Snapshot:

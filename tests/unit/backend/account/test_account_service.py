@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from gslts_backend.account.service import AccountService, Snapshot, is_account_change, pct
 from gslts_backend.events import BackendEvents
@@ -85,3 +86,22 @@ def test_what_refreshes_the_account() -> None:
     assert is_account_change({"kind": "order", "fill_qty": 3})
     assert not is_account_change({"kind": "order", "fill_qty": None})  # accepted, no fill
     assert not is_account_change({"kind": "order", "fill_qty": 0})
+
+
+def test_a_change_a_request_fetched_first_is_still_pushed() -> None:
+    """A page refetching its own account right after a fill sees the change before the
+    event's refresh does: the refresh must push it anyway (the other browsers wait for
+    it), and a refresh that finds nothing new since the last push pushes nothing."""
+    events = BackendEvents()
+    pushed: list[dict[str, Any]] = []
+    events.subscribe(lambda kind, user, payload: pushed.append(payload))
+    svc = AccountService(lambda: None, {}.get, events, ttl_s=5)  # type: ignore[arg-type,return-value]
+    before, after = _snap(), _snap(_holding("005930", 3, 70_000, 70_000))
+    svc._push_if_changed(before)  # the first refresh: pushed
+    assert len(pushed) == 1
+    svc._snap = after  # a request fetched the fill first (the cache holds it)
+    svc._push_if_changed(after)  # the event's refresh fetches the same: still pushed
+    assert len(pushed) == 2
+    assert [h["quantity"] for h in pushed[-1]["holdings"]] == [3]
+    svc._push_if_changed(after)  # nothing new since the last push
+    assert len(pushed) == 2
