@@ -89,6 +89,8 @@ def _book_filled(pg: Any) -> None:
     pg.wait_for_function(
         "() => /[0-9]/.test(document.querySelector('[data-testid=last-price]')?.textContent)"
     )
+    # 기준가 is known (the book shows each level's %): 상한가/하한가 work from here on
+    pg.locator("[data-testid=bid-price] .pct").first.wait_for()
 
 
 def _order_panel_loaded(pg: Any) -> None:
@@ -201,94 +203,113 @@ def _click_cell(pg: Any, side: str, pick: str) -> dict[str, Any]:
     return result
 
 
+def _sim_clock(system: System, warp: float) -> None:
+    """Set the simulated clock's speed; stopping it (0) returns once the market has made
+    its last step up to the stopped time (a step under way may still trade before)."""
+    r = httpx.post(system.sim_url + "/_sim/clock", json={"time_warp": warp}, timeout=10)
+    r.raise_for_status()
+    if warp == 0:
+        stopped = r.json()["now"]
+
+        def caught_up() -> bool:
+            state = httpx.get(system.sim_url + "/_sim/state", timeout=10).json()
+            return bool(state["now"] == stopped)
+
+        assert wait_for(caught_up, 30), stopped
+
+
 # --- one-click ---------------------------------------------------------------------------
 
 
 def test_one_click_is_off_by_default_must_be_armed_and_refuses_fat_fingers(
-    page: Any, api: httpx.Client
+    page: Any, system: System, api: httpx.Client
 ) -> None:
     _cancel_open(api)
     before = {o["id"] for o in _orders(api)}
-    toggle = page.locator("[data-testid=oneclick-toggle]")
-    assert not toggle.is_checked()  # off by default
-    assert page.locator("table.book-armed").count() == 0
-    _click_cell(page, "bid", "near")  # off: a click on a 잔량 cell does nothing
-    # the browser's own, tighter limits (read when the mode is opened)
-    page.evaluate(
-        "() => localStorage.setItem('gslts.oneclick.limits', JSON.stringify({maxTicks: 3}))"
-    )
-    toggle.check()
-    limits = page.locator("[data-testid=oneclick-limits]").inner_text()
-    assert limits == "한도 3호가 · 1,000주 · 10,000,000원", limits
-    arm = page.locator("[data-testid=oneclick-arm]")
-    assert arm.inner_text() == "활성화"
-    assert page.locator("table.book-armed").count() == 0
-    _click_cell(page, "bid", "near")  # opened but not armed: still nothing
-    assert _message(page) == ""
-    arm.click()
-    page.locator("table.book-armed").wait_for()
-    assert "해제" in arm.inner_text()
-    qty = page.locator("[data-testid=oneclick-qty]")
+    _sim_clock(system, 0)  # the book holds still: a click's row is the row judged
+    try:
+        toggle = page.locator("[data-testid=oneclick-toggle]")
+        assert not toggle.is_checked()  # off by default
+        assert page.locator("table.book-armed").count() == 0
+        _click_cell(page, "bid", "near")  # off: a click on a 잔량 cell does nothing
+        # the browser's own, tighter limits (read when the mode is opened)
+        page.evaluate(
+            "() => localStorage.setItem('gslts.oneclick.limits', JSON.stringify({maxTicks: 3}))"
+        )
+        toggle.check()
+        limits = page.locator("[data-testid=oneclick-limits]").inner_text()
+        assert limits == "한도 3호가 · 1,000주 · 10,000,000원", limits
+        arm = page.locator("[data-testid=oneclick-arm]")
+        assert arm.inner_text() == "활성화"
+        assert page.locator("table.book-armed").count() == 0
+        _click_cell(page, "bid", "near")  # opened but not armed: still nothing
+        assert _message(page) == ""
+        arm.click()
+        page.locator("table.book-armed").wait_for()
+        assert "해제" in arm.inner_text()
+        qty = page.locator("[data-testid=oneclick-qty]")
 
-    # tick distance: the farthest ask is ≥ 9 ticks from any last price inside the book
-    qty.fill("1")
-    far = _click_cell(page, "ask", "far")
-    assert _ticks(far["price"], far["last"]) > 3, far
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=oneclick-message].error')"
-        "?.textContent.includes('호가 떨어진')"
-    )
-    # quantity
-    qty.fill("1001")
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=oneclick-qty]').value === '1001'"
-    )
-    _click_cell(page, "bid", "near")
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=oneclick-message].error')"
-        "?.textContent.includes('수량 한도')"
-    )
-    # amount: more than 10,000,000원 in fewer than 1,000 shares
-    last = _int(page.inner_text("[data-testid=last-price]"))
-    n = math.ceil(10_000_001 / krx.tick_down(last)) + 1
-    assert n <= 1000, last
-    qty.fill(str(n))
-    page.wait_for_function(
-        "(n) => document.querySelector('[data-testid=oneclick-qty]').value === String(n)", arg=n
-    )
-    _click_cell(page, "bid", "near")
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=oneclick-message].error')"
-        "?.textContent.includes('금액 한도')"
-    )
-    assert {o["id"] for o in _orders(api)} == before  # nothing refused was sent
+        # tick distance: the farthest ask is ≥ 9 ticks from any last price inside the book
+        qty.fill("1")
+        far = _click_cell(page, "ask", "far")
+        assert _ticks(far["price"], far["last"]) > 3, far
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=oneclick-message].error')"
+            "?.textContent.includes('호가 떨어진')"
+        )
+        # quantity
+        qty.fill("1001")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=oneclick-qty]').value === '1001'"
+        )
+        _click_cell(page, "bid", "near")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=oneclick-message].error')"
+            "?.textContent.includes('수량 한도')"
+        )
+        # amount: more than 10,000,000원 in fewer than 1,000 shares
+        last = _int(page.inner_text("[data-testid=last-price]"))
+        n = math.ceil(10_000_001 / krx.tick_down(last)) + 1
+        assert n <= 1000, last
+        qty.fill(str(n))
+        page.wait_for_function(
+            "(n) => document.querySelector('[data-testid=oneclick-qty]').value === String(n)", arg=n
+        )
+        _click_cell(page, "bid", "near")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=oneclick-message].error')"
+            "?.textContent.includes('금액 한도')"
+        )
+        assert {o["id"] for o in _orders(api)} == before  # nothing refused was sent
 
-    # an armed click within the limits: one limit buy of 1 at that row's price
-    qty.fill("1")
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=oneclick-qty]').value === '1'"
-    )
-    near = _click_cell(page, "bid", "near")
-    assert _ticks(near["price"], near["last"]) <= 3, near
-    want = f"매수 1주 @ {near['price']:,}"
-    page.wait_for_function(
-        "(w) => document.querySelector('[data-testid=oneclick-message].ok')"
-        "?.textContent.includes(w)",
-        arg=want,
-    )
-    new = [o for o in _orders(api) if o["id"] not in before]
-    assert len(new) == 1, new  # the unarmed and refused clicks sent nothing
-    order = new[0]
-    assert (order["side"], order["quantity"], order["price"]) == ("buy", 1, near["price"])
-    assert order["order_type"] == "limit"
-    # it shows in the open orders (or, filled meanwhile, in the 체결 tab)
-    if order["state"] in OPEN_STATES:  # (a buy at the bid may have filled meanwhile)
+        # an armed click within the limits: one limit buy of 1 at that row's price
+        qty.fill("1")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=oneclick-qty]').value === '1'"
+        )
+        near = _click_cell(page, "bid", "near")
+        assert _ticks(near["price"], near["last"]) <= 3, near
+        want = f"매수 1주 @ {near['price']:,}"
+        page.wait_for_function(
+            "(w) => document.querySelector('[data-testid=oneclick-message].ok')"
+            "?.textContent.includes(w)",
+            arg=want,
+        )
+        new = [o for o in _orders(api) if o["id"] not in before]
+        assert len(new) == 1, new  # the unarmed and refused clicks sent nothing
+        order = new[0]
+        assert (order["side"], order["quantity"], order["price"]) == ("buy", 1, near["price"])
+        assert order["order_type"] == "limit"
+        # it shows in the open orders (or, filled meanwhile, in the 체결 tab)
+        assert order["state"] in OPEN_STATES  # nothing trades: it rests
         _row(page, order["id"]).wait_for()
-    arm.click()  # disarmed: the frame goes
-    page.wait_for_function("() => !document.querySelector('table.book-armed')")
-    toggle.uncheck()
-    assert page.locator("[data-testid=oneclick-qty]").count() == 0
-    _cancel_open(api)
+        arm.click()  # disarmed: the frame goes
+        page.wait_for_function("() => !document.querySelector('table.book-armed')")
+        toggle.uncheck()
+        assert page.locator("[data-testid=oneclick-qty]").count() == 0
+        _cancel_open(api)
+    finally:
+        _sim_clock(system, 1)
 
 
 # --- cancel-all --------------------------------------------------------------------------
@@ -328,21 +349,6 @@ def test_cancel_all_cancels_every_open_order_of_the_stock_only(
 
 
 # --- partial fill ------------------------------------------------------------------------
-
-
-def _sim_clock(system: System, warp: float) -> None:
-    """Set the simulated clock's speed; stopping it (0) returns once the market has made
-    its last step up to the stopped time (a step under way may still trade before)."""
-    r = httpx.post(system.sim_url + "/_sim/clock", json={"time_warp": warp}, timeout=10)
-    r.raise_for_status()
-    if warp == 0:
-        stopped = r.json()["now"]
-
-        def caught_up() -> bool:
-            state = httpx.get(system.sim_url + "/_sim/state", timeout=10).json()
-            return bool(state["now"] == stopped)
-
-        assert wait_for(caught_up, 30), stopped
 
 
 def test_a_partial_fill_shows_live(
@@ -470,7 +476,7 @@ def _position_qty(pg: Any, code: str) -> int:
 
 
 def test_two_devices_see_the_same_orders_and_positions(
-    browser: Any, page: Any, system: System, api: httpx.Client
+    browser: Any, page: Any, system: System, api: httpx.Client, kiwoom: Any
 ) -> None:
     _cancel_open(api)
     ctx = _new_context(browser, viewport={"width": 1280, "height": 800})
@@ -479,9 +485,11 @@ def test_two_devices_see_the_same_orders_and_positions(
         other.set_default_timeout(WAIT_MS)
         _login(other, system)
         # a limit buy at 하한가 through the first device's panel
+        known = {o["id"] for o in _orders(api)}
         page.select_option("[data-testid=order-type]", "limit")
         page.click("[data-testid=order-panel] button:has-text('하한가')")
         lower = _int(page.input_value("[data-testid=order-price]"))
+        assert lower == _lower_limit(kiwoom, CODE)
         page.fill("[data-testid=order-qty]", "2")
         page.click("[data-testid=order-submit]")
         page.click("[data-testid=order-confirm-yes]")
@@ -490,14 +498,19 @@ def test_two_devices_see_the_same_orders_and_positions(
             "?.textContent || '')"
         )
         assert "접수" in page.inner_text("[data-testid=order-message]")
-        placed = next(o for o in _orders(api, "open") if o["price"] == lower)
+        (placed,) = [o for o in _orders(api) if o["id"] not in known]
+        assert (placed["price"], placed["quantity"]) == (lower, 2)
+        assert placed["state"] in OPEN_STATES
         # the second device shows it with no reload (the /ws order push)
         row = _row(other, placed["id"])
         row.wait_for()
         assert _int(row.locator("[data-testid=order-price-cell]").inner_text()) == lower
         assert _int(row.locator("td").nth(5).inner_text()) == 2
 
-        # a market buy on the first device: the second one's positions grow by it
+        # a market buy on the first device: the second one's positions grow by it, from
+        # the balance push alone (its own account requests fail from here on)
+        other.locator("[data-testid=positions-table]").wait_for()
+        other.route(re.compile(r"/api/account$"), lambda route: route.abort())
         held = api.get("/api/account").json()["holdings"]
         before = next((h["quantity"] for h in held if h["stock_code"] == CODE), 0)
         page.select_option("[data-testid=order-type]", "market")
