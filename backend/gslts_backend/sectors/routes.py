@@ -222,6 +222,7 @@ def _links_out(items: list[Any]) -> dict[str, Any]:
                 "us_name": lk.us_name,
                 "kr_code": lk.kr_code,
                 "kr_name": lk.kr_name,
+                "kr_sector": lk.kr_sector,
                 "confidence": lk.confidence,
                 "rationale": lk.rationale,
                 "active": lk.active,

@@ -49,6 +49,9 @@ class SectorRecommendationOut(BaseModel):
 
     kr_code: str
     kr_name: str
+    kr_sector: str | None = Field(
+        default=None, description="the stock master's industry group (업종), when listed"
+    )
     rank: int = Field(description="1 = the largest expected gap")
     score: float | None
     expected_gap: float | None = Field(
@@ -116,6 +119,9 @@ class SectorLinkOut(BaseModel):
     us_name: str
     kr_code: str
     kr_name: str
+    kr_sector: str | None = Field(
+        default=None, description="the stock master's industry group (업종), when listed"
+    )
     confidence: Confidence
     rationale: str
     active: bool

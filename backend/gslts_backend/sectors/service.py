@@ -266,7 +266,7 @@ class SectorService:
                     "created_at": got.created_at,
                     "model_version": got.model_version,
                     "note": None,
-                    "items": [self._item(i, names) for i in got.items],
+                    "items": self._items(got.items, names),
                 }
         recs, present, note = self.compute(day)
         stored = bool(recs) and note is None
@@ -283,12 +283,18 @@ class SectorService:
             "created_at": created,
             "model_version": MODEL_VERSION,
             "note": note,
-            "items": [self._item(r.to_dict(), names) for r in recs],
+            "items": self._items([r.to_dict() for r in recs], names),
         }
 
     def _names(self) -> dict[str, str]:
         with self.engine.connect() as conn:
             return {i.symbol: i.name for i in store.instruments(conn)}
+
+    def _sectors(self, codes: list[str]) -> dict[str, str]:
+        if not codes:
+            return {}
+        with self.engine.connect() as conn:
+            return store.stock_sectors(conn, codes)
 
     def _present_sessions(self, day: date) -> list[date]:
         expected = expected_us_sessions(day)
@@ -299,10 +305,16 @@ class SectorService:
         have = {b.day for b in us.get(self.config.market_symbol, [])}
         return [u for u in expected if u in have]
 
-    @staticmethod
-    def _item(d: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
-        out = dict(d)
-        out["drivers"] = [{**dr, "us_name": names.get(dr["us_symbol"], "")} for dr in d["drivers"]]
+    def _items(self, rows: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
+        sectors = self._sectors([str(d["kr_code"]) for d in rows])
+        out = []
+        for d in rows:
+            item = dict(d)
+            item["kr_sector"] = sectors.get(str(d["kr_code"]))
+            item["drivers"] = [
+                {**dr, "us_name": names.get(dr["us_symbol"], "")} for dr in d["drivers"]
+            ]
+            out.append(item)
         return out
 
     # --- last night's US moves ---------------------------------------------------------

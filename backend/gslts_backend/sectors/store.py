@@ -69,6 +69,8 @@ class StoredLink:
     rationale: str
     active: bool
     us_name: str = ""
+    #: the stock master's industry group (업종) of the stock, when the master lists it
+    kr_sector: str | None = None
 
     def to_link(self) -> Link:
         return Link(
@@ -218,16 +220,19 @@ def links(conn: Connection, *, active_only: bool = False) -> list[StoredLink]:
     q = (
         sa.select(
             LINKS.c.us_symbol, LINKS.c.kr_code, LINKS.c.kr_name, LINKS.c.confidence,
-            LINKS.c.rationale, LINKS.c.active, INSTR.c.name,
+            LINKS.c.rationale, LINKS.c.active, INSTR.c.name, MASTER.c.sector,
         )
-        .select_from(LINKS.outerjoin(INSTR, INSTR.c.symbol == LINKS.c.us_symbol))
+        .select_from(
+            LINKS.outerjoin(INSTR, INSTR.c.symbol == LINKS.c.us_symbol)
+            .outerjoin(MASTER, MASTER.c.stock_code == LINKS.c.kr_code)
+        )
         .order_by(LINKS.c.us_symbol, LINKS.c.kr_code)
     )  # fmt: skip
     if active_only:
         q = q.where(LINKS.c.active)
     return [
-        StoredLink(us, kr, kn or "", c, r or "", bool(a), un or "")
-        for us, kr, kn, c, r, a, un in conn.execute(q)
+        StoredLink(us, kr, kn or "", c, r or "", bool(a), un or "", sec or None)
+        for us, kr, kn, c, r, a, un, sec in conn.execute(q)
     ]
 
 
@@ -275,6 +280,14 @@ def stock_names(conn: Connection, codes: Iterable[str] | None = None) -> dict[st
     if codes is not None:
         q = q.where(MASTER.c.stock_code.in_(list(codes)))
     return {str(c): str(n) for c, n in conn.execute(q)}
+
+
+def stock_sectors(conn: Connection, codes: Iterable[str]) -> dict[str, str]:
+    """Code → industry group (``stock_master.sector``) of the listed ``codes``."""
+    q = sa.select(MASTER.c.stock_code, MASTER.c.sector).where(
+        MASTER.c.stock_code.in_(list(codes)), MASTER.c.sector.is_not(None)
+    )
+    return {str(c): str(sec) for c, sec in conn.execute(q)}
 
 
 def master_loaded(conn: Connection) -> bool:

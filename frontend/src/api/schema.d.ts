@@ -1842,6 +1842,11 @@ export interface components {
             /** Kr Name */
             kr_name: string;
             /**
+             * Kr Sector
+             * @description the stock master's industry group (업종), when listed
+             */
+            kr_sector?: string | null;
+            /**
              * Confidence
              * @enum {string}
              */
@@ -1919,6 +1924,11 @@ export interface components {
             kr_code: string;
             /** Kr Name */
             kr_name: string;
+            /**
+             * Kr Sector
+             * @description the stock master's industry group (업종), when listed
+             */
+            kr_sector?: string | null;
             /**
              * Rank
              * @description 1 = the largest expected gap

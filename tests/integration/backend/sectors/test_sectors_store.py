@@ -155,7 +155,7 @@ def test_links_are_checked_against_the_stock_master(engine: sa.Engine) -> None:
         conn.execute(
             sa.insert(table).values(
                 stock_code="000660", name="SK하이닉스", chosung="ㅅㅋㅎㅇㄴㅅ", market="KOSPI",
-                updated_at=datetime.now(KST),
+                sector="전기전자", updated_at=datetime.now(KST),
             )
         )  # fmt: skip
     new = {**link, "kr_code": "999999"}
@@ -165,6 +165,8 @@ def test_links_are_checked_against_the_stock_master(engine: sa.Engine) -> None:
     # a code already in the map stays allowed; a listed one gets the master's name
     out = svc.replace_links([link, {**link, "kr_code": "000660"}])
     assert [(lk.kr_code, lk.kr_name) for lk in out] == [("000660", "SK하이닉스"), ("005930", "")]
+    # the master's industry group comes with the link
+    assert [lk.kr_sector for lk in svc.links()] == ["전기전자", None]
 
 
 # --- the morning schedule ----------------------------------------------------------------
