@@ -346,3 +346,18 @@ def test_the_schedule_runs_with_the_app_and_stops_with_it(planted: World, tmp_pa
     off = create_app(backend_settings(planted, tmp_path), frontend_dir=None)
     with TestClient(off):
         assert off.state.sectors_schedule is None  # off by default
+
+
+def test_a_corrected_bar_changes_the_data_version(engine: sa.Engine, tmp_path: Path) -> None:
+    """The backtest cache is keyed by the data version: a re-import that corrects one
+    close (same rows, same dates) must change it."""
+    svc = SectorService(engine)
+    path = tmp_path / "us.csv"
+    path.write_text(GOOD, encoding="utf-8")
+    importers.import_csv(engine, path, "us")
+    before = svc.data_version()
+    importers.import_csv(engine, path, "us")
+    assert svc.data_version() == before  # the same file: the same data
+    path.write_text(GOOD.replace("60.5,62,60,61,5200,61", "60.5,62,60,61.5,5200,61.5"), "utf-8")
+    importers.import_csv(engine, path, "us")
+    assert svc.data_version() != before
