@@ -149,7 +149,8 @@ export function OrderBook({ code, reference, onPick, myPrices }: Props) {
   const price = last?.price ?? null;
   const ref = reference ?? null;
   const auction = auctionOf(liveBook, snap.data);
-  const vi = viLabel(viOf(useLiveVi(code), snap.data?.vi));
+  const snapVi = snap.data?.vi;
+  const vi = viLabel(viOf(useLiveVi(code), snapVi ? { ...snapVi, received_ms: snap.dataUpdatedAt } : null));
   const oneClick = useOneClick(code, price);
   // tick-to-screen: the commit that shows a new last price is recorded (window.__gslts)
   useEffect(() => {

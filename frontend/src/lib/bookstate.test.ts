@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { WsVi } from "@/api/types";
-import { auctionOf, viLabel, viOf } from "./bookstate";
+import { VI_GRACE_MS, auctionOf, viLabel, viOf } from "./bookstate";
 
 const vi: WsVi = {
   code: "005930",
@@ -31,14 +31,26 @@ describe("the 동시호가 badge", () => {
 
 describe("the VI badge", () => {
   it("says kind, direction, trigger price and release time (KST) of an active VI", () => {
-    expect(viLabel(vi)).toBe("VI 정적 ▲ · 73,700원 · 해제 10:02:05");
-    expect(viLabel({ ...vi, direction: "down", kind: "", trigger_price: null, release_at: null })).toBe("VI ▼");
+    const during = Date.parse(vi.triggered_at ?? "");
+    expect(viLabel(vi, during)).toBe("VI 정적 ▲ · 73,700원 · 해제 10:02:05");
+    expect(viLabel({ ...vi, direction: "down", kind: "", trigger_price: null, release_at: null }, during)).toBe("VI ▼");
   });
 
   it("is gone once released, or when none was seen", () => {
-    expect(viLabel({ ...vi, active: false })).toBeNull();
+    expect(viLabel({ ...vi, active: false }, Date.parse(vi.triggered_at ?? ""))).toBeNull();
     expect(viLabel(null)).toBeNull();
     expect(viLabel(undefined)).toBeNull();
+  });
+
+  it("a VI whose release was lost ends a grace after its announced duration (browser clock)", () => {
+    const got = 1_000_000; // when the browser received it: its own clock, not the exchange's
+    const span = 120_000; // 10:00:05 → 10:02:05
+    const r = { ...vi, received_ms: got };
+    expect(viLabel(r, got)).not.toBeNull();
+    expect(viLabel(r, got + span + VI_GRACE_MS)).not.toBeNull();
+    expect(viLabel(r, got + span + VI_GRACE_MS + 1)).toBeNull();
+    expect(viLabel({ ...r, release_at: null }, got + 100 * span)).not.toBeNull(); // none announced
+    expect(viLabel(vi, Date.parse("2030-01-01T00:00:00Z"))).not.toBeNull(); // no receive time
   });
 
   it("the stream's state wins over the REST snapshot's", () => {

@@ -167,6 +167,13 @@ export function useOrders(
  * 기준가 (the price change is against): the quote's base price when it has one (ka10001),
  * else the previous session's daily close (the day's bar is the forming one).
  */
+/**
+ * The stock's 기준가: the quote's base price, or else the previous daily close.
+ * `quoteBase` is `undefined` while the quote is still loading: the daily chart is asked
+ * only once the quote has come without a base price (asking at once made every
+ * watchlist row fetch — and the backend backfill from ka10081 — a page of daily bars
+ * beside the chart's first page, which then waited).
+ */
 export function useReference(code: string | null, quoteBase?: number | null): number | null {
   const daily = useQuery({
     queryKey: ["prevClose", code],
@@ -176,7 +183,7 @@ export function useReference(code: string | null, quoteBase?: number | null): nu
           params: { path: { code: code ?? "" }, query: { interval: "1d", limit: "2" } },
         }),
       ),
-    enabled: !!code && !quoteBase,
+    enabled: !!code && quoteBase === null,
     staleTime: 10 * 60_000,
     retry: false,
   });
@@ -231,7 +238,7 @@ export function useLiveBook(code: string | null): WsBook | undefined {
 }
 
 /** The stock's latest VI state from /ws (its book channel), if any was seen. */
-export function useLiveVi(code: string | null): WsVi | undefined {
+export function useLiveVi(code: string | null): (WsVi & { received_ms: number }) | undefined {
   useStoreKey(`book:${code}`);
   return code ? live().store.vi.get(code) : undefined;
 }

@@ -48,8 +48,9 @@ class LiveStore {
   readonly books = new Map<string, WsBook>();
   readonly candles = new Map<string, WsCandle>();
   readonly tapes = new Map<string, TapeEntry[]>();
-  /** each stock's latest VI state (from the book channel's snapshot and `vi` pushes) */
-  readonly vi = new Map<string, WsVi>();
+  /** each stock's latest VI state (from the book channel's snapshot and `vi` pushes),
+   * stamped with when it arrived (epoch ms: its expiry runs on this clock) */
+  readonly vi = new Map<string, WsVi & { received_ms: number }>();
   private readonly listeners = new Map<string, Set<Listener>>();
   private dirty = new Set<string>();
   private scheduled = false;
@@ -263,7 +264,7 @@ export class LiveSocket {
           s.touch(`candle:${msg.code}`);
         }
         if (msg.vi !== undefined) {
-          if (msg.vi) s.vi.set(msg.code, msg.vi);
+          if (msg.vi) s.vi.set(msg.code, { ...msg.vi, received_ms: Date.now() });
           else s.vi.delete(msg.code);
           s.touch(`book:${msg.code}`);
         }
@@ -272,7 +273,7 @@ export class LiveSocket {
       case "vi": {
         const { type: _type, ...vi } = msg;
         void _type;
-        s.vi.set(msg.code, vi);
+        s.vi.set(msg.code, { ...vi, received_ms: Date.now() });
         s.touch(`book:${msg.code}`);
         break;
       }
