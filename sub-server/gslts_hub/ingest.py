@@ -177,6 +177,10 @@ class Ingest:
                     "cum_volume": t.cum_volume,
                     "cum_value": t.cum_value,
                     "time": iso_time(t.time),
+                    "base_price": t.price - t.change,  # 기준가: the change is against it
+                    "open": t.open,
+                    "high": t.high,
+                    "low": t.low,
                 },
             )
 

@@ -46,7 +46,9 @@ of one stock arrive in order; a backfill batch arrives later and holds older tra
 
 ``<prefix>quote:<code>`` (string key, TTL 1 day) — the stock's latest live trade, updated
 once per batch: ``{"code", "venue", "price", "volume", "cum_volume", "cum_value",
-"time"}`` with ``time`` an ISO-8601 KST timestamp.
+"time", "base_price", "open", "high", "low"}`` with ``time`` an ISO-8601 KST timestamp and
+``base_price`` the 기준가 (the trade's price less its change versus the previous close,
+FID 11); the last four are absent from hubs before 2026-12-04.
 
 ``<prefix>book:<code>`` (pub/sub) — the stock's newest 10-level book (0D 주식호가잔량),
 at most every ``HUB_BOOK_PUBLISH_S`` (0.1 s; the newest always follows): ``{"code",

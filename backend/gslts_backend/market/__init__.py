@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -28,13 +29,15 @@ from gslts_backend.market.quotes import (
     book_from_kiwoom,
     quote_from_hub,
     quote_from_kiwoom,
+    with_base_price,
 )
 from gslts_backend.market.schemas import BookOut, MasterStatus, RefreshOut, SearchOut, StockOut
 from gslts_backend.market.search import MAX_QUERY_CHARS, QUERY_RE, TIER_NAMES
 from gslts_backend.services import Services
 from gslts_common.errors import BadInput, NotFound, responses
 from gslts_db.models import StockMaster
-from gslts_kiwoom.krx import STOCK_CODE_PATTERN
+from gslts_kiwoom import KiwoomError
+from gslts_kiwoom.krx import KST, STOCK_CODE_PATTERN
 
 viewer = require_role("viewer")
 admin = require_role("admin")
@@ -171,6 +174,30 @@ def refresh_master(request: Request, p: AdminDep) -> dict[str, Any]:
     return {"started": started, **master.status()}
 
 
+#: (code, KST day) → 기준가 read from ka10001, for live quotes without one (it holds all day)
+_BASES: dict[tuple[str, date], int] = {}
+_BASES_LOCK = threading.Lock()
+
+
+def _base_price(svc: Services, code: str) -> int | None:
+    """The day's 기준가 of ``code``: once a day from ka10001 (None when Kiwoom fails: the
+    quote is still served, without a change)."""
+    key = (code, datetime.now(KST).date())
+    with _BASES_LOCK:
+        if key in _BASES:
+            return _BASES[key]
+    try:
+        base = svc.kiwoom().get_quote(code).base_price
+    except KiwoomError:
+        return None
+    with _BASES_LOCK:
+        if len(_BASES) > 10_000:  # yesterday's keys and more: start again
+            _BASES.clear()
+        if base:
+            _BASES[key] = base
+    return base or None
+
+
 @router.get(
     "/api/stocks/{code}",
     tags=["market"],
@@ -197,6 +224,8 @@ def stock_detail(
         quote = quote_from_hub(hub_q)
     else:
         quote = quote_from_kiwoom(svc.kiwoom().get_quote(code))
+    if quote["base_price"] is None:  # a live stock whose quote the stream has not shown
+        with_base_price(quote, _base_price(svc, code))
     return {
         "code": row.stock_code,
         "name": row.name,

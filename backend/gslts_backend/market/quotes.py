@@ -69,21 +69,39 @@ def quote_from_kiwoom(q: Quote) -> dict[str, Any]:
     }
 
 
+def _int_or_none(v: Any) -> int | None:
+    return int(v) if isinstance(v, (int, float)) and v else None
+
+
+def with_base_price(quote: dict[str, Any], base: int | None) -> None:
+    """Fill a quote's 기준가 and its change against it (when ``base`` is known)."""
+    if not base:
+        return
+    price = int(quote["price"])
+    quote["base_price"] = base
+    quote["change"] = price - base
+    quote["change_rate"] = round((price - base) * 100 / base, 2)
+
+
 def quote_from_hub(q: dict[str, Any]) -> dict[str, Any]:
     t = q.get("time")
     iso = t if isinstance(t, str) else None
     if isinstance(t, (int, float)):
         iso = datetime.fromtimestamp(t, KST).isoformat()
+    price = int(q["price"])
+    base = q.get("base_price")
+    base = int(base) if isinstance(base, (int, float)) and base > 0 else None
     return {
         "source": "hub",
         "age_s": age_s(iso),
-        "price": int(q["price"]),
-        "change": None,
-        "change_rate": None,
-        "open": None,
-        "high": None,
-        "low": None,
-        "base_price": None,
+        "price": price,
+        # against the 기준가 the hub sends (hubs before 2026-12-04 did not: None)
+        "change": None if base is None else price - base,
+        "change_rate": None if base is None else round((price - base) * 100 / base, 2),
+        "open": _int_or_none(q.get("open")),
+        "high": _int_or_none(q.get("high")),
+        "low": _int_or_none(q.get("low")),
+        "base_price": base,
         "upper_limit": None,
         "lower_limit": None,
         "volume": q.get("cum_volume"),

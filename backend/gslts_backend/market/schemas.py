@@ -97,18 +97,21 @@ class SearchOut(BaseModel):
 
 
 class QuoteOut(BaseModel):
-    """The latest quote: the hub's last trade (``source: hub``, only price, volume, value
-    and time) or ka10001 (``source: kiwoom``, the other fields too)."""
+    """The latest quote: the hub's last trade (``source: hub``: price, volume, value, time,
+    and from the trade's change its 기준가, change, open, high and low) or ka10001
+    (``source: kiwoom``, the limits and the auction's expected price too)."""
 
     source: Literal["hub", "kiwoom"]
     age_s: float | None = Field(description="seconds since the quote's time")
     price: int
-    change: int | None = Field(description="versus the previous close (kiwoom only)")
-    change_rate: float | None = Field(description="percent (kiwoom only)")
+    change: int | None = Field(description="versus the previous close")
+    change_rate: float | None = Field(description="percent")
     open: int | None
     high: int | None
     low: int | None
-    base_price: int | None = Field(description="기준가 (kiwoom only)")
+    base_price: int | None = Field(
+        description="기준가 (the previous close, or the day's reference price)"
+    )
     upper_limit: int | None
     lower_limit: int | None
     volume: int | None = Field(description="the day's cumulative volume")

@@ -1468,8 +1468,9 @@ export interface components {
         };
         /**
          * QuoteOut
-         * @description The latest quote: the hub's last trade (``source: hub``, only price, volume, value
-         *     and time) or ka10001 (``source: kiwoom``, the other fields too).
+         * @description The latest quote: the hub's last trade (``source: hub``: price, volume, value, time,
+         *     and from the trade's change its 기준가, change, open, high and low) or ka10001
+         *     (``source: kiwoom``, the limits and the auction's expected price too).
          */
         QuoteOut: {
             /**
@@ -1486,12 +1487,12 @@ export interface components {
             price: number;
             /**
              * Change
-             * @description versus the previous close (kiwoom only)
+             * @description versus the previous close
              */
             change: number | null;
             /**
              * Change Rate
-             * @description percent (kiwoom only)
+             * @description percent
              */
             change_rate: number | null;
             /** Open */
@@ -1502,7 +1503,7 @@ export interface components {
             low: number | null;
             /**
              * Base Price
-             * @description 기준가 (kiwoom only)
+             * @description 기준가 (the previous close, or the day's reference price)
              */
             base_price: number | null;
             /** Upper Limit */

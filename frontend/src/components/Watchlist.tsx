@@ -16,7 +16,7 @@ function Item({ code, active }: { code: string; active: boolean }) {
   const last = useLast(code);
   const stock = useStock(code);
   const price = last?.price ?? stock.data?.quote?.price ?? null;
-  const reference = useReference(code, stock.data?.quote?.base_price ?? null);
+  const reference = useReference(code, stock.isSuccess ? (stock.data?.quote?.base_price ?? null) : stock.isError ? null : undefined);
   const cls = price !== null && reference ? dirClass(direction(price, reference)) : "flat";
   return (
     <li className={active ? "active" : undefined} data-code={code}>

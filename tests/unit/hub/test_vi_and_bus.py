@@ -180,6 +180,24 @@ def test_every_trade_of_a_frame_is_published_once_per_stock(hub: Hub) -> None:
     assert (quote["price"], quote["cum_volume"], quote["volume"]) == (70_100, 20, 8)
 
 
+def test_the_quote_carries_the_base_price_and_the_days_range(hub: Hub) -> None:
+    """기준가 = price − the change versus the previous close (FID 11): what the backend's
+    /api/stocks quote and the watchlist's change % use for a stock the hub collects."""
+    t = Trade(
+        "005930", "KRX", T0.date(), T0, 70_500, 500, Decimal("0.71"), 3, 30, 2,
+        69_900, 71_000, 69_500, 70_600, 70_500, None, "2",
+    )  # fmt: skip
+    hub.on_events([t])
+    quote = hub.bus.get_quote("005930")
+    assert quote is not None
+    assert (quote["base_price"], quote["open"], quote["high"], quote["low"]) == (
+        70_000,
+        69_900,
+        71_000,
+        69_500,
+    )
+
+
 def _raw_book(code: str, hms: str, best_ask: int) -> Any:
     from gslts_kiwoom.realtime import RawRealtime
 

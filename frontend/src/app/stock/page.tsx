@@ -72,7 +72,10 @@ function StockView() {
   }, [code]);
 
   const quote = stock.data?.quote;
-  const reference = useReference(code, quote?.base_price ?? null);
+  const reference = useReference(
+    code,
+    stock.isSuccess ? (quote?.base_price ?? null) : stock.isError ? null : undefined,
+  );
   const price = last?.price ?? quote?.price ?? null;
   const bestAsk = book?.asks[0]?.[0] ?? snap.data?.asks[0]?.price ?? null;
   const bestBid = book?.bids[0]?.[0] ?? snap.data?.bids[0]?.price ?? null;
