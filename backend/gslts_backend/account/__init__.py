@@ -13,7 +13,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
@@ -109,7 +109,7 @@ def get_orderable(
     svc: ServicesDep,
     code: Annotated[str, Query(max_length=40, examples=["005930"])],
     price: Annotated[str, Query(max_length=12, examples=["70000"])],
-    side: Annotated[str, Query(max_length=8, examples=["buy"])] = "buy",
+    side: Annotated[Literal["buy", "sell"], Query(examples=["buy"])] = "buy",
 ) -> dict[str, Any]:
     if not _CODE_RE.match(code):
         raise errors.BadInput(

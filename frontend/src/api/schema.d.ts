@@ -3663,7 +3663,7 @@ export interface operations {
             query: {
                 code: string;
                 price: string;
-                side?: string;
+                side?: "buy" | "sell";
             };
             header?: never;
             path?: never;
