@@ -179,6 +179,18 @@ def _message(pg: Any) -> str:
     return str(loc.inner_text()) if loc.count() else ""
 
 
+def _refused(pg: Any, phrase: str) -> None:
+    """The one-click message is a refusal saying ``phrase``."""
+    try:
+        pg.wait_for_function(
+            "(w) => document.querySelector('[data-testid=oneclick-message].error')"
+            "?.textContent.includes(w)",
+            arg=phrase,
+        )
+    except Exception as exc:
+        raise AssertionError(f"not refused with {phrase!r}: {_message(pg)!r}") from exc
+
+
 def _click_cell(pg: Any, side: str, pick: str) -> dict[str, Any]:
     """Click the 잔량 cell of one book row (``side`` ask → sells, bid → buys), chosen in the
     page in the same turn as the last price it is judged against is read: ``pick`` is
@@ -234,11 +246,11 @@ def test_one_click_is_off_by_default_must_be_armed_and_refuses_fat_fingers(
         _click_cell(page, "bid", "near")  # off: a click on a 잔량 cell does nothing
         # the browser's own, tighter limits (read when the mode is opened)
         page.evaluate(
-            "() => localStorage.setItem('gslts.oneclick.limits', JSON.stringify({maxTicks: 3}))"
+            "() => localStorage.setItem('gslts.oneclick.limits', JSON.stringify({maxTicks: 5}))"
         )
         toggle.check()
         limits = page.locator("[data-testid=oneclick-limits]").inner_text()
-        assert limits == "한도 3호가 · 1,000주 · 10,000,000원", limits
+        assert limits == "한도 5호가 · 1,000주 · 10,000,000원", limits
         arm = page.locator("[data-testid=oneclick-arm]")
         assert arm.inner_text() == "활성화"
         assert page.locator("table.book-armed").count() == 0
@@ -252,34 +264,25 @@ def test_one_click_is_off_by_default_must_be_armed_and_refuses_fat_fingers(
         # tick distance: the farthest ask is ≥ 9 ticks from any last price inside the book
         qty.fill("1")
         far = _click_cell(page, "ask", "far")
-        assert _ticks(far["price"], far["last"]) > 3, far
-        page.wait_for_function(
-            "() => document.querySelector('[data-testid=oneclick-message].error')"
-            "?.textContent.includes('호가 떨어진')"
-        )
+        assert _ticks(far["price"], far["last"]) > 5, far
+        _refused(page, "호가 떨어진")
         # quantity
         qty.fill("1001")
         page.wait_for_function(
             "() => document.querySelector('[data-testid=oneclick-qty]').value === '1001'"
         )
         _click_cell(page, "bid", "near")
-        page.wait_for_function(
-            "() => document.querySelector('[data-testid=oneclick-message].error')"
-            "?.textContent.includes('수량 한도')"
-        )
+        _refused(page, "수량 한도")
         # amount: more than 10,000,000원 in fewer than 1,000 shares
         last = _int(page.inner_text("[data-testid=last-price]"))
-        n = math.ceil(10_000_001 / krx.tick_down(last)) + 1
+        n = math.ceil(10_000_001 / krx.tick_down(last, 6))  # any row within the 5 ticks
         assert n <= 1000, last
         qty.fill(str(n))
         page.wait_for_function(
             "(n) => document.querySelector('[data-testid=oneclick-qty]').value === String(n)", arg=n
         )
         _click_cell(page, "bid", "near")
-        page.wait_for_function(
-            "() => document.querySelector('[data-testid=oneclick-message].error')"
-            "?.textContent.includes('금액 한도')"
-        )
+        _refused(page, "금액 한도")
         assert {o["id"] for o in _orders(api)} == before  # nothing refused was sent
 
         # an armed click within the limits: one limit buy of 1 at that row's price
@@ -288,7 +291,7 @@ def test_one_click_is_off_by_default_must_be_armed_and_refuses_fat_fingers(
             "() => document.querySelector('[data-testid=oneclick-qty]').value === '1'"
         )
         near = _click_cell(page, "bid", "near")
-        assert _ticks(near["price"], near["last"]) <= 3, near
+        assert _ticks(near["price"], near["last"]) <= 5, near
         want = f"매수 1주 @ {near['price']:,}"
         page.wait_for_function(
             "(w) => document.querySelector('[data-testid=oneclick-message].ok')"
