@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -34,6 +34,14 @@ from gslts_kiwoom.realtime import KST
 
 _T = TickData.__table__.c
 _KEY = (_T.trade_date, _T.venue, _T.cum_volume)
+
+
+class _Probe(NamedTuple):
+    """One read of the key search: its tag, and the trade found (cum volume, time)."""
+
+    tag: int
+    cum_volume: int
+    trade_time: datetime
 
 
 def _iso_kst(col: Any) -> Any:
@@ -71,10 +79,17 @@ PARTITION_DAYS_AHEAD = 14
 #: stocks per primary-key lookup of :meth:`HubRepository.last_krx_trades`
 ANCHOR_BATCH = 200
 #: the search of the key (:meth:`HubRepository._cum_bounds`) stops when the trades left
-#: between its two bounds span at most this many seconds (a busy stock: a few hundred)
-BISECT_STOP_S = 5.0
-#: one-row reads of the key per statement of that search (each round narrows ~16×)
-PROBES = 16
+#: between its two bounds span at most this many seconds: the page's own query then reads
+#: them in key order (cheap, sequential) where each more probe is a random descent of the
+#: key (on a 2.6 GB table with a 128 MB buffer pool, mostly from disk)
+BISECT_STOP_S = 30.0
+#: one-row reads of the key per statement of that search (each round narrows ~4×).
+#: Measured side by side on the 20M-row store (bench_query, 2026-12-04, server-side
+#: p50 / p99 of the first page): 16 probes and 5 s 27.1 / 46.8 ms, 64 and 60 s 43.7 /
+#: 122.6, 16 and 60 s 25.2 / 36.8, 6 and 60 s 18.0 / 27.3, 4 and 120 s 16.6 / 23.6,
+#: 3 and 300 s 16.0 / 22.5, 4 and 30 s 17.7 / 25.1 (kept: a flood's 1,000 trades/s
+#: leaves at most ~30k rows for the page's query to skip)
+PROBES = 4
 
 
 class HubRepository:
@@ -331,24 +346,30 @@ class HubRepository:
         ``venue``: every trade with a cumulative volume ≤ ``low`` is before ``t``, every
         one ≥ ``high`` (None: there is none) at or after it; None when none is at or after
         ``t`` (or there is none). A search of the clustered key, :data:`PROBES` one-row
-        reads a statement (~4 round trips for a busy day), stopped once the trades between
+        reads a statement (~5 round trips for a busy day), stopped once the trades between
         the two bounds are within :data:`BISECT_STOP_S`."""
         key = (_T.stock_code == code, _T.trade_date == day, _T.venue == venue)
 
-        def probes(parts: list[tuple[int, bool, int | None]]) -> list[Any]:
+        def probes(parts: list[tuple[int, bool, int | None]]) -> list[_Probe]:
             """One statement of one-row reads ``(tag, descending, cum_volume ≤ bound)``:
-            each the first (or last) trade of its range, tagged."""
-            selects = []
-            for tag, desc, bound in parts:
-                q = sa.select(
-                    sa.literal(tag, sa.BigInteger).label("tag"), _T.cum_volume, _T.trade_time
-                ).where(*key)
-                if bound is not None:
-                    q = q.where(_T.cum_volume <= bound)
-                q = q.order_by(_T.cum_volume.desc() if desc else _T.cum_volume).limit(1)
-                selects.append(sa.select(q.subquery()))
-            rows = conn.execute(sa.union_all(*selects)).all()
-            return sorted(rows, key=lambda r: int(r.tag))
+            each the first (or last) trade of its range, tagged; as scalar subqueries of
+            one SELECT (a UNION of LIMIT-1 derived tables cost MariaDB ~0.3 ms a probe
+            in temporary tables: 64 probes a statement were slower than 16, 6 faster)."""
+            cols = []
+            for _tag, desc, bound in parts:
+                where = [*key] if bound is None else [*key, _T.cum_volume <= bound]
+                order = _T.cum_volume.desc() if desc else _T.cum_volume
+                for col in (_T.cum_volume, _T.trade_time):
+                    cols.append(
+                        sa.select(col).where(*where).order_by(order).limit(1).scalar_subquery()
+                    )
+            row = conn.execute(sa.select(*cols)).one()
+            out = [
+                _Probe(tag, int(row[2 * i]), _aware(row[2 * i + 1]))
+                for i, (tag, _, _) in enumerate(parts)
+                if row[2 * i] is not None
+            ]
+            return sorted(out, key=lambda r: r.tag)
 
         ends = probes([(0, False, None), (1, True, None)])
         if not ends:
