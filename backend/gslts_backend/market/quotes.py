@@ -75,7 +75,7 @@ def _int_or_none(v: Any) -> int | None:
 
 def with_base_price(quote: dict[str, Any], base: int | None) -> None:
     """Fill a quote's 기준가 and its change against it (when ``base`` is known)."""
-    if not base:
+    if base is None or base <= 0:
         return
     price = int(quote["price"])
     quote["base_price"] = base
@@ -88,20 +88,16 @@ def quote_from_hub(q: dict[str, Any]) -> dict[str, Any]:
     iso = t if isinstance(t, str) else None
     if isinstance(t, (int, float)):
         iso = datetime.fromtimestamp(t, KST).isoformat()
-    price = int(q["price"])
-    base = q.get("base_price")
-    base = int(base) if isinstance(base, (int, float)) and base > 0 else None
-    return {
+    quote: dict[str, Any] = {
         "source": "hub",
         "age_s": age_s(iso),
-        "price": price,
-        # against the 기준가 the hub sends (hubs before 2026-12-04 did not: None)
-        "change": None if base is None else price - base,
-        "change_rate": None if base is None else round((price - base) * 100 / base, 2),
+        "price": int(q["price"]),
+        "change": None,
+        "change_rate": None,
         "open": _int_or_none(q.get("open")),
         "high": _int_or_none(q.get("high")),
         "low": _int_or_none(q.get("low")),
-        "base_price": base,
+        "base_price": None,
         "upper_limit": None,
         "lower_limit": None,
         "volume": q.get("cum_volume"),
@@ -110,6 +106,9 @@ def quote_from_hub(q: dict[str, Any]) -> dict[str, Any]:
         "expected_qty": None,
         "time": iso,
     }
+    # against the 기준가 the hub sends (hubs before 2026-12-04 did not: None)
+    with_base_price(quote, _int_or_none(q.get("base_price")))
+    return quote
 
 
 def _levels(levels: Any) -> list[dict[str, int]]:
